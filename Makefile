@@ -1,0 +1,44 @@
+# sinkmap — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PIPELINE ?= pipelines/china_sample.yaml
+
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install sinkmap with its test tools
+
+pipeline: $(STAMP)  ## run the default pipeline on the embedded sample data
+	$(BIN)/sinkmap run $(PIPELINE) --overwrite
+
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## run the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow"
+
+sample-data: $(STAMP)  ## regenerate the synthetic sample mosaic in rasters/ (deterministic, seeded)
+	$(BIN)/python scripts/make_sample_data.py
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/mypy src
+
+bench: $(STAMP)  ## regional-aggregation benchmark (writes bench/results/)
+	$(BIN)/python bench/bench_zonal.py
+
+clean:  ## remove the virtual environment and run outputs
+	rm -rf $(VENV) runs
+
+.PHONY: help venv pipeline test test-fast sample-data lint bench clean
