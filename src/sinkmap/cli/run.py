@@ -1,0 +1,115 @@
+"""``sinkmap run PIPELINE.yaml``: run a pipeline and print its key figures."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+import pandas as pd
+
+from sinkmap.config import load_pipeline
+from sinkmap.pipeline import RunResult, run_pipeline
+
+__all__ = ["print_summary", "run"]
+
+
+class _Bar:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        pct = int(100 * done / max(total, 1))
+        if self.tty:
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\r  windows {done}/{total} [{bar:<25}] {pct:3d}% {time.perf_counter() - self.started:6.1f}s")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif pct // 10 != self.last // 10 or done == total:
+            sys.stderr.write(f"  windows {done}/{total} ({pct}%) after {time.perf_counter() - self.started:.1f}s\n")
+            sys.stderr.flush()
+        self.last = pct
+
+
+def _fmt(value: float, scale: float = 1.0, digits: int = 1) -> str:
+    return "—" if pd.isna(value) else f"{value / scale:,.{digits}f}"
+
+
+def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
+    """National and per-region key figures, then the files written."""
+    tables = result.tables
+    epochs = result.manifest["epochs"]
+    first, last = epochs[0], epochs[-1]
+    targets = result.manifest["targets"]
+    click.echo("")
+    for level in [name for name in tables if name in ("nation", "province")] or list(tables)[:1]:
+        table = tables[level]
+        click.echo(f"{level} — forest coverage (%) and stock volume (billion m³), {first} → {last}")
+        header = f"  {'region':<22} {'land km²':>12} {'cov ' + str(first):>9} {'cov ' + str(last):>9} {'stock ' + str(first):>10} {'stock ' + str(last):>10}"
+        click.echo(header)
+        for _, row in table.head(max_rows).iterrows():
+            name = f"{row['name_en']}"[:22]
+            click.echo(
+                f"  {name:<22} {_fmt(row[f'land_area_km2_{last}'], 1, 0):>12} {_fmt(row[f'coverage_pct_{first}'], 1, 2):>9} "
+                f"{_fmt(row[f'coverage_pct_{last}'], 1, 2):>9} {_fmt(row[f'stock_volume_m3_{first}'], 1e9, 3):>10} "
+                f"{_fmt(row[f'stock_volume_m3_{last}'], 1e9, 3):>10}"
+            )
+        if len(table) > max_rows:
+            click.echo(f"  … {len(table) - max_rows} more rows in regions.csv")
+        click.echo("")
+    if "nation" in tables:
+        row = tables["nation"].iloc[0]
+        click.echo(f"targets: {targets['id']} — {targets['source']}")
+        for t in targets["national"]:
+            y = t["year"]
+            parts = []
+            if t.get("coverage_pct") is not None:
+                parts.append(f"coverage {t['coverage_pct']:g} % (gap {row[f'coverage_gap_pct_points_{y}']:+.2f} points)")
+            if t.get("stock_volume_m3") is not None:
+                parts.append(f"stock {t['stock_volume_m3'] / 1e9:g} bn m³ (gap {row[f'stock_gap_m3_{y}'] / 1e9:+.3f} bn m³)")
+            click.echo(f"  {y}: " + "; ".join(parts))
+        click.echo("")
+    click.echo(f"wrote {result.output_dir} in {result.elapsed_s:.1f} s:")
+    for path in ["manifest.json", *result.manifest["outputs"]]:
+        click.echo(f"  {result.output_dir / path}")
+
+
+@click.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--overwrite", is_flag=True, help="Replace the output directory if it exists.")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Write here instead of the pipeline's output_dir.")
+@click.option("--scheduler", help="threads (default), processes, synchronous, or a dask.distributed address tcp://HOST:PORT.")
+@click.option("--workers", type=click.IntRange(min=1), help="Start a local dask.distributed cluster with N worker processes.")
+@click.option("--chunk-size", type=click.IntRange(min=16), help="Window size in pixels (default from the pipeline, 1024).")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    pipeline: str,
+    overwrite: bool,
+    output_dir: str | None,
+    scheduler: str | None,
+    workers: int | None,
+    chunk_size: int | None,
+) -> None:
+    """Run PIPELINE (a YAML file) and write its run directory."""
+    verbosity = (ctx.obj or {}).get("verbosity", 0)
+    config = load_pipeline(pipeline)
+    click.echo(f"sinkmap: running {config.name!r} from {pipeline}", err=True)
+    result = run_pipeline(
+        config,
+        overwrite=overwrite,
+        scheduler=scheduler,
+        workers=workers,
+        chunk_size=chunk_size,
+        output_dir=output_dir,
+        progress=_Bar(verbosity >= 0),
+    )
+    print_summary(result)

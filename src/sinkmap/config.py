@@ -1,0 +1,333 @@
+"""Pipeline files: YAML → frozen, validated configuration.
+
+Relative paths in a pipeline file resolve against the file's own folder. Every key is checked once, at load time;
+an unknown or malformed key raises :class:`~sinkmap.errors.ConfigError` naming the file, the key and the fix.
+See ``pipelines/china_sample.yaml`` for a complete example.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sinkmap.errors import ConfigError, InputNotFoundError
+from sinkmap.forest import CHINA, ForestDefinition, SpecialShrubland
+from sinkmap.regions import RegionLayerSpec
+
+__all__ = ["LAYER_ROLES", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
+
+#: Layer roles a pipeline may name, with their units (docs/DESIGN.md).
+LAYER_ROLES: dict[str, str] = {
+    "landcover": "land-cover class codes (CLCD legend by default)",
+    "canopy_cover": "tree canopy cover, % (0–100)",
+    "growing_stock": "growing stock volume, m³/ha",
+    "loss_year": "Hansen loss year: 0 no loss, N = stand-replacing loss in year base + N",
+    "forest_type": "forest type codes (1 deciduous broadleaf … 6 bamboo)",
+    "shrub_cover": "shrub cover, % (0–100)",
+    "mean_temperature": "annual mean air temperature, °C",
+    "annual_precip": "annual precipitation, mm/yr",
+    "carbonate": "carbonate lithology: 1 exposed karst, 2 buried carbonate, 0 other",
+    "wetland_type": "0 none, 1 inland marsh, 2 mangrove, 3 tidal/salt marsh, 4 seagrass",
+}
+CATEGORICAL_ROLES = frozenset({"landcover", "forest_type", "carbonate", "wetland_type", "loss_year"})
+RASTER_OUTPUTS = ("forest_mask", "stock_volume")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A layer's files: ``static`` for one set of tiles, or ``by_epoch`` mapping an epoch to its tiles."""
+
+    role: str
+    static: tuple[str, ...] | None
+    by_epoch: dict[int, tuple[str, ...]] | None
+    nodata: float | None = None
+    resampling: str | None = None
+    scale: float | None = None
+    base_year: int | None = None
+
+    def paths_for(self, epoch: int) -> tuple[str, ...] | None:
+        if self.static is not None:
+            return self.static
+        assert self.by_epoch is not None
+        return self.by_epoch.get(epoch)
+
+
+@dataclass(frozen=True)
+class NationSpec:
+    region_id: str = "100000"
+    name_zh: str = "中国"
+    name_en: str = "China"
+    from_level: str = "province"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A validated pipeline."""
+
+    name: str
+    path: str
+    output_dir: str
+    epochs: tuple[int, ...]
+    layers: dict[str, LayerSpec]
+    regions: tuple[RegionLayerSpec, ...]
+    description: str = ""
+    grid_like: str | None = None
+    chunk_size: int = 1024
+    scheduler: str | None = None
+    workers: int | None = None
+    nation: NationSpec | None = field(default_factory=NationSpec)
+    forest_definition: ForestDefinition = CHINA
+    targets: str = "cpc_2021"
+    raster_outputs: tuple[str, ...] = RASTER_OUTPUTS
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.path).parent
+
+
+def _check_keys(data: dict[str, Any], allowed: set[str], where: str, required: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}")
+    missing = sorted(required - set(data))
+    if missing:
+        raise ConfigError(f"{where}: missing required key(s) {', '.join(map(repr, missing))}")
+
+
+def _resolve_glob(pattern: str, base: Path, where: str) -> tuple[str, ...]:
+    full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+    matches = sorted(glob.glob(full))
+    if not matches:
+        raise InputNotFoundError(f"{where}: no file matches {pattern!r} (looked for {full}); check the path")
+    return tuple(matches)
+
+
+def _paths(value: Any, base: Path, where: str) -> tuple[str, ...]:
+    patterns = [value] if isinstance(value, str) else value
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns) or not patterns:
+        raise ConfigError(f"{where}: expected a file path, a glob pattern or a list of them")
+    out: list[str] = []
+    for p in patterns:
+        out.extend(_resolve_glob(p, base, where))
+    return tuple(out)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]) -> LayerSpec:
+    if role not in LAYER_ROLES:
+        raise ConfigError(
+            f"{where}: unknown layer {role!r}; known layers: {', '.join(LAYER_ROLES)} (see docs/DESIGN.md for units)"
+        )
+    if isinstance(data, str | list):
+        data = {"path": data}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected `path:` or `paths:` for layer {role!r}")
+    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year"}, where)
+    if ("path" in data) == ("paths" in data):
+        raise ConfigError(f"{where}: give exactly one of `path` (one set of tiles) or `paths` (per epoch)")
+    static = by_epoch = None
+    if "path" in data:
+        static = _paths(data["path"], base, f"{where}.path")
+    else:
+        if not isinstance(data["paths"], dict):
+            raise ConfigError(f"{where}.paths: expected a mapping epoch → path, e.g. {{2020: tiles_2020_*.tif}}")
+        by_epoch = {}
+        for epoch, value in data["paths"].items():
+            try:
+                year = int(epoch)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{where}.paths: epoch {epoch!r} is not a year") from exc
+            by_epoch[year] = _paths(value, base, f"{where}.paths.{year}")
+    if role == "loss_year" and "base_year" not in data:
+        raise ConfigError(f"{where}: a loss_year layer needs `base_year` (2000 for Hansen Global Forest Change)")
+    resampling = data.get("resampling")
+    if resampling is not None and not isinstance(resampling, str):
+        raise ConfigError(f"{where}.resampling: expected a method name such as nearest or bilinear")
+    return LayerSpec(
+        role=role,
+        static=static,
+        by_epoch=by_epoch,
+        nodata=None if data.get("nodata") is None else _number(data["nodata"], f"{where}.nodata"),
+        resampling=resampling,
+        scale=None if data.get("scale") is None else _number(data["scale"], f"{where}.scale"),
+        base_year=None if data.get("base_year") is None else int(data["base_year"]),
+    )
+
+
+def _from_mapping(cls: type, data: Any, where: str) -> Any:
+    """Build a frozen dataclass from a mapping, rejecting unknown keys and coercing tuples."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    names = {f.name: f for f in fields(cls)}
+    _check_keys(data, set(names), where)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        default = getattr(cls(), key) if _has_defaults(cls) else None
+        if isinstance(default, tuple):
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}.{key}: expected a list")
+            value = tuple(value)
+        elif key == "special_shrubland":
+            value = None if value in (None, False) else _from_mapping(SpecialShrubland, value, f"{where}.{key}")
+        elif isinstance(default, str):
+            value = str(value)
+        elif value is not None:
+            value = _number(value, f"{where}.{key}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _has_defaults(cls: type) -> bool:
+    try:
+        cls()
+    except TypeError:
+        return False
+    return True
+
+
+def load_pipeline(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline file.
+
+    Raises:
+        InputNotFoundError: the pipeline file or a file it names does not exist.
+        ConfigError: a key is unknown, missing or malformed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"pipeline file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    where = str(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a pipeline file is a mapping of keys such as name, epochs, layers, regions")
+    allowed = {
+        "name", "description", "output_dir", "epochs", "grid", "chunk_size", "scheduler", "workers", "layers",
+        "regions", "nation", "forest_definition", "targets", "outputs",
+    }
+    _check_keys(data, allowed, where, required={"name", "output_dir", "epochs", "layers", "regions"})
+    base = path.resolve().parent
+
+    epochs_raw = data["epochs"]
+    if not isinstance(epochs_raw, list) or not epochs_raw or not all(isinstance(e, int) for e in epochs_raw):
+        raise ConfigError(f"{where}: epochs: expected a list of years, e.g. [2020, 2025]")
+    epochs = tuple(sorted(set(epochs_raw)))
+
+    layers_raw = data["layers"]
+    if not isinstance(layers_raw, dict) or not layers_raw:
+        raise ConfigError(f"{where}: layers: expected a mapping of layer role → files")
+    layers = {role: _layer(role, spec, base, f"{where}: layers.{role}", epochs) for role, spec in layers_raw.items()}
+    if "landcover" not in layers and "canopy_cover" not in layers:
+        raise ConfigError(f"{where}: layers: needs `landcover` or `canopy_cover` to find forest")
+    derived_canopy = "loss_year" in layers
+    for role, spec in layers.items():
+        if spec.by_epoch is None:
+            continue
+        required = role == "landcover" or (role == "canopy_cover" and not derived_canopy)
+        missing = [e for e in epochs if e not in spec.by_epoch]
+        if required and missing:
+            raise ConfigError(f"{where}: layers.{role}.paths has no files for epoch(s) {missing}")
+
+    regions_raw = data["regions"]
+    if not isinstance(regions_raw, list) or not regions_raw:
+        raise ConfigError(f"{where}: regions: expected a list of levels, each with level, path, id_field, name_field")
+    regions = []
+    levels_seen: set[str] = set()
+    for i, item in enumerate(regions_raw):
+        w = f"{where}: regions[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{w}: expected a mapping")
+        _check_keys(
+            item,
+            {"level", "path", "id_field", "name_field", "name_en_field", "parent_field", "parent_level", "layer"},
+            w,
+            required={"level", "path", "id_field", "name_field"},
+        )
+        if item["level"] in levels_seen or item["level"] == "nation":
+            raise ConfigError(f"{w}: level {item['level']!r} is used twice (or is the reserved name 'nation')")
+        levels_seen.add(item["level"])
+        if item.get("parent_level") and item["parent_level"] not in levels_seen:
+            raise ConfigError(f"{w}: parent_level {item['parent_level']!r} must be listed before this level")
+        file = item["path"] if Path(item["path"]).is_absolute() else str(base / item["path"])
+        if not Path(file).exists():
+            raise InputNotFoundError(f"{w}.path: {file} does not exist")
+        regions.append(RegionLayerSpec(**{**item, "path": file}))
+
+    grid_like = None
+    if "grid" in data:
+        _check_keys(data["grid"] or {}, {"like"}, f"{where}: grid", required={"like"})
+        grid_like = data["grid"]["like"]
+        if grid_like not in layers:
+            raise ConfigError(f"{where}: grid.like: {grid_like!r} is not one of the layers ({', '.join(layers)})")
+
+    nation: NationSpec | None = NationSpec(from_level=regions[0].level)
+    if "nation" in data:
+        if data["nation"] in (None, False):
+            nation = None
+        else:
+            nation = _from_mapping(NationSpec, {"from_level": regions[0].level, **data["nation"]}, f"{where}: nation")
+            if nation is not None and nation.from_level not in levels_seen:
+                raise ConfigError(f"{where}: nation.from_level {nation.from_level!r} is not a configured level")
+
+    forest_definition = CHINA
+    if "forest_definition" in data:
+        forest_definition = _from_mapping(ForestDefinition, data["forest_definition"], f"{where}: forest_definition")
+
+    raster_outputs = RASTER_OUTPUTS
+    if "outputs" in data:
+        _check_keys(data["outputs"] or {}, {"rasters"}, f"{where}: outputs")
+        raster_outputs = tuple(data["outputs"].get("rasters", RASTER_OUTPUTS) or ())
+        unknown = set(raster_outputs) - set(RASTER_OUTPUTS)
+        if unknown:
+            raise ConfigError(f"{where}: outputs.rasters: unknown {sorted(unknown)}; choose from {RASTER_OUTPUTS}")
+
+    chunk_size = data.get("chunk_size", 1024)
+    if not isinstance(chunk_size, int) or chunk_size < 16:
+        raise ConfigError(f"{where}: chunk_size: expected a whole number of pixels ≥ 16, got {chunk_size!r}")
+    workers = data.get("workers")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"{where}: workers: expected a positive whole number")
+    output_dir = data["output_dir"]
+    if not isinstance(output_dir, str):
+        raise ConfigError(f"{where}: output_dir: expected a path")
+
+    return PipelineConfig(
+        name=str(data["name"]),
+        description=str(data.get("description", "")).strip(),
+        path=str(path.resolve()),
+        output_dir=output_dir if Path(output_dir).is_absolute() else str(base / output_dir),
+        epochs=epochs,
+        layers=layers,
+        regions=tuple(regions),
+        grid_like=grid_like,
+        chunk_size=chunk_size,
+        scheduler=data.get("scheduler"),
+        workers=workers,
+        nation=nation,
+        forest_definition=forest_definition,
+        targets=str(data.get("targets", "cpc_2021")),
+        raster_outputs=raster_outputs,
+        raw=data,
+    )
+
+
+def as_dict(obj: Any) -> Any:
+    """Plain-data view of a config object (for the manifest)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: as_dict(getattr(obj, f.name)) for f in fields(obj) if f.name != "raw"}
+    if isinstance(obj, dict):
+        return {str(k): as_dict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [as_dict(v) for v in obj]
+    return obj

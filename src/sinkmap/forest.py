@@ -1,0 +1,155 @@
+"""Forest definitions and the per-pixel forest mask.
+
+China's forest area (森林面积) counts tree stands with canopy closure (郁闭度) ≥ 0.20, bamboo stands, and
+nationally designated special shrubland (国家特别规定的灌木林地: shrub cover > 30 % where mean annual
+precipitation < 400 mm, above the tree line, or in karst areas; 林资发[2004]14号), over total land area
+(FACTORS.md §D4). :data:`CHINA` encodes that definition; every field can be changed in the pipeline file, and the
+definition in effect is written into every output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["CHINA", "ForestComponents", "ForestDefinition", "SpecialShrubland", "forest_components"]
+
+
+@dataclass(frozen=True)
+class SpecialShrubland:
+    """Shrubland counted as forest (国家特别规定的灌木林地).
+
+    Attributes:
+        shrub_classes: land-cover codes that are shrubland.
+        shrub_cover_above_pct: shrub cover must exceed this (%) where a ``shrub_cover`` layer is given;
+            without the layer, a shrub-class pixel is taken to meet it.
+        precip_below_mm: annual precipitation (mm/yr) below which shrubland qualifies (400 mm, county 30-yr mean).
+        treeline_temperature_below_c: annual mean temperature (°C) below which a pixel is taken to lie above the
+            tree line — a proxy where no tree-line or elevation layer exists; ``None`` disables the rule.
+        karst_carbonate_codes: ``carbonate`` layer codes counted as karst areas.
+    """
+
+    shrub_classes: tuple[int, ...] = (3,)
+    shrub_cover_above_pct: float = 30.0
+    precip_below_mm: float | None = 400.0
+    treeline_temperature_below_c: float | None = 0.0
+    karst_carbonate_codes: tuple[int, ...] = (1,)
+
+
+@dataclass(frozen=True)
+class ForestDefinition:
+    """Which pixels count as forest.
+
+    Attributes:
+        name: a label written into outputs.
+        source: the document the definition follows.
+        canopy_cover_min_pct: tree canopy cover (%) at or above which a pixel is a tree stand (≥ 20 % = 郁闭度 0.2).
+        forest_classes: land-cover codes that are forest regardless of the canopy layer.
+        bamboo_forest_types: ``forest_type`` codes that are bamboo stands.
+        special_shrubland: shrubland rule, or ``None`` to leave shrubland out.
+    """
+
+    name: str = "China national forest definition"
+    source: str = (
+        "GB/T 26424-2010 and 林资发[2004]14号: canopy closure ≥ 0.20, bamboo, nationally designated special "
+        "shrubland (FACTORS.md §D4)"
+    )
+    canopy_cover_min_pct: float | None = 20.0
+    forest_classes: tuple[int, ...] = (2,)
+    bamboo_forest_types: tuple[int, ...] = (6,)
+    special_shrubland: SpecialShrubland | None = field(default_factory=SpecialShrubland)
+
+    def describe(self) -> dict[str, object]:
+        return asdict(self)
+
+
+CHINA = ForestDefinition()
+
+
+@dataclass(frozen=True)
+class ForestComponents:
+    """Mutually exclusive forest masks (a pixel is in at most one) and the rules that could be applied."""
+
+    tree: NDArray[np.bool_]
+    bamboo: NDArray[np.bool_]
+    special_shrub: NDArray[np.bool_]
+    rules_applied: tuple[str, ...]
+
+    @property
+    def forest(self) -> NDArray[np.bool_]:
+        return self.tree | self.bamboo | self.special_shrub
+
+
+def _isin(codes: NDArray[np.generic], values: tuple[int, ...]) -> NDArray[np.bool_]:
+    return np.isin(codes, np.asarray(values, dtype=codes.dtype)) if values else np.zeros(codes.shape, bool)
+
+
+def forest_components(
+    definition: ForestDefinition,
+    valid: NDArray[np.bool_],
+    *,
+    canopy_cover_pct: NDArray[np.generic] | None = None,
+    landcover: NDArray[np.generic] | None = None,
+    forest_type: NDArray[np.generic] | None = None,
+    shrub_cover_pct: NDArray[np.generic] | None = None,
+    annual_precip_mm: NDArray[np.generic] | None = None,
+    mean_temperature_c: NDArray[np.generic] | None = None,
+    carbonate: NDArray[np.generic] | None = None,
+) -> ForestComponents:
+    """Classify pixels as tree stand, bamboo or special shrubland under ``definition``.
+
+    Layers are arrays of one shape; a layer that is ``None`` is absent, and rules that need it are skipped (and
+    left out of ``rules_applied``). Cells where a layer is invalid must be passed with a value that fails the test
+    (callers use ``valid`` masks: a cell outside ``valid`` is never forest). Inputs are not modified.
+
+    Args:
+        definition: the forest definition.
+        valid: cells that are mapped land (e.g. land cover or canopy cover present).
+        canopy_cover_pct: tree canopy cover, % (0–100).
+        landcover: land-cover codes (CLCD legend in the sample).
+        forest_type: forest-type codes (bamboo = ``definition.bamboo_forest_types``).
+        shrub_cover_pct: shrub cover, % (0–100).
+        annual_precip_mm: annual precipitation, mm/yr.
+        mean_temperature_c: annual mean air temperature, °C.
+        carbonate: lithology codes (karst = ``special_shrubland.karst_carbonate_codes``).
+    """
+    rules: list[str] = []
+    tree = np.zeros(valid.shape, dtype=bool)
+    if canopy_cover_pct is not None and definition.canopy_cover_min_pct is not None:
+        tree |= canopy_cover_pct >= definition.canopy_cover_min_pct
+        rules.append(f"canopy_cover >= {definition.canopy_cover_min_pct:g} %")
+    if landcover is not None and definition.forest_classes:
+        tree |= _isin(landcover, definition.forest_classes)
+        rules.append(f"landcover in {list(definition.forest_classes)}")
+    tree &= valid
+
+    bamboo = np.zeros(valid.shape, dtype=bool)
+    if forest_type is not None and definition.bamboo_forest_types:
+        bamboo = _isin(forest_type, definition.bamboo_forest_types) & valid & ~tree
+        rules.append(f"forest_type in {list(definition.bamboo_forest_types)} (bamboo)")
+
+    shrub = np.zeros(valid.shape, dtype=bool)
+    rule = definition.special_shrubland
+    if rule is not None and landcover is not None and rule.shrub_classes:
+        qualifies = np.zeros(valid.shape, dtype=bool)
+        where: list[str] = []
+        if annual_precip_mm is not None and rule.precip_below_mm is not None:
+            qualifies |= annual_precip_mm < rule.precip_below_mm
+            where.append(f"annual_precip < {rule.precip_below_mm:g} mm")
+        if mean_temperature_c is not None and rule.treeline_temperature_below_c is not None:
+            qualifies |= mean_temperature_c < rule.treeline_temperature_below_c
+            where.append(f"mean_temperature < {rule.treeline_temperature_below_c:g} °C (tree-line proxy)")
+        if carbonate is not None and rule.karst_carbonate_codes:
+            qualifies |= _isin(carbonate, rule.karst_carbonate_codes)
+            where.append(f"carbonate in {list(rule.karst_carbonate_codes)} (karst)")
+        if where:
+            shrub = _isin(landcover, rule.shrub_classes) & qualifies
+            cover_rule = ""
+            if shrub_cover_pct is not None:
+                shrub &= shrub_cover_pct > rule.shrub_cover_above_pct
+                cover_rule = f" and shrub_cover > {rule.shrub_cover_above_pct:g} %"
+            shrub &= valid & ~tree & ~bamboo
+            rules.append(f"landcover in {list(rule.shrub_classes)}{cover_rule} where {' or '.join(where)}")
+    return ForestComponents(tree=tree, bamboo=bamboo, special_shrub=shrub, rules_applied=tuple(rules))

@@ -1,0 +1,124 @@
+"""The raster grid a pipeline computes on: CRS, affine transform and shape, plus its windows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from affine import Affine
+from numpy.typing import NDArray
+from pyproj import CRS
+
+from sinkmap.area import is_equal_area, pixel_area_m2
+from sinkmap.errors import CRSError
+
+__all__ = ["GridSpec", "Window"]
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """A rectangle of pixels: ``row_off``/``col_off`` of its top-left pixel and its ``height``/``width``."""
+
+    row_off: int
+    col_off: int
+    height: int
+    width: int
+
+    @property
+    def size(self) -> int:
+        return self.height * self.width
+
+    def to_rasterio(self):  # type: ignore[no-untyped-def]
+        from rasterio.windows import Window as RioWindow
+
+        return RioWindow(self.col_off, self.row_off, self.width, self.height)
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """A north-up raster grid.
+
+    Attributes:
+        crs_wkt: the CRS as WKT (kept as text so the object pickles cheaply to dask workers).
+        transform: affine pixel → CRS transform (``a`` = pixel width, ``e`` = −pixel height, in CRS units).
+        height, width: number of rows and columns.
+    """
+
+    crs_wkt: str
+    transform: Affine
+    height: int
+    width: int
+
+    def __post_init__(self) -> None:
+        if self.transform.b != 0.0 or self.transform.d != 0.0:
+            raise CRSError(
+                f"grid transform {tuple(self.transform)[:6]} is rotated or sheared; sinkmap needs north-up grids"
+            )
+
+    @cached_property
+    def crs(self) -> CRS:
+        return CRS.from_wkt(self.crs_wkt)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    @property
+    def res(self) -> tuple[float, float]:
+        """Pixel width and height in CRS units (both positive)."""
+        return (abs(self.transform.a), abs(self.transform.e))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        left, top = self.transform.c, self.transform.f
+        right = left + self.transform.a * self.width
+        bottom = top + self.transform.e * self.height
+        return (min(left, right), min(bottom, top), max(left, right), max(bottom, top))
+
+    @cached_property
+    def equal_area(self) -> bool:
+        """True for geographic grids (handled per row) and equal-area projections (constant pixel area)."""
+        return self.crs.is_geographic or is_equal_area(self.crs, self.bounds)
+
+    def windows(self, chunk_size: int) -> Iterator[Window]:
+        """Row-major windows of at most ``chunk_size`` × ``chunk_size`` pixels covering the grid."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive number of pixels, got {chunk_size}")
+        for row in range(0, self.height, chunk_size):
+            for col in range(0, self.width, chunk_size):
+                yield Window(row, col, min(chunk_size, self.height - row), min(chunk_size, self.width - col))
+
+    def window_transform(self, window: Window) -> Affine:
+        return self.transform * Affine.translation(window.col_off, window.row_off)
+
+    def pixel_area_m2(self, window: Window) -> NDArray[np.float64]:
+        """True area (m²) of each pixel of ``window``, broadcastable to its shape (see :mod:`sinkmap.area`)."""
+        return pixel_area_m2(
+            self.crs,
+            self.transform,
+            window.row_off,
+            window.height,
+            window.col_off,
+            window.width,
+            equal_area=True if self.crs.is_projected and self.equal_area else None,
+        )
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "crs": self.crs.to_string(),
+            "transform": list(self.transform)[:6],
+            "height": self.height,
+            "width": self.width,
+            "pixel_size": list(self.res),
+            "bounds": list(self.bounds),
+            "area_method": (
+                "geodesic per-row pixel area on the CRS ellipsoid"
+                if self.crs.is_geographic
+                else "constant pixel area of an equal-area projection"
+                if self.equal_area
+                else "pixel area divided by the projection's areal scale factor per pixel"
+            ),
+        }

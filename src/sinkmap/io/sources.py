@@ -1,0 +1,326 @@
+"""Lazy, windowed reading of raster layers onto a pipeline's grid.
+
+A *layer* is one or more tiles (files) on a shared grid; the tiles form one mosaic, expressed as a GDAL VRT held
+in memory (an XML string, so it travels to dask workers as text and every worker opens its own handle). A mosaic
+on the pipeline grid is read window by window directly; a mosaic on another grid is aligned through a
+:class:`rasterio.vrt.WarpedVRT` with the resampling method the pipeline states, with the warp approximation
+turned off (``tolerance=0``) so that every output pixel is the same whatever window it is read in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import numpy as np
+import rasterio
+from affine import Affine
+from numpy.typing import NDArray
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioIOError
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window as RioWindow
+
+from sinkmap.errors import AlignmentError, CRSError, RasterReadError
+from sinkmap.grid import GridSpec, Window
+
+__all__ = ["LayerSource", "TileInfo", "grid_of", "inspect_tiles", "sha256_file"]
+
+_RESAMPLING = {
+    "nearest": Resampling.nearest,
+    "bilinear": Resampling.bilinear,
+    "cubic": Resampling.cubic,
+    "average": Resampling.average,
+    "mode": Resampling.mode,
+    "min": Resampling.min,
+    "max": Resampling.max,
+}
+_ALIGN_TOL = 1e-6  # fraction of a pixel
+
+
+@dataclass(frozen=True)
+class TileInfo:
+    path: str
+    crs_wkt: str
+    transform: Affine
+    height: int
+    width: int
+    dtype: str
+    nodata: float | None
+    count: int
+    tags: dict[str, str]
+
+
+def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_info(path: str, layer: str) -> TileInfo:
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise CRSError(
+                    f"layer {layer!r}: raster {path} has no CRS; assign one (e.g. `gdal_edit.py -a_srs EPSG:4326 "
+                    f"{Path(path).name}`) or regenerate the file with its CRS"
+                )
+            return TileInfo(
+                path=path,
+                crs_wkt=src.crs.to_wkt(),
+                transform=src.transform,
+                height=src.height,
+                width=src.width,
+                dtype=src.dtypes[0],
+                nodata=src.nodata,
+                count=src.count,
+                tags=dict(src.tags()),
+            )
+    except RasterioIOError as exc:
+        raise RasterReadError(f"layer {layer!r}: cannot open raster {path}: {exc}") from exc
+
+
+def grid_of(info: TileInfo) -> GridSpec:
+    return GridSpec(info.crs_wkt, info.transform, info.height, info.width)
+
+
+def inspect_tiles(paths: Sequence[str], layer: str) -> tuple[GridSpec, list[TileInfo]]:
+    """Check that the tiles of one layer share CRS, pixel size, dtype and alignment; return their mosaic grid."""
+    infos = [_read_info(p, layer) for p in paths]
+    first = infos[0]
+    first_crs = grid_of(first).crs
+    a, e = first.transform.a, first.transform.e
+    for info in infos[1:]:
+        where = f"layer {layer!r}: tile {info.path} does not match tile {first.path}"
+        if not grid_of(info).crs.equals(first_crs):
+            raise AlignmentError(f"{where}: different CRS; reproject the tiles to one CRS first")
+        if not (math.isclose(info.transform.a, a, rel_tol=1e-9) and math.isclose(info.transform.e, e, rel_tol=1e-9)):
+            raise AlignmentError(
+                f"{where}: pixel size {info.transform.a, info.transform.e} vs {a, e}; tiles of one layer must share "
+                "a pixel size"
+            )
+        dx = (info.transform.c - first.transform.c) / a
+        dy = (info.transform.f - first.transform.f) / e
+        if abs(dx - round(dx)) > _ALIGN_TOL or abs(dy - round(dy)) > _ALIGN_TOL:
+            raise AlignmentError(f"{where}: tile origin is offset by a fraction of a pixel ({dx:.4f}, {dy:.4f} px)")
+        if info.dtype != first.dtype or info.count != first.count or info.nodata != first.nodata:
+            raise AlignmentError(f"{where}: different data type, band count or nodata value")
+    cols = [round((i.transform.c - first.transform.c) / a) for i in infos]
+    rows = [round((i.transform.f - first.transform.f) / e) for i in infos]
+    col0, row0 = min(cols), min(rows)
+    col1 = max(c + i.width for c, i in zip(cols, infos, strict=True))
+    row1 = max(r + i.height for r, i in zip(rows, infos, strict=True))
+    transform = first.transform * Affine.translation(col0, row0)
+    return GridSpec(first.crs_wkt, transform, row1 - row0, col1 - col0), infos
+
+
+_GDAL_TYPES = {
+    "uint8": "Byte",
+    "int8": "Int8",
+    "uint16": "UInt16",
+    "int16": "Int16",
+    "uint32": "UInt32",
+    "int32": "Int32",
+    "float32": "Float32",
+    "float64": "Float64",
+}
+
+
+def _mosaic_vrt(grid: GridSpec, infos: Sequence[TileInfo]) -> str:
+    t = grid.transform
+    nodata = infos[0].nodata
+    sources = []
+    for info in infos:
+        x = round((info.transform.c - t.c) / t.a)
+        y = round((info.transform.f - t.f) / t.e)
+        rects = (
+            f'<SrcRect xOff="0" yOff="0" xSize="{info.width}" ySize="{info.height}"/>'
+            f'<DstRect xOff="{x}" yOff="{y}" xSize="{info.width}" ySize="{info.height}"/>'
+        )
+        nodata_xml = "" if nodata is None else f"<NODATA>{nodata!r}</NODATA>"
+        sources.append(
+            f'<ComplexSource><SourceFilename relativeToVRT="0">{escape(str(Path(info.path).resolve()))}'
+            f"</SourceFilename><SourceBand>1</SourceBand>{rects}{nodata_xml}</ComplexSource>"
+        )
+    nodata_band = "" if nodata is None else f"<NoDataValue>{nodata!r}</NoDataValue>"
+    return (
+        f'<VRTDataset rasterXSize="{grid.width}" rasterYSize="{grid.height}">'
+        f"<SRS>{escape(grid.crs_wkt)}</SRS>"
+        f"<GeoTransform>{t.c!r}, {t.a!r}, 0.0, {t.f!r}, 0.0, {t.e!r}</GeoTransform>"
+        f'<VRTRasterBand dataType="{_GDAL_TYPES[infos[0].dtype]}" band="1">{nodata_band}{"".join(sources)}'
+        "</VRTRasterBand></VRTDataset>"
+    )
+
+
+def _offset_on(target: GridSpec, source: GridSpec) -> tuple[int, int] | None:
+    """(row, col) of the target's pixel (0, 0) in the source grid if the grids align, else None."""
+    if not target.crs.equals(source.crs):
+        return None
+    ts, ss = target.transform, source.transform
+    if not (math.isclose(ts.a, ss.a, rel_tol=1e-9) and math.isclose(ts.e, ss.e, rel_tol=1e-9)):
+        return None
+    dc = (ts.c - ss.c) / ss.a
+    dr = (ts.f - ss.f) / ss.e
+    if abs(dc - round(dc)) > _ALIGN_TOL or abs(dr - round(dr)) > _ALIGN_TOL:
+        return None
+    return round(dr), round(dc)
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """One layer (one epoch of it) ready to be read in windows of the pipeline grid.
+
+    Build it with :meth:`plan`; it is a small, picklable description (paths, VRT text, alignment), so dask
+    workers read their own windows.
+    """
+
+    name: str
+    paths: tuple[str, ...]
+    vrt_xml: str
+    source_grid: GridSpec
+    target_grid: GridSpec
+    dtype: str
+    nodata: float | None
+    offset: tuple[int, int] | None
+    resampling: str | None
+    scale: float | None
+
+    @classmethod
+    def plan(
+        cls,
+        name: str,
+        paths: Sequence[str],
+        target: GridSpec | None,
+        *,
+        nodata: float | None = None,
+        resampling: str | None = None,
+        scale: float | None = None,
+    ) -> LayerSource:
+        """Inspect the tiles and decide how they map onto ``target`` (``None``: the layer defines the grid).
+
+        Raises:
+            AlignmentError: the layer is on another grid and no ``resampling`` is stated, or it does not
+                overlap the target grid.
+        """
+        grid, infos = inspect_tiles(paths, name)
+        target = target or grid
+        offset = _offset_on(target, grid)
+        if offset is None and resampling is None:
+            raise AlignmentError(
+                f"layer {name!r} ({paths[0]}{' …' if len(paths) > 1 else ''}) is on a different grid "
+                f"({grid.crs.to_string()}, pixel {grid.res}) from the pipeline grid ({target.crs.to_string()}, pixel "
+                f"{target.res}); state how to align it: add `resampling: nearest` (categories) or "
+                "`resampling: bilinear` (continuous values) to the layer in the pipeline file"
+            )
+        if resampling is not None and resampling not in _RESAMPLING:
+            raise AlignmentError(
+                f"layer {name!r}: unknown resampling {resampling!r}; use one of {', '.join(_RESAMPLING)}"
+            )
+        if not _overlaps(target, grid):
+            raise AlignmentError(
+                f"layer {name!r} ({paths[0]}) does not overlap the pipeline grid: layer bounds "
+                f"{_bounds_in(grid, target)} vs grid bounds {target.bounds} in {target.crs.to_string()}"
+            )
+        return cls(
+            name=name,
+            paths=tuple(paths),
+            vrt_xml=_mosaic_vrt(grid, infos),
+            source_grid=grid,
+            target_grid=target,
+            dtype=infos[0].dtype,
+            nodata=infos[0].nodata if nodata is None else nodata,
+            offset=offset,
+            resampling=None if offset is not None else resampling,
+            scale=scale,
+        )
+
+    @property
+    def aligned(self) -> bool:
+        return self.offset is not None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "files": list(self.paths),
+            "dtype": self.dtype,
+            "nodata": self.nodata,
+            "source_grid": self.source_grid.describe(),
+            "alignment": "same grid (read directly)"
+            if self.aligned
+            else f"reprojected onto the pipeline grid with {self.resampling} resampling (GDAL warp, exact transformer)",
+            "scale": self.scale,
+        }
+
+    def read(self, window: Window) -> tuple[NDArray[np.generic], NDArray[np.bool_]]:
+        """Read ``window`` of the target grid: (values, valid mask). Cells outside the layer are invalid."""
+        try:
+            with rasterio.open(self.vrt_xml) as src:
+                if self.offset is not None:
+                    data, valid = self._read_aligned(src, window)
+                else:
+                    with WarpedVRT(
+                        src,
+                        crs=self.target_grid.crs_wkt,
+                        transform=self.target_grid.transform,
+                        width=self.target_grid.width,
+                        height=self.target_grid.height,
+                        resampling=_RESAMPLING[self.resampling or "nearest"],
+                        nodata=self.nodata,
+                        tolerance=0.0,
+                    ) as vrt:
+                        rio_window = window.to_rasterio()
+                        data = vrt.read(1, window=rio_window)
+                        if self.nodata is None:  # no nodata value: ask GDAL which cells the source covers
+                            valid = vrt.read_masks(1, window=rio_window) > 0
+                        else:
+                            valid = np.ones(data.shape, dtype=bool)
+        except RasterioIOError as exc:
+            raise RasterReadError(f"layer {self.name!r}: reading {self.paths[0]} failed: {exc}") from exc
+        if self.nodata is not None:
+            valid &= data != self.nodata
+        if data.dtype.kind == "f":
+            valid &= ~np.isnan(data)
+        if self.scale is not None:
+            data = data.astype(np.float32) * np.float32(self.scale)
+        return data, valid
+
+    def _read_aligned(
+        self, src: rasterio.DatasetReader, window: Window
+    ) -> tuple[NDArray[np.generic], NDArray[np.bool_]]:
+        assert self.offset is not None
+        row0 = window.row_off + self.offset[0]
+        col0 = window.col_off + self.offset[1]
+        r0, c0 = max(row0, 0), max(col0, 0)
+        r1 = min(row0 + window.height, src.height)
+        c1 = min(col0 + window.width, src.width)
+        fill = 0 if self.nodata is None else self.nodata
+        out = np.full((window.height, window.width), fill, dtype=self.dtype)
+        inside = np.zeros((window.height, window.width), dtype=bool)
+        if r1 > r0 and c1 > c0:
+            rio_window = RioWindow(c0, r0, c1 - c0, r1 - r0)
+            out[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = src.read(1, window=rio_window)
+            inside[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = True
+        return out, inside
+
+
+def _bounds_in(source: GridSpec, target: GridSpec) -> tuple[float, float, float, float]:
+    from rasterio.warp import transform_bounds
+
+    if source.crs.equals(target.crs):
+        return source.bounds
+    return tuple(transform_bounds(source.crs_wkt, target.crs_wkt, *source.bounds, densify_pts=21))  # type: ignore[return-value]
+
+
+def _overlaps(target: GridSpec, source: GridSpec) -> bool:
+    try:
+        left, bottom, right, top = _bounds_in(source, target)
+    except Exception:  # noqa: BLE001 - a failed transform means the layer cannot be placed on the grid
+        return False
+    t_left, t_bottom, t_right, t_top = target.bounds
+    return left < t_right and right > t_left and bottom < t_top and top > t_bottom

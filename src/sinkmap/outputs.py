@@ -1,0 +1,275 @@
+"""Region tables, GeoJSON (RFC 7946), CSV and the run manifest."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from sinkmap import __version__
+from sinkmap.config import as_dict
+from sinkmap.io.sources import sha256_file
+from sinkmap.regions import RegionLevel
+from sinkmap.targets import TargetSet, load_targets
+
+__all__ = ["SIGN_CONVENTION", "region_tables", "write_geojson", "write_run"]
+
+SIGN_CONVENTION = (
+    "Carbon sinks (removals from the atmosphere) are positive; emissions are negative. Stocks are positive."
+)
+_COORD_DECIMALS = 6  # ≈ 0.1 m: finer than any boundary source sinkmap ships
+
+
+def _level_frame(level: RegionLevel, sums: NDArray[np.float64], stat_keys: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "level": level.name,
+            "region_id": list(level.ids),
+            "name_zh": list(level.names_zh),
+            "name_en": list(level.names_en),
+            "parent_id": list(level.parent_ids),
+            "region_area_km2": level.geodesic_area_km2,
+        }
+    )
+    raw = pd.DataFrame(sums, columns=stat_keys)
+    return pd.concat([frame, raw], axis=1)
+
+
+def _derive(frame: pd.DataFrame, epochs: tuple[int, ...]) -> pd.DataFrame:
+    """Turn raw m²/m³ sums into the published columns (km², %, m³/ha)."""
+    out = frame[["level", "region_id", "name_zh", "name_en", "parent_id", "region_area_km2"]].copy()
+    for e in epochs:
+        land = frame[f"land_area_m2_{e}"]
+        forest = frame[f"forest_area_m2_{e}"]
+        out[f"land_area_km2_{e}"] = land / 1e6
+        out[f"forest_area_km2_{e}"] = forest / 1e6
+        out[f"tree_stand_area_km2_{e}"] = frame[f"tree_stand_area_m2_{e}"] / 1e6
+        out[f"bamboo_area_km2_{e}"] = frame[f"bamboo_area_m2_{e}"] / 1e6
+        out[f"special_shrub_area_km2_{e}"] = frame[f"special_shrub_area_m2_{e}"] / 1e6
+        out[f"coverage_pct_{e}"] = np.where(land > 0, 100.0 * forest / land.where(land > 0, 1.0), np.nan)
+        out[f"stock_volume_m3_{e}"] = frame[f"stock_volume_m3_{e}"]
+        out[f"stock_density_m3_per_ha_{e}"] = np.where(
+            forest > 0, frame[f"stock_volume_m3_{e}"] / (forest.where(forest > 0, 1.0) / 1e4), np.nan
+        )
+    last = epochs[-1]
+    out["observed_area_pct"] = 100.0 * out[f"land_area_km2_{last}"] / out["region_area_km2"]
+    if len(epochs) > 1:
+        first = epochs[0]
+        out[f"forest_area_change_km2_{first}_{last}"] = out[f"forest_area_km2_{last}"] - out[f"forest_area_km2_{first}"]
+        out[f"coverage_change_pct_points_{first}_{last}"] = out[f"coverage_pct_{last}"] - out[f"coverage_pct_{first}"]
+        out[f"stock_volume_change_m3_{first}_{last}"] = out[f"stock_volume_m3_{last}"] - out[f"stock_volume_m3_{first}"]
+    return out
+
+
+def _add_targets(table: pd.DataFrame, targets: TargetSet, latest: int, nation_id: str | None) -> pd.DataFrame:
+    cov = table[f"coverage_pct_{latest}"]
+    stock = table[f"stock_volume_m3_{latest}"]
+    for year in targets.years:
+        t_cov, t_stock, scope = [], [], []
+        for rid in table["region_id"]:
+            region_targets, s = targets.for_region(str(rid), is_nation=rid == nation_id)
+            match = [t for t in region_targets if t.year == year]
+            t = match[0] if match else None
+            t_cov.append(np.nan if t is None or t.coverage_pct is None else t.coverage_pct)
+            own = s == "regional"
+            t_stock.append(np.nan if t is None or t.stock_volume_m3 is None or not own else t.stock_volume_m3)
+            scope.append(s if t is not None else None)
+        table[f"target_coverage_pct_{year}"] = t_cov
+        table[f"coverage_gap_pct_points_{year}"] = table[f"target_coverage_pct_{year}"] - cov
+        table[f"coverage_progress_pct_{year}"] = 100.0 * cov / table[f"target_coverage_pct_{year}"]
+        table[f"target_stock_volume_m3_{year}"] = t_stock
+        table[f"stock_gap_m3_{year}"] = table[f"target_stock_volume_m3_{year}"] - stock
+        table[f"target_scope_{year}"] = scope
+    return table
+
+
+def region_tables(
+    levels: list[RegionLevel],
+    keys: tuple[tuple[str, int], ...],
+    totals: NDArray[np.float64],
+    stat_keys: list[str],
+    epochs: tuple[int, ...],
+    *,
+    nation: Any,
+    targets: TargetSet,
+) -> dict[str, pd.DataFrame]:
+    """Per-level tables of published columns, with a nation row rolled up from ``nation.from_level``."""
+    positions = {key: i for i, key in enumerate(keys)}
+    raw: dict[str, pd.DataFrame] = {}
+    for level in levels:
+        rows = [positions[(level.name, i)] for i in range(len(level))]
+        raw[level.name] = _level_frame(level, totals[rows], stat_keys)
+    if nation is not None:
+        source = raw[nation.from_level]
+        sums = source[stat_keys].sum(axis=0).to_frame().T
+        head = pd.DataFrame(
+            {
+                "level": ["nation"],
+                "region_id": [nation.region_id],
+                "name_zh": [nation.name_zh],
+                "name_en": [nation.name_en],
+                "parent_id": [None],
+                "region_area_km2": [source["region_area_km2"].sum()],
+            }
+        )
+        raw = {"nation": pd.concat([head, sums.reset_index(drop=True)], axis=1), **raw}
+    nation_id = None if nation is None else nation.region_id
+    return {
+        name: _add_targets(_derive(frame, epochs), targets, epochs[-1], nation_id) for name, frame in raw.items()
+    }
+
+
+def _rounded(geom: Any) -> Any:
+    geom = shapely.orient_polygons(geom, exterior_cw=False)  # RFC 7946 §3.1.6: exterior rings counter-clockwise
+    return shapely.transform(geom, lambda xy: np.round(xy, _COORD_DECIMALS))
+
+
+def _json_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_geojson(path: Path, table: pd.DataFrame, geometry: list[Any], members: dict[str, Any]) -> None:
+    """Write an RFC 7946 FeatureCollection (EPSG:4326 lon/lat, CCW exteriors, UTF-8 text unescaped).
+
+    ``members`` are written as a top-level ``sinkmap`` member (RFC 7946 §6.1 foreign members): forest definition,
+    target set, sign convention, units.
+    """
+    features = []
+    records = table.to_dict(orient="records")
+    for record, geom in zip(records, geometry, strict=True):
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {k: _json_value(v) for k, v in record.items()},
+                "geometry": None if geom is None else shapely.geometry.mapping(_rounded(geom)),
+            }
+        )
+    doc = {"type": "FeatureCollection", "sinkmap": members, "features": features}
+    path.write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "dask", "distributed", "xarray", "rasterio", "geopandas", "shapely", "pyproj", "pandas"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    import rasterio
+
+    out["gdal"] = rasterio.__gdal_version__
+    return out
+
+
+def write_run(
+    run_dir: Path,
+    plan: Any,
+    levels: list[RegionLevel],
+    totals: NDArray[np.float64],
+    raster_files: dict[str, Path],
+    *,
+    final_dir: Path,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Write the tables, GeoJSON per level, CSV and manifest into ``run_dir``."""
+    config = plan.config
+    targets = load_targets(config.targets, base_dir=config.base_dir)
+    stat_keys = [s.key for s in plan.stats]
+    tables = region_tables(
+        levels, plan.zones.keys, totals, stat_keys, config.epochs, nation=config.nation, targets=targets
+    )
+    definition = config.forest_definition.describe()
+    members = {
+        "sinkmap_version": __version__,
+        "pipeline": config.name,
+        "epochs": list(config.epochs),
+        "forest_definition": definition,
+        "targets": {"id": targets.id, "title": targets.title, "source": targets.source},
+        "sign_convention": SIGN_CONVENTION,
+        "units": "areas km², coverage %, stock volume m³, densities per ha; area is true (geodesic or equal-area) area",
+    }
+    outputs: dict[str, str] = {}
+    by_level = {level.name: level for level in levels}
+    for name, table in tables.items():
+        if name == "nation":
+            source = by_level[config.nation.from_level].geometry_lonlat
+            geometry = [shapely.union_all(shapely.make_valid(source.values))]
+        else:
+            geometry = list(by_level[name].geometry_lonlat.values)
+        file = f"regions_{name}.geojson"
+        write_geojson(run_dir / file, table, geometry, {**members, "level": name})
+        outputs[file] = f"{name} regions with forest coverage, stock volume and targets (RFC 7946 GeoJSON)"
+    combined = pd.concat(tables.values(), ignore_index=True)
+    combined.insert(0, "forest_definition", config.forest_definition.name)
+    combined.to_csv(run_dir / "regions.csv", index=False, encoding="utf-8-sig")
+    outputs["regions.csv"] = "all levels' region tables in one CSV (UTF-8 with BOM for spreadsheet programs)"
+    for key, path in raster_files.items():
+        outputs[str(path.relative_to(run_dir))] = f"per-pixel {key} (Cloud-Optimized GeoTIFF)"
+
+    inputs = []
+    for (role, epoch), source in sorted(plan.sources.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        for p in source.paths:
+            inputs.append(
+                {"role": role, "epoch": epoch, "path": p, "sha256": sha256_file(p), "bytes": Path(p).stat().st_size}
+            )
+    for spec in config.regions:
+        inputs.append({"role": f"regions:{spec.level}", "epoch": None, "path": spec.path, "sha256": sha256_file(spec.path)})
+    inputs.append({"role": "pipeline", "epoch": None, "path": config.path, "sha256": sha256_file(config.path)})
+
+    checks = _hierarchy_checks(tables, levels, config)
+    manifest = {
+        "sinkmap_version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run_dir": str(final_dir),
+        "pipeline_file": config.path,
+        "pipeline": as_dict(config),
+        "grid": plan.grid.describe(),
+        "layers": [s.describe() for s in plan.sources.values()],
+        "inputs": inputs,
+        "forest_definition": definition,
+        "targets": targets.describe(),
+        "sign_convention": SIGN_CONVENTION,
+        "epochs": list(config.epochs),
+        "levels": list(tables),
+        "statistics": {s.key: s.description for s in plan.stats},
+        "checks": checks,
+        "outputs": outputs,
+        "versions": _versions(),
+    }
+    (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return tables, manifest
+
+
+def _hierarchy_checks(tables: dict[str, pd.DataFrame], levels: list[RegionLevel], config: Any) -> list[dict[str, Any]]:
+    """Compare each parent level with the sum of its children (where the children name a parent level)."""
+    checks = []
+    last = config.epochs[-1]
+    for level in levels:
+        parent = level.spec.parent_level
+        if not parent or parent not in tables:
+            continue
+        child = tables[level.name]
+        sums = child.groupby("parent_id")[[f"land_area_km2_{last}", f"forest_area_km2_{last}"]].sum()
+        parents = tables[parent].set_index("region_id").loc[lambda d: d.index.isin(sums.index)]
+        for col in sums.columns:
+            rel = (sums[col] - parents[col]).abs() / parents[col].where(parents[col] > 0)
+            checks.append(
+                {
+                    "check": f"sum of {level.name} {col} vs {parent}",
+                    "max_relative_difference": float(rel.max()) if len(rel) else None,
+                }
+            )
+    return checks

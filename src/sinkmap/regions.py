@@ -1,0 +1,184 @@
+"""Region layers (nation → province → prefecture → county) and their placement on the pipeline grid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from pyogrio.errors import DataSourceError
+from pyproj import Geod
+
+from sinkmap.coverage import WindowPieces, window_pieces
+from sinkmap.errors import CRSError, InputNotFoundError, RegionError
+from sinkmap.grid import GridSpec, Window
+
+__all__ = ["RegionLayerSpec", "RegionLevel", "ZoneIndex", "load_level"]
+
+
+@dataclass(frozen=True)
+class RegionLayerSpec:
+    """Where a level's polygons come from and which fields hold id, names and parent id."""
+
+    level: str
+    path: str
+    id_field: str
+    name_field: str
+    name_en_field: str | None = None
+    parent_field: str | None = None
+    parent_level: str | None = None
+    layer: str | None = None
+
+
+@dataclass(frozen=True)
+class RegionLevel:
+    """One level of regions: ids, names and geometries (EPSG:4326 for output, pixel space for aggregation)."""
+
+    spec: RegionLayerSpec
+    ids: tuple[str, ...]
+    names_zh: tuple[str, ...]
+    names_en: tuple[str, ...]
+    parent_ids: tuple[str | None, ...]
+    geometry_lonlat: gpd.GeoSeries = field(repr=False)
+    geodesic_area_km2: NDArray[np.float64] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.level
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_GEOD = Geod(ellps="WGS84")
+
+
+def load_level(spec: RegionLayerSpec) -> RegionLevel:
+    """Read and validate a region layer.
+
+    Raises:
+        InputNotFoundError: the file does not exist.
+        RegionError: a named field is missing, ids repeat, or geometries are not polygons.
+        CRSError: the layer has no CRS.
+    """
+    path = Path(spec.path)
+    if not path.exists():
+        raise InputNotFoundError(f"regions {spec.level!r}: file {path} does not exist; check `path` in the pipeline")
+    try:
+        gdf = gpd.read_file(path, layer=spec.layer) if spec.layer else gpd.read_file(path)
+    except DataSourceError as exc:
+        raise RegionError(f"regions {spec.level!r}: cannot read {path}: {exc}") from exc
+    if gdf.crs is None:
+        raise CRSError(f"regions {spec.level!r}: {path} has no CRS; save it with one (GeoJSON is EPSG:4326 by default)")
+    fields = [spec.id_field, spec.name_field, spec.name_en_field, spec.parent_field]
+    missing = [f for f in fields if f and f not in gdf.columns]
+    if missing:
+        raise RegionError(
+            f"regions {spec.level!r}: {path} has no field(s) {', '.join(missing)}; available fields: "
+            f"{', '.join(c for c in gdf.columns if c != 'geometry')}"
+        )
+    if gdf.empty:
+        raise RegionError(f"regions {spec.level!r}: {path} has no features")
+    ids = gdf[spec.id_field].astype(str).str.replace(r"\.0$", "", regex=True)
+    dupes = sorted(set(ids[ids.duplicated()]))
+    if dupes:
+        raise RegionError(f"regions {spec.level!r}: {path} repeats ids {', '.join(dupes[:10])} in {spec.id_field!r}")
+    geom = gdf.geometry
+    kinds = set(geom.geom_type.dropna())
+    if not kinds <= {"Polygon", "MultiPolygon"}:
+        raise RegionError(f"regions {spec.level!r}: {path} has {sorted(kinds)} geometries; only polygons are regions")
+    geom = geom.make_valid() if not geom.is_valid.all() else geom
+    lonlat = geom.to_crs("EPSG:4326")
+    area_m2 = np.array([abs(_GEOD.geometry_area_perimeter(g)[0]) for g in lonlat])
+    names_en = gdf[spec.name_en_field].astype(str) if spec.name_en_field else gdf[spec.name_field].astype(str)
+    parents: tuple[str | None, ...] = (
+        tuple(gdf[spec.parent_field].astype(str).str.replace(r"\.0$", "", regex=True))
+        if spec.parent_field
+        else (None,) * len(gdf)
+    )
+    return RegionLevel(
+        spec=spec,
+        ids=tuple(ids),
+        names_zh=tuple(gdf[spec.name_field].astype(str)),
+        names_en=tuple(names_en),
+        parent_ids=parents,
+        geometry_lonlat=lonlat.reset_index(drop=True),
+        geodesic_area_km2=area_m2 / 1e6,
+    )
+
+
+def _to_pixels(geoms: gpd.GeoSeries, grid: GridSpec) -> NDArray[np.object_]:
+    """Reproject to the grid CRS (densified so long edges follow the projection) and map to pixel coordinates."""
+    source_crs = geoms.crs
+    if not grid.crs.equals(source_crs):
+        step = 0.01 if source_crs.is_geographic else 1000.0
+        geoms = gpd.GeoSeries(shapely.segmentize(geoms.values, step), crs=source_crs).to_crs(grid.crs)
+    inverse = ~grid.transform
+    return np.asarray(
+        shapely.transform(
+            geoms.values,
+            lambda xy: np.column_stack(
+                [inverse.a * xy[:, 0] + inverse.b * xy[:, 1] + inverse.c, inverse.d * xy[:, 0] + inverse.e * xy[:, 1] + inverse.f]
+            ),
+        ),
+        dtype=object,
+    )
+
+
+class ZoneIndex:
+    """All regions of all levels in grid pixel coordinates, indexed for window queries.
+
+    Region ``k`` of the index is ``keys[k] = (level name, position in level)``; :meth:`pieces` returns boundary
+    pieces with index-wide region numbers, so one pass over a window serves every level. The object pickles
+    without its spatial index (rebuilt on first use), so it travels cheaply to dask workers.
+    """
+
+    def __init__(self, grid: GridSpec, geoms: NDArray[np.object_], keys: tuple[tuple[str, int], ...]) -> None:
+        self.grid = grid
+        self.geoms = geoms
+        self.keys = keys
+        self._tree: shapely.STRtree | None = None
+
+    @classmethod
+    def build(cls, levels: Sequence[RegionLevel], grid: GridSpec) -> ZoneIndex:
+        geoms, keys = [], []
+        for level in levels:
+            geoms.append(_to_pixels(level.geometry_lonlat, grid))
+            keys.extend((level.name, i) for i in range(len(level)))
+        all_geoms = np.concatenate(geoms) if geoms else np.empty(0, dtype=object)
+        index = cls(grid, all_geoms, tuple(keys))
+        if all_geoms.size and not index.overlapping().any():
+            raise RegionError(
+                f"no region overlaps the raster grid (grid bounds {grid.bounds} in {grid.crs.to_string()}); "
+                "check that the region files and the rasters cover the same place"
+            )
+        return index
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"grid": self.grid, "geoms": self.geoms, "keys": self.keys, "_tree": None}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.geoms)
+        return self._tree
+
+    def overlapping(self) -> NDArray[np.bool_]:
+        """Which regions overlap the grid at all."""
+        return np.asarray(shapely.intersects(self.geoms, shapely.box(0, 0, self.grid.width, self.grid.height)))
+
+    def pieces(self, window: Window) -> tuple[NDArray[np.int64], WindowPieces]:
+        """(index-wide numbers of the regions touching ``window``, their boundary pieces in the window)."""
+        box = shapely.box(window.col_off, window.row_off, window.col_off + window.width, window.row_off + window.height)
+        hits = np.sort(self.tree.query(box, predicate="intersects")).astype(np.int64)
+        pieces = window_pieces(
+            self.geoms[hits], window.height, window.width, origin=(window.col_off, window.row_off)
+        )
+        return hits, pieces

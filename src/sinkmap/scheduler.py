@@ -1,0 +1,128 @@
+"""Where window tasks run: dask's threaded or process scheduler, or a dask.distributed cluster.
+
+* no scheduler, ``"threads"``: dask's threaded scheduler with ``workers`` threads (default: all cores);
+* ``"processes"`` or ``"synchronous"``: dask's local schedulers;
+* ``workers=N`` alone: a fresh :class:`distributed.LocalCluster` with N single-threaded worker processes;
+* ``"tcp://host:port"`` (or any address with ``://``): an existing dask.distributed scheduler.
+
+The plan (grids, file paths, region geometry) is sent to workers once; each task reads its own raster windows.
+Results come back in task order whatever the scheduler, so sums are added in the same order every time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import dask
+from dask.callbacks import Callback
+
+from sinkmap.errors import ConfigError
+
+__all__ = ["run_tasks"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Progress(Callback):  # type: ignore[misc]
+    def __init__(self, total: int, report: Callable[[int, int], None]) -> None:
+        super().__init__()
+        self.total = total
+        self.done = 0
+        self.report = report
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        if isinstance(key, tuple) and str(key[0]).startswith("window-"):
+            self.done += 1
+            self.report(self.done, self.total)
+
+
+def run_tasks(
+    func: Callable[[Any, T], R],
+    plan: Any,
+    items: Sequence[T],
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[R]:
+    """Apply ``func(plan, item)`` to every item on the chosen scheduler and return results in item order."""
+    if scheduler is not None and "://" in scheduler:
+        return _run_distributed(func, plan, items, address=scheduler, workers=None, progress=progress)
+    if scheduler is None and workers is not None:
+        return _run_distributed(func, plan, items, address=None, workers=workers, progress=progress)
+    name = scheduler or "threads"
+    if name not in {"threads", "processes", "synchronous", "sync"}:
+        raise ConfigError(
+            f"scheduler {name!r} is not known: use threads, processes, synchronous or a dask.distributed address "
+            "such as tcp://127.0.0.1:8786"
+        )
+    plan_key = "plan-" + dask.base.tokenize(id(plan))
+    graph: dict[Any, Any] = {plan_key: plan}
+    keys = []
+    for i, item in enumerate(items):
+        key = (f"window-{plan_key}", i)
+        graph[key] = (func, plan_key, item)
+        keys.append(key)
+    kwargs: dict[str, Any] = {"scheduler": name}
+    if workers is not None and name in {"threads", "processes"}:
+        kwargs["num_workers"] = workers
+    if progress is not None:
+        with _Progress(len(items), progress):
+            results = dask.get(graph, keys) if name in {"synchronous", "sync"} else _local_get(graph, keys, kwargs)
+    else:
+        results = dask.get(graph, keys) if name in {"synchronous", "sync"} else _local_get(graph, keys, kwargs)
+    return list(results)
+
+
+def _local_get(graph: dict[Any, Any], keys: list[Any], kwargs: dict[str, Any]) -> Any:
+    if kwargs["scheduler"] == "threads":
+        from dask.threaded import get
+    else:
+        from dask.multiprocessing import get
+    return get(graph, keys, **{k: v for k, v in kwargs.items() if k != "scheduler"})
+
+
+def _run_distributed(
+    func: Callable[[Any, T], R],
+    plan: Any,
+    items: Sequence[T],
+    *,
+    address: str | None,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> list[R]:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    try:
+        if address is None:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+            )
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(address, timeout="10s")
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot reach the dask.distributed scheduler at {address}: {exc}; start one with "
+                    "`dask scheduler` and `dask worker`, or run without --scheduler"
+                ) from exc
+        with client:
+            log.info("dask.distributed: %s", client)
+            plan_future = client.scatter(plan, broadcast=True)
+            futures = [client.submit(func, plan_future, item, pure=False) for item in items]
+            index = {f.key: i for i, f in enumerate(futures)}
+            results: list[Any] = [None] * len(items)
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[index[future.key]] = future.result()
+                if progress is not None:
+                    progress(done, len(items))
+            return results
+    finally:
+        if cluster is not None:
+            cluster.close()
