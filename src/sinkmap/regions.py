@@ -17,7 +17,7 @@ from sinkmap.coverage import WindowPieces, window_pieces
 from sinkmap.errors import CRSError, InputNotFoundError, RegionError
 from sinkmap.grid import GridSpec, Window
 
-__all__ = ["RegionLayerSpec", "RegionLevel", "ZoneIndex", "load_level"]
+__all__ = ["RegionLayerSpec", "RegionLevel", "ZoneIndex", "level_from_frame", "load_level"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,12 @@ def load_level(spec: RegionLayerSpec) -> RegionLevel:
         gdf = gpd.read_file(path, layer=spec.layer) if spec.layer else gpd.read_file(path)
     except DataSourceError as exc:
         raise RegionError(f"regions {spec.level!r}: cannot read {path}: {exc}") from exc
+    return level_from_frame(gdf, spec, where=str(path))
+
+
+def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str = "GeoDataFrame") -> RegionLevel:
+    """Validate an in-memory polygon layer as a region level (see :func:`load_level`)."""
+    path = where
     if gdf.crs is None:
         raise CRSError(f"regions {spec.level!r}: {path} has no CRS; save it with one (GeoJSON is EPSG:4326 by default)")
     fields = [spec.id_field, spec.name_field, spec.name_en_field, spec.parent_field]
