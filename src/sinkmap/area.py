@@ -95,12 +95,12 @@ def pixel_area_m2(
     unit = crs.axis_info[0].unit_conversion_factor
     nominal = abs(transform.a * transform.e) * unit * unit
     if equal_area is None:
-        x0, y0 = transform * (col_off, row_off)
-        x1, y1 = transform * (col_off + n_cols, row_off + n_rows)
+        x0, y0 = transform @ (col_off, row_off)
+        x1, y1 = transform @ (col_off + n_cols, row_off + n_rows)
         equal_area = is_equal_area(crs, (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
     if equal_area:
         return np.full((1, 1), nominal)
     cols, rows = np.meshgrid(np.arange(n_cols) + col_off + 0.5, np.arange(n_rows) + row_off + 0.5)
-    xs, ys = transform * (cols, rows)
+    xs, ys = transform @ (cols, rows)
     scale = _areal_scale(crs, np.asarray(xs).ravel(), np.asarray(ys).ravel())
     return nominal / scale.reshape(n_rows, n_cols)

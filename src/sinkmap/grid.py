@@ -62,6 +62,12 @@ class GridSpec:
         return CRS.from_wkt(self.crs_wkt)
 
     @property
+    def crs_label(self) -> str:
+        """Short CRS name for messages: ``EPSG:code`` when there is one, else the CRS's name."""
+        code = self.crs.to_epsg()
+        return f"EPSG:{code}" if code else self.crs.name
+
+    @property
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)
 
@@ -92,7 +98,7 @@ class GridSpec:
                 yield Window(row, col, min(chunk_size, self.height - row), min(chunk_size, self.width - col))
 
     def window_transform(self, window: Window) -> Affine:
-        return self.transform * Affine.translation(window.col_off, window.row_off)
+        return self.transform @ Affine.translation(window.col_off, window.row_off)
 
     def pixel_area_m2(self, window: Window) -> NDArray[np.float64]:
         """True area (m²) of each pixel of ``window``, broadcastable to its shape (see :mod:`sinkmap.area`)."""
@@ -108,7 +114,8 @@ class GridSpec:
 
     def describe(self) -> dict[str, object]:
         return {
-            "crs": self.crs.to_string(),
+            "crs": self.crs_label,
+            "crs_wkt": self.crs_wkt,
             "transform": list(self.transform)[:6],
             "height": self.height,
             "width": self.width,

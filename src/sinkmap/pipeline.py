@@ -207,7 +207,7 @@ def plan_pipeline(config: PipelineConfig, work_dir: str) -> tuple[Plan, list[Reg
     grid_spec = config.layers[grid_role]
     first_paths = grid_spec.static or next(iter(grid_spec.by_epoch.values()))  # type: ignore[union-attr]
     grid = LayerSource.plan(grid_role, first_paths, None).source_grid
-    log.info("grid: %s, %d × %d pixels of %s", grid.crs.to_string(), grid.height, grid.width, grid.res)
+    log.info("grid: %s, %d × %d pixels of %s", grid.crs_label, grid.height, grid.width, grid.res)
 
     sources: dict[tuple[str, int | None], LayerSource] = {}
     for role, spec in config.layers.items():

@@ -36,7 +36,7 @@ class RegionLayerSpec:
 
 @dataclass(frozen=True)
 class RegionLevel:
-    """One level of regions: ids, names and geometries (EPSG:4326 for output, pixel space for aggregation)."""
+    """One level of regions: ids, names and geometries (as read, and in EPSG:4326 for output)."""
 
     spec: RegionLayerSpec
     ids: tuple[str, ...]
@@ -44,6 +44,7 @@ class RegionLevel:
     names_en: tuple[str, ...]
     parent_ids: tuple[str | None, ...]
     geometry_lonlat: gpd.GeoSeries = field(repr=False)
+    geometry: gpd.GeoSeries = field(repr=False)
     geodesic_area_km2: NDArray[np.float64] = field(repr=False)
 
     @property
@@ -55,6 +56,15 @@ class RegionLevel:
 
 
 _GEOD = Geod(ellps="WGS84")
+
+
+def _polygonal(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Keep only the polygonal parts of repaired geometries (make_valid may add lines or points)."""
+    out = []
+    for geom in geoms:
+        parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+        out.append(shapely.union_all(parts) if parts else shapely.Polygon())
+    return np.asarray(out, dtype=object)
 
 
 def load_level(spec: RegionLayerSpec) -> RegionLevel:
@@ -97,7 +107,8 @@ def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str
     kinds = set(geom.geom_type.dropna())
     if not kinds <= {"Polygon", "MultiPolygon"}:
         raise RegionError(f"regions {spec.level!r}: {path} has {sorted(kinds)} geometries; only polygons are regions")
-    geom = geom.make_valid() if not geom.is_valid.all() else geom
+    if not geom.is_valid.all():
+        geom = gpd.GeoSeries(_polygonal(shapely.make_valid(geom.values)), crs=geom.crs, index=geom.index)
     lonlat = geom.to_crs("EPSG:4326")
     area_m2 = np.array([abs(_GEOD.geometry_area_perimeter(g)[0]) for g in lonlat])
     names_en = gdf[spec.name_en_field].astype(str) if spec.name_en_field else gdf[spec.name_field].astype(str)
@@ -113,6 +124,7 @@ def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str
         names_en=tuple(names_en),
         parent_ids=parents,
         geometry_lonlat=lonlat.reset_index(drop=True),
+        geometry=geom.reset_index(drop=True),
         geodesic_area_km2=area_m2 / 1e6,
     )
 
@@ -153,13 +165,13 @@ class ZoneIndex:
     def build(cls, levels: Sequence[RegionLevel], grid: GridSpec) -> ZoneIndex:
         geoms, keys = [], []
         for level in levels:
-            geoms.append(_to_pixels(level.geometry_lonlat, grid))
+            geoms.append(_to_pixels(level.geometry, grid))
             keys.extend((level.name, i) for i in range(len(level)))
         all_geoms = np.concatenate(geoms) if geoms else np.empty(0, dtype=object)
         index = cls(grid, all_geoms, tuple(keys))
         if all_geoms.size and not index.overlapping().any():
             raise RegionError(
-                f"no region overlaps the raster grid (grid bounds {grid.bounds} in {grid.crs.to_string()}); "
+                f"no region overlaps the raster grid (grid bounds {grid.bounds} in {grid.crs_label}); "
                 "check that the region files and the rasters cover the same place"
             )
         return index
