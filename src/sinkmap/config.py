@@ -81,7 +81,7 @@ class PipelineConfig:
     workers: int | None = None
     nation: NationSpec | None = field(default_factory=NationSpec)
     forest_definition: ForestDefinition = CHINA
-    targets: str = "cpc_2021"
+    targets: str | None = "cpc_2021"
     raster_outputs: tuple[str, ...] = RASTER_OUTPUTS
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -302,6 +302,13 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     if not isinstance(output_dir, str):
         raise ConfigError(f"{where}: output_dir: expected a path")
 
+    targets = data.get("targets", "cpc_2021")
+    targets = None if targets in (None, False, "none") else str(targets)
+    if targets is not None:
+        from sinkmap.targets import load_targets
+
+        load_targets(targets, base_dir=base)  # fail now, not after the computation
+
     return PipelineConfig(
         name=str(data["name"]),
         description=str(data.get("description", "")).strip(),
@@ -316,7 +323,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         workers=workers,
         nation=nation,
         forest_definition=forest_definition,
-        targets=str(data.get("targets", "cpc_2021")),
+        targets=targets,
         raster_outputs=raster_outputs,
         raw=data,
     )

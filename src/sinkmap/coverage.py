@@ -108,6 +108,21 @@ def _edge_pieces(edges: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray
     return e, (tb - ta) * dy[e], x0[e] + t_mid * dx[e], y0[e] + t_mid * dy[e]
 
 
+def _clip(geoms: NDArray[np.object_], x0: float, y0: float, x1: float, y1: float) -> NDArray[np.object_]:
+    """Clip to a rectangle; geometries GEOS's fast clipper cannot handle go through the full overlay instead."""
+    try:
+        return np.asarray(shapely.clip_by_rect(geoms, x0, y0, x1, y1), dtype=object)
+    except shapely.errors.GEOSException:
+        rect = shapely.box(x0, y0, x1, y1)
+        out = []
+        for geom in geoms:
+            try:
+                out.append(shapely.clip_by_rect(geom, x0, y0, x1, y1))
+            except shapely.errors.GEOSException:
+                out.append(shapely.intersection(shapely.make_valid(geom), rect))
+        return np.asarray(out, dtype=object)
+
+
 def window_pieces(
     geoms: ArrayLike, height: int, width: int, *, origin: tuple[float, float] = (0.0, 0.0)
 ) -> WindowPieces:
@@ -126,7 +141,7 @@ def window_pieces(
     geoms = np.asarray(geoms, dtype=object)
     n_regions = int(geoms.size)
     x_off, y_off = float(origin[0]), float(origin[1])
-    clipped = shapely.clip_by_rect(geoms, x_off, y_off, x_off + width, y_off + height)
+    clipped = _clip(geoms, x_off, y_off, x_off + width, y_off + height)
     edges, region = _ring_edges(clipped)
     edges = edges - np.array([x_off, y_off, x_off, y_off])
     moving = edges[:, 1] != edges[:, 3]

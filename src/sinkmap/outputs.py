@@ -99,7 +99,7 @@ def region_tables(
     epochs: tuple[int, ...],
     *,
     nation: Any,
-    targets: TargetSet,
+    targets: TargetSet | None,
 ) -> dict[str, pd.DataFrame]:
     """Per-level tables of published columns, with a nation row rolled up from ``nation.from_level``."""
     positions = {key: i for i, key in enumerate(keys)}
@@ -122,9 +122,10 @@ def region_tables(
         )
         raw = {"nation": pd.concat([head, sums.reset_index(drop=True)], axis=1), **raw}
     nation_id = None if nation is None else nation.region_id
-    return {
-        name: _add_targets(_derive(frame, epochs), targets, epochs[-1], nation_id) for name, frame in raw.items()
-    }
+    tables = {name: _derive(frame, epochs) for name, frame in raw.items()}
+    if targets is None:
+        return tables
+    return {name: _add_targets(table, targets, epochs[-1], nation_id) for name, table in tables.items()}
 
 
 def _rounded(geom: Any) -> Any:
@@ -186,7 +187,7 @@ def write_run(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Write the tables, GeoJSON per level, CSV and manifest into ``run_dir``."""
     config = plan.config
-    targets = load_targets(config.targets, base_dir=config.base_dir)
+    targets = None if config.targets is None else load_targets(config.targets, base_dir=config.base_dir)
     stat_keys = [s.key for s in plan.stats]
     tables = region_tables(
         levels, plan.zones.keys, totals, stat_keys, config.epochs, nation=config.nation, targets=targets
@@ -197,7 +198,7 @@ def write_run(
         "pipeline": config.name,
         "epochs": list(config.epochs),
         "forest_definition": definition,
-        "targets": {"id": targets.id, "title": targets.title, "source": targets.source},
+        "targets": None if targets is None else {"id": targets.id, "title": targets.title, "source": targets.source},
         "sign_convention": SIGN_CONVENTION,
         "units": "areas km², coverage %, stock volume m³, densities per ha; area is true (geodesic or equal-area) area",
     }
@@ -240,7 +241,7 @@ def write_run(
         "layers": [s.describe() for s in plan.sources.values()],
         "inputs": inputs,
         "forest_definition": definition,
-        "targets": targets.describe(),
+        "targets": None if targets is None else targets.describe(),
         "sign_convention": SIGN_CONVENTION,
         "epochs": list(config.epochs),
         "levels": list(tables),

@@ -65,7 +65,7 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
         if len(table) > max_rows:
             click.echo(f"  … {len(table) - max_rows} more rows in regions.csv")
         click.echo("")
-    if "nation" in tables:
+    if "nation" in tables and targets is not None:
         row = tables["nation"].iloc[0]
         click.echo(f"targets: {targets['id']} — {targets['source']}")
         for t in targets["national"]:
