@@ -1,0 +1,16 @@
+"""Per-pixel carbon science: pure numpy kernels for forests, grasslands, wetlands, karst and stock change.
+
+Modules: :mod:`~sinkmap.carbon.zones` (climate/ecological zones), :mod:`~sinkmap.carbon.forest`,
+:mod:`~sinkmap.carbon.grassland`, :mod:`~sinkmap.carbon.wetland`, :mod:`~sinkmap.carbon.karst`,
+:mod:`~sinkmap.carbon.change` and :mod:`~sinkmap.carbon.invest`. Every kernel takes numpy arrays, returns new
+arrays (never modifying its inputs), does no file access and no logging; factor values come from a
+:class:`sinkmap.factors.FactorTables` passed in by the caller. Densities are per hectare; fluxes are signed so that a
+sink (removal from the atmosphere) is positive.
+"""
+
+from __future__ import annotations
+
+__all__ = ["C_TO_CO2"]
+
+C_TO_CO2: float = 44.0 / 12.0
+"""Mass ratio CO2 / C, to convert t C to t CO2e."""

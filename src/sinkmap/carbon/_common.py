@@ -1,0 +1,125 @@
+"""Small helpers shared by the carbon kernels (private)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from sinkmap.errors import FactorTableError
+from sinkmap.factors import FactorTables
+
+__all__: list[str] = []
+
+C_TO_CO2 = 44.0 / 12.0
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+def as_float(x: ArrayLike, name: str) -> FloatArray:
+    """``x`` as a float64 array (a new array if a conversion is needed; never modified in place)."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from None
+
+
+def as_codes(x: ArrayLike, name: str) -> NDArray[np.int64]:
+    """Integer class codes as int64; NaN (float rasters) becomes -1, i.e. not a valid code."""
+    a = np.asarray(x)
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a)
+        if np.any(a[~bad] != np.round(a[~bad])):
+            raise ValueError(f"{name} must hold integer class codes, found non-integer values")
+        return np.where(bad, -1, a).astype(np.int64)
+    if a.dtype.kind not in "iub":
+        raise ValueError(f"{name} must hold integer class codes, got dtype {a.dtype}")
+    return a.astype(np.int64)
+
+
+def valid_mask(valid: ArrayLike | None, shape: tuple[int, ...]) -> BoolArray:
+    """The optional ``valid`` argument as a boolean array broadcast to ``shape`` (all True when None)."""
+    if valid is None:
+        return np.ones(shape, dtype=bool)
+    v = np.asarray(valid)
+    if v.dtype != np.bool_:
+        raise ValueError(f"valid must be a boolean mask, got dtype {v.dtype}")
+    return np.broadcast_to(v, shape)
+
+
+def parse_class(label: str, *, table_id: str) -> tuple[float, float]:
+    """Parse a class label ``"lo-hi"`` (``hi`` may be ``inf``) into floats; classes are (lo, hi], first one [lo, hi]."""
+    try:
+        lo_text, hi_text = label.split("-")
+        lo, hi = float(lo_text), float(hi_text)
+    except ValueError:
+        raise FactorTableError(
+            f"factor table {table_id!r}: class label {label!r} is not of the form 'lo-hi' (e.g. '20-40', '200-inf')"
+        ) from None
+    if not hi > lo:
+        raise FactorTableError(f"factor table {table_id!r}: class label {label!r} has hi <= lo")
+    return lo, hi
+
+
+def class_table(
+    tables: FactorTables, table_id: str, class_key: str, **keys: str
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Rows of ``table_id`` matching ``keys`` with property ``def``, as (lowers, uppers, values) sorted by class.
+
+    The classes must be contiguous (each lower bound equals the previous upper bound) and the last must be open
+    (upper = inf); otherwise :class:`FactorTableError` is raised. Raises also when no row matches.
+    """
+    found = []
+    for row in tables.rows(table_id):
+        if row.property != "def":
+            continue
+        if all(row.key(k) == v for k, v in keys.items()):
+            lo, hi = parse_class(row.key(class_key), table_id=table_id)
+            found.append((lo, hi, row.value))
+    if not found:
+        raise FactorTableError(
+            f"factor table {table_id!r} has no {class_key} classes for "
+            + ", ".join(f"{k}={v!r}" for k, v in keys.items())
+        )
+    found.sort()
+    for (_, hi0, _), (lo1, _, _) in itertools.pairwise(found):
+        if hi0 != lo1:
+            raise FactorTableError(
+                f"factor table {table_id!r} ({', '.join(f'{k}={v!r}' for k, v in keys.items())}): "
+                f"{class_key} classes are not contiguous ({hi0} then {lo1})"
+            )
+    if not math.isinf(found[-1][1]):
+        raise FactorTableError(
+            f"factor table {table_id!r} ({', '.join(f'{k}={v!r}' for k, v in keys.items())}): "
+            f"last {class_key} class must be open-ended ('...-inf')"
+        )
+    arr = np.array(found, dtype=np.float64)
+    return arr[:, 0], arr[:, 1], arr[:, 2]
+
+
+def classify(values: FloatArray, uppers: FloatArray) -> NDArray[np.intp]:
+    """Index of the upper-inclusive class (lo, hi] holding each value (the first class also holds its lower bound)."""
+    return np.searchsorted(uppers, values, side="left")
+
+
+def lookup_codes(codes: NDArray[np.int64], mapping: Mapping[int, float]) -> FloatArray:
+    """Map integer codes to floats; codes absent from ``mapping`` give NaN."""
+    out = np.full(codes.shape, np.nan)
+    for code, value in mapping.items():
+        out[codes == code] = value
+    return out
+
+
+def require_codes(
+    codes: NDArray[np.int64], allowed: Sequence[int], name: str, where: BoolArray | None = None
+) -> None:
+    """Raise ``ValueError`` listing every code in ``codes`` (restricted to ``where``) that is not in ``allowed``."""
+    sel = codes if where is None else codes[where]
+    present = np.unique(sel)
+    bad = sorted(int(c) for c in present if int(c) not in set(allowed))
+    if bad:
+        raise ValueError(f"{name} holds unknown code(s) {bad}; allowed codes are {sorted(allowed)}")

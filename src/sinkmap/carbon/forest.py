@@ -1,0 +1,497 @@
+"""Forest carbon stocks per pixel from growing stock volume (IPCC Tier 1, 2006 V4 Ch. 4).
+
+Chain, per pixel (densities per hectare):
+
+1. **AGB** (t d.m./ha) = V (m³/ha) × BCEF_S (t d.m./m³) — Table 4.5, chosen by BCEF domain (boreal, temperate,
+   mediterranean, tropical; from the FAO ecological zone, :data:`BCEF_DOMAIN_BY_ECOZONE`), IPCC forest type (from
+   sinkmap's ``forest_type`` code, :data:`BCEF_TYPES`) and growing-stock class. Classes are upper-inclusive
+   intervals ``(lo, hi]`` (the first includes its lower bound), so 20 m³/ha falls in "0–20" and 20.1 in "20–40".
+   Alternative path: AGB = V × D (basic wood density, t d.m./m³) × BEF (dimensionless) when both are given.
+2. **BGB** = AGB × R — Table 4.4 root-to-shoot ratio by ecozone group, broadleaf/conifer and AGB class
+   (:data:`ROOT_SHOOT_GROUP_BY_ECOZONE`).
+3. **Dead wood** and **litter** = AGB × f_dw, AGB × f_lt — CDM A/R Tool 12 fractions as used by GFW (FACTORS A5),
+   by domain (tropical and subtropical zones use the "tropical" rows, keyed by elevation and precipitation; all
+   others the boreal/temperate row).
+4. **Carbon** = biomass × CF: 0.47 for AGB, BGB and dead wood and 0.37 for litter (the GFW choice, FACTORS A2); the
+   species-group CFs of Table 4.3 ship in ``carbon_fraction.csv`` for sensitivity runs but are not the default,
+   because sinkmap's forest-type map does not resolve species groups and 0.47 is the Table 4.3 default.
+5. CO₂e = C × 44/12.
+
+Bamboo (``forest_type`` 6) has no growing stock: it gets the ``bamboo_biomass`` default AGB and R (unverified
+placeholders, see the table notes) and the same dead-wood/litter fractions.
+
+Mixed forest (5) averages hardwood and conifer factors with equal weights; evergreen needleleaf (4) averages the two
+conifer groups that dominate Chinese evergreen conifer stands (pines and Cunninghamia/spruce/fir as "other
+conifers" or "firs & spruces"). These are sinkmap's methodological choices, stated in :data:`BCEF_TYPES`.
+
+**Nodata:** outputs are float64 arrays with NaN where a pixel is not computed: ``valid`` is False, ``forest_type``
+is not 1–6 (0/255 = not forest or nodata), ``ecozone`` is 0, or growing stock is NaN (except bamboo). Negative
+growing stock raises ``ValueError`` (it usually means an unconverted nodata value such as −9999).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from sinkmap.carbon._common import (
+    C_TO_CO2,
+    BoolArray,
+    FloatArray,
+    as_codes,
+    as_float,
+    class_table,
+    classify,
+    parse_class,
+    require_codes,
+    valid_mask,
+)
+from sinkmap.carbon.zones import FAO_ZONE_NAMES
+from sinkmap.errors import FactorTableError
+from sinkmap.factors import FactorTables
+
+__all__ = [
+    "BCEF_DOMAIN_BY_ECOZONE",
+    "BCEF_TYPES",
+    "DEADWOOD_DOMAIN_BY_ECOZONE",
+    "FOREST_TYPE_NAMES",
+    "ROOT_SHOOT_GROUP_BY_ECOZONE",
+    "ROOT_SHOOT_TYPES",
+    "ForestCarbon",
+    "bcef_s_t_per_m3",
+    "deadwood_litter_fractions",
+    "forest_carbon_stocks",
+    "root_shoot_ratio",
+]
+
+FOREST_TYPE_NAMES: Mapping[int, str] = MappingProxyType(
+    {
+        1: "deciduous_broadleaf",
+        2: "evergreen_broadleaf",
+        3: "deciduous_needleleaf",
+        4: "evergreen_needleleaf",
+        5: "mixed",
+        6: "bamboo",
+    }
+)
+"""sinkmap ``forest_type`` layer codes (DESIGN.md)."""
+
+_BAMBOO = 6
+_FOREST_CODES = (1, 2, 3, 4, 5, 6)
+
+BCEF_DOMAIN_BY_ECOZONE: Mapping[int, str] = MappingProxyType(
+    {1: "tropical", 2: "tropical", 3: "tropical", 4: "tropical",
+     5: "temperate", 6: "mediterranean", 7: "temperate",
+     8: "temperate", 9: "temperate", 10: "temperate",
+     11: "boreal", 12: "boreal", 13: "boreal"}
+)  # fmt: skip
+"""Table 4.5 column per FAO zone code. Subtropical humid/mountain forests use the temperate rows (China's
+subtropics are warm-temperate by the IPCC climate scheme); subtropical dry uses the mediterranean/dry rows; polar
+(should not hold forest) falls back to boreal."""
+
+BCEF_TYPES: Mapping[str, Mapping[int, tuple[tuple[str, float], ...]]] = MappingProxyType(
+    {
+        "boreal": MappingProxyType({
+            1: (("hardwoods", 1.0),), 2: (("hardwoods", 1.0),), 3: (("larch", 1.0),),
+            4: (("pines", 0.5), ("firs_spruces", 0.5)),
+            5: (("hardwoods", 0.5), ("pines", 0.25), ("firs_spruces", 0.25)),
+        }),
+        "temperate": MappingProxyType({
+            1: (("hardwoods", 1.0),), 2: (("hardwoods", 1.0),), 3: (("other_conifers", 1.0),),
+            4: (("pines", 0.5), ("other_conifers", 0.5)),
+            5: (("hardwoods", 0.5), ("pines", 0.25), ("other_conifers", 0.25)),
+        }),
+        "mediterranean": MappingProxyType({
+            1: (("hardwoods", 1.0),), 2: (("hardwoods", 1.0),), 3: (("conifers", 1.0),),
+            4: (("conifers", 1.0),), 5: (("hardwoods", 0.5), ("conifers", 0.5)),
+        }),
+        "tropical": MappingProxyType({
+            1: (("hardwoods", 1.0),), 2: (("hardwoods", 1.0),), 3: (("pines", 1.0),),
+            4: (("pines", 1.0),), 5: (("hardwoods", 0.5), ("pines", 0.5)),
+        }),
+    }
+)  # fmt: skip
+"""IPCC Table 4.5 forest types (with weights) for sinkmap forest types 1–5, per BCEF domain. Temperate larch
+(deciduous needleleaf) has no Table 4.5 row and uses "other conifers"."""
+
+ROOT_SHOOT_GROUP_BY_ECOZONE: Mapping[int, str] = MappingProxyType(
+    {1: "tropical_rainforest", 2: "tropical_moist_deciduous", 3: "tropical_dry", 4: "tropical_mountain",
+     5: "temperate", 6: "subtropical_dry", 7: "temperate",
+     8: "temperate", 9: "temperate", 10: "temperate",
+     11: "boreal", 12: "boreal", 13: "boreal"}
+)  # fmt: skip
+"""Table 4.4 row group per FAO zone code (subtropical humid/mountain use the temperate rows, as for BCEF)."""
+
+ROOT_SHOOT_TYPES: Mapping[int, tuple[tuple[str, float], ...]] = MappingProxyType(
+    {
+        1: (("broadleaf", 1.0),),
+        2: (("broadleaf", 1.0),),
+        3: (("conifer", 1.0),),
+        4: (("conifer", 1.0),),
+        5: (("broadleaf", 0.5), ("conifer", 0.5)),
+    }
+)
+"""Table 4.4 forest group (weights) per sinkmap forest type; groups keyed "all" apply to every type."""
+
+DEADWOOD_DOMAIN_BY_ECOZONE: Mapping[int, str] = MappingProxyType(
+    {**{z: "tropical" for z in range(1, 8)}, **{z: "boreal_temperate" for z in range(8, 14)}}
+)
+"""Dead-wood/litter domain per FAO zone code: tropical and subtropical zones use the tropical rows."""
+
+
+@dataclass(frozen=True)
+class ForestCarbon:
+    """Forest biomass and carbon densities per pixel (float64 arrays, NaN where not computed)."""
+
+    agb_t_dm_per_ha: FloatArray
+    bgb_t_dm_per_ha: FloatArray
+    agb_t_c_per_ha: FloatArray
+    bgb_t_c_per_ha: FloatArray
+    deadwood_t_c_per_ha: FloatArray
+    litter_t_c_per_ha: FloatArray
+
+    @property
+    def vegetation_t_c_per_ha(self) -> FloatArray:
+        """Living biomass carbon (AGB + BGB), t C/ha — the quantity NFI "forest vegetation carbon" reports."""
+        return self.agb_t_c_per_ha + self.bgb_t_c_per_ha
+
+    @property
+    def total_t_c_per_ha(self) -> FloatArray:
+        """AGB + BGB + dead wood + litter carbon, t C/ha (soil not included)."""
+        return (
+            self.agb_t_c_per_ha
+            + self.bgb_t_c_per_ha
+            + self.deadwood_t_c_per_ha
+            + self.litter_t_c_per_ha
+        )
+
+    @property
+    def total_co2e_t_per_ha(self) -> FloatArray:
+        """:attr:`total_t_c_per_ha` × 44/12, t CO₂e/ha."""
+        return self.total_t_c_per_ha * C_TO_CO2
+
+    def as_dict(self) -> dict[str, FloatArray]:
+        """Pools by short name: ``agb``, ``bgb``, ``deadwood``, ``litter``, ``total`` (t C/ha), ``total_co2e``."""
+        return {
+            "agb": self.agb_t_c_per_ha,
+            "bgb": self.bgb_t_c_per_ha,
+            "deadwood": self.deadwood_t_c_per_ha,
+            "litter": self.litter_t_c_per_ha,
+            "total": self.total_t_c_per_ha,
+            "total_co2e": self.total_co2e_t_per_ha,
+        }
+
+
+def bcef_s_t_per_m3(
+    growing_stock_m3_per_ha: ArrayLike,
+    forest_type: ArrayLike,
+    ecozone: ArrayLike,
+    *,
+    tables: FactorTables,
+    valid: ArrayLike | None = None,
+) -> FloatArray:
+    """BCEF_S (t AGB d.m. per m³ growing stock) per pixel, IPCC 2006 V4 Table 4.5.
+
+    Args:
+        growing_stock_m3_per_ha: growing stock volume, m³/ha (>= 0; NaN = nodata).
+        forest_type: sinkmap forest type codes 1–5 (6 bamboo and anything else give NaN).
+        ecozone: FAO zone codes from :func:`sinkmap.carbon.zones.fao_ecological_zone` (0 = nodata).
+        tables: factor tables (``forest_bcef``).
+        valid: optional boolean mask; False gives NaN.
+    """
+    vol, ft, eco, ok = _prepare(growing_stock_m3_per_ha, forest_type, ecozone, valid)
+    return _bcef(vol, ft, eco, ok & (ft != _BAMBOO), tables)
+
+
+def root_shoot_ratio(
+    agb_t_dm_per_ha: ArrayLike,
+    forest_type: ArrayLike,
+    ecozone: ArrayLike,
+    *,
+    tables: FactorTables,
+    valid: ArrayLike | None = None,
+) -> FloatArray:
+    """Root-to-shoot ratio R (t BGB d.m. per t AGB d.m.) per pixel, IPCC 2006 V4 Table 4.4.
+
+    Args:
+        agb_t_dm_per_ha: above-ground biomass, t d.m./ha (selects the AGB class; NaN = nodata).
+        forest_type: sinkmap forest type codes 1–6 (6 uses the ``bamboo_biomass`` R).
+        ecozone: FAO zone codes (0 = nodata).
+        tables: factor tables (``forest_root_shoot``, ``bamboo_biomass``).
+        valid: optional boolean mask; False gives NaN.
+    """
+    agb, ft, eco, ok = _prepare(
+        agb_t_dm_per_ha, forest_type, ecozone, valid, volume_name="agb_t_dm_per_ha"
+    )
+    return _root_shoot(agb, ft, eco, ok, tables)
+
+
+def deadwood_litter_fractions(
+    ecozone: ArrayLike,
+    *,
+    tables: FactorTables,
+    annual_precip_mm_per_yr: ArrayLike | None = None,
+    elevation_m: ArrayLike | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Dead-wood and litter biomass as fractions of AGB (t d.m. per t AGB d.m.) per pixel (FACTORS A5).
+
+    Tropical/subtropical pixels (FAO codes 1–7) need ``annual_precip_mm_per_yr`` (mm/yr); ``elevation_m`` (m)
+    defaults to "<= 2000 m" when not given. Boreal/temperate pixels use one fraction pair. Code 0 gives NaN.
+
+    Returns:
+        ``(f_deadwood, f_litter)`` float64 arrays.
+    """
+    eco = as_codes(ecozone, "ecozone")
+    require_codes(eco, (0, *FAO_ZONE_NAMES), "ecozone")
+    shape = eco.shape
+    precip = (
+        None
+        if annual_precip_mm_per_yr is None
+        else as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
+    )
+    elev = None if elevation_m is None else as_float(elevation_m, "elevation_m")
+    if precip is not None:
+        shape = np.broadcast_shapes(shape, precip.shape)
+    if elev is not None:
+        shape = np.broadcast_shapes(shape, elev.shape)
+    eco = np.broadcast_to(eco, shape)
+    return _deadwood_litter(eco, eco > 0, precip, elev, tables)
+
+
+def forest_carbon_stocks(
+    growing_stock_m3_per_ha: ArrayLike,
+    forest_type: ArrayLike,
+    ecozone: ArrayLike,
+    *,
+    tables: FactorTables,
+    annual_precip_mm_per_yr: ArrayLike | None = None,
+    elevation_m: ArrayLike | None = None,
+    wood_density_t_per_m3: ArrayLike | None = None,
+    bef: ArrayLike | None = None,
+    valid: ArrayLike | None = None,
+) -> ForestCarbon:
+    """Forest carbon pools (t C/ha) per pixel from growing stock volume.
+
+    Args:
+        growing_stock_m3_per_ha: growing stock volume over bark, m³/ha (>= 0; typical 0–600; NaN = nodata).
+            Ignored for bamboo pixels.
+        forest_type: sinkmap forest type codes (1 deciduous broadleaf, 2 evergreen broadleaf, 3 deciduous
+            needleleaf, 4 evergreen needleleaf, 5 mixed, 6 bamboo); other codes are "not forest" (NaN out).
+        ecozone: FAO ecological zone codes from :func:`sinkmap.carbon.zones.fao_ecological_zone` (0 = nodata).
+        tables: factor tables (:func:`sinkmap.factors.load_factor_tables`).
+        annual_precip_mm_per_yr: annual precipitation, mm/yr; required when tropical/subtropical pixels exist
+            (dead wood and litter fractions).
+        elevation_m: elevation, m (optional; without it, and where it is NaN, tropical pixels use the "<= 2000 m"
+            fractions).
+        wood_density_t_per_m3: basic wood density D, t d.m./m³ (alternative path; give together with ``bef``).
+        bef: biomass expansion factor BEF_S, dimensionless (alternative path: AGB = V × D × BEF).
+        valid: optional boolean mask (e.g. the forest mask); False gives NaN.
+
+    Returns:
+        :class:`ForestCarbon` of float64 arrays in the broadcast shape of the inputs.
+
+    Raises:
+        ValueError: negative growing stock, unknown ecozone codes, or only one of ``wood_density_t_per_m3``/``bef``.
+        FactorTableError: a factor needed by a present pixel is missing from ``tables``.
+    """
+    vol, ft, eco, ok = _prepare(growing_stock_m3_per_ha, forest_type, ecozone, valid)
+    shape = vol.shape
+    bamboo = ok & (ft == _BAMBOO)
+    stand = ok & (ft != _BAMBOO) & np.isfinite(vol)
+    if (wood_density_t_per_m3 is None) != (bef is None):
+        raise ValueError(
+            "give both wood_density_t_per_m3 and bef (AGB = V x D x BEF), or neither (BCEF path)"
+        )
+    agb = np.full(shape, np.nan)
+    if wood_density_t_per_m3 is not None and bef is not None:
+        d = np.broadcast_to(as_float(wood_density_t_per_m3, "wood_density_t_per_m3"), shape)
+        b = np.broadcast_to(as_float(bef, "bef"), shape)
+        agb[stand] = vol[stand] * d[stand] * b[stand]
+    else:
+        bcef = _bcef(vol, ft, eco, stand, tables)
+        agb[stand] = vol[stand] * bcef[stand]
+    if np.any(bamboo):
+        agb[bamboo] = tables.value("bamboo_biomass", quantity="agb")
+    computed = stand | bamboo
+    r = _root_shoot(agb, ft, eco, computed, tables)
+    bgb = agb * r
+    precip = (
+        None
+        if annual_precip_mm_per_yr is None
+        else as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
+    )
+    elev = None if elevation_m is None else as_float(elevation_m, "elevation_m")
+    f_dw, f_lt = _deadwood_litter(eco, computed, precip, elev, tables)
+    cf_wood = tables.value("carbon_fraction", pool="wood", category="default")
+    cf_litter = tables.value("carbon_fraction", pool="litter", category="default")
+    nan = ~computed
+    agb = np.where(nan, np.nan, agb)
+    bgb = np.where(nan, np.nan, bgb)
+    return ForestCarbon(
+        agb_t_dm_per_ha=agb,
+        bgb_t_dm_per_ha=bgb,
+        agb_t_c_per_ha=agb * cf_wood,
+        bgb_t_c_per_ha=bgb * cf_wood,
+        deadwood_t_c_per_ha=np.where(nan, np.nan, agb * f_dw * cf_wood),
+        litter_t_c_per_ha=np.where(nan, np.nan, agb * f_lt * cf_litter),
+    )
+
+
+# ---------------------------------------------------------------------- private
+def _prepare(
+    volume: ArrayLike,
+    forest_type: ArrayLike,
+    ecozone: ArrayLike,
+    valid: ArrayLike | None,
+    *,
+    volume_name: str = "growing_stock_m3_per_ha",
+) -> tuple[FloatArray, np.ndarray, np.ndarray, BoolArray]:
+    vol = as_float(volume, volume_name)
+    ft = as_codes(forest_type, "forest_type")
+    eco = as_codes(ecozone, "ecozone")
+    shape = np.broadcast_shapes(vol.shape, ft.shape, eco.shape)
+    vol = np.broadcast_to(vol, shape)
+    ft, eco = np.broadcast_to(ft, shape), np.broadcast_to(eco, shape)
+    require_codes(eco, (-1, 0, *[z for z in FAO_ZONE_NAMES if z > 0]), "ecozone")
+    ok = valid_mask(valid, shape) & np.isin(ft, _FOREST_CODES) & (eco > 0)
+    finite = ok & np.isfinite(vol)
+    if np.any(vol[finite] < 0):
+        raise ValueError(
+            f"{volume_name} has negative values (min {float(vol[finite].min())}); "
+            "convert nodata values to NaN before calling the kernel"
+        )
+    return vol, ft, eco, ok
+
+
+def _bcef(
+    vol: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
+) -> FloatArray:
+    out = np.full(vol.shape, np.nan)
+    sel = sel & np.isfinite(vol)
+    domain_of = np.full(eco.shape, "", dtype=object)
+    for code, dom in BCEF_DOMAIN_BY_ECOZONE.items():
+        domain_of[eco == code] = dom
+    for dom, types in BCEF_TYPES.items():
+        in_dom = sel & (domain_of == dom)
+        if not np.any(in_dom):
+            continue
+        for code, mix in types.items():
+            m = in_dom & (ft == code)
+            if not np.any(m):
+                continue
+            v = vol[m]
+            acc = np.zeros(v.shape)
+            for ipcc_type, weight in mix:
+                _, uppers, values = class_table(
+                    tables, "forest_bcef", "gs_class", zone=dom, forest_type=ipcc_type, factor="S"
+                )
+                acc += weight * values[classify(v, uppers)]
+            out[m] = acc
+    return out
+
+
+def _root_shoot(
+    agb: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
+) -> FloatArray:
+    out = np.full(agb.shape, np.nan)
+    sel = sel & np.isfinite(agb)
+    bamboo = sel & (ft == _BAMBOO)
+    if np.any(bamboo):
+        out[bamboo] = tables.value("bamboo_biomass", quantity="root_shoot")
+    group_keys = {row.key("ecozone_group") for row in tables.rows("forest_root_shoot")}
+    for code, group in ROOT_SHOOT_GROUP_BY_ECOZONE.items():
+        in_zone = sel & (eco == code) & (ft != _BAMBOO)
+        if not np.any(in_zone):
+            continue
+        if group not in group_keys:
+            raise FactorTableError(
+                f"factor table 'forest_root_shoot' has no rows for ecozone_group {group!r} "
+                f"(FAO zone {FAO_ZONE_NAMES[code]})"
+            )
+        for ftype, mix in ROOT_SHOOT_TYPES.items():
+            m = in_zone & (ft == ftype)
+            if not np.any(m):
+                continue
+            a = agb[m]
+            acc = np.zeros(a.shape)
+            for fgroup, weight in mix:
+                acc += weight * _r_values(tables, group, fgroup, a)
+            out[m] = acc
+    return out
+
+
+def _r_values(tables: FactorTables, group: str, fgroup: str, agb: FloatArray) -> FloatArray:
+    groups = {
+        row.key("forest_group")
+        for row in tables.rows("forest_root_shoot")
+        if row.key("ecozone_group") == group
+    }
+    use = fgroup if fgroup in groups else "all"
+    _, uppers, values = class_table(
+        tables, "forest_root_shoot", "agb_class", ecozone_group=group, forest_group=use
+    )
+    return values[classify(agb, uppers)]
+
+
+def _deadwood_litter(
+    eco: np.ndarray,
+    sel: BoolArray,
+    precip: FloatArray | None,
+    elev: FloatArray | None,
+    tables: FactorTables,
+) -> tuple[FloatArray, FloatArray]:
+    shape = eco.shape
+    p = None if precip is None else np.maximum(np.broadcast_to(precip, shape), 0.0)
+    e = (
+        np.zeros(shape)
+        if elev is None
+        else np.maximum(np.nan_to_num(np.broadcast_to(elev, shape), nan=0.0), 0.0)
+    )
+    domain_of = np.full(shape, "", dtype=object)
+    for code, dom in DEADWOOD_DOMAIN_BY_ECOZONE.items():
+        domain_of[eco == code] = dom
+    results = []
+    for pool in ("deadwood", "litter"):
+        out = np.full(shape, np.nan)
+        assigned = np.zeros(shape, dtype=bool)
+        for row in tables.rows("deadwood_litter"):
+            if row.property != "def" or row.key("pool") != pool:
+                continue
+            m = sel & (domain_of == row.key("domain"))
+            if not np.any(m):
+                continue
+            elo, ehi = parse_class(row.key("elevation_class"), table_id="deadwood_litter")
+            plo, phi = parse_class(row.key("precip_class"), table_id="deadwood_litter")
+            m = m & _in_class(e, elo, ehi)
+            if not (plo == 0.0 and np.isinf(phi)):
+                if p is None:
+                    if np.any(m):
+                        raise ValueError(
+                            "annual_precip_mm_per_yr is required for tropical/subtropical forest pixels "
+                            "(dead wood and litter fractions depend on precipitation)"
+                        )
+                    continue
+                m = m & _in_class(p, plo, phi)
+            out[m] = row.value
+            assigned |= m
+        unassigned = sel & ~assigned
+        if p is not None:
+            unassigned &= ~((domain_of == "tropical") & np.isnan(p))
+        if np.any(unassigned):
+            doms = sorted({str(d) for d in domain_of[unassigned]})
+            raise FactorTableError(
+                f"factor table 'deadwood_litter' has no {pool} fraction covering some pixels of domain(s) {doms}"
+            )
+        results.append(out)
+    return results[0], results[1]
+
+
+def _in_class(v: FloatArray, lo: float, hi: float) -> BoolArray:
+    inside = (v > lo) & (v <= hi)
+    if lo <= 0.0:
+        inside |= v == lo
+    return inside
