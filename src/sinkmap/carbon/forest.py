@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from sinkmap.carbon._common import (
     C_TO_CO2,
@@ -372,11 +372,9 @@ def _bcef(
 ) -> FloatArray:
     out = np.full(vol.shape, np.nan)
     sel = sel & np.isfinite(vol)
-    domain_of = np.full(eco.shape, "", dtype=object)
-    for code, dom in BCEF_DOMAIN_BY_ECOZONE.items():
-        domain_of[eco == code] = dom
-    for dom, types in BCEF_TYPES.items():
-        in_dom = sel & (domain_of == dom)
+    domain_of = _domain_index(eco, BCEF_DOMAIN_BY_ECOZONE, tuple(BCEF_TYPES))
+    for d, (dom, types) in enumerate(BCEF_TYPES.items()):
+        in_dom = sel & (domain_of == d)
         if not np.any(in_dom):
             continue
         for code, mix in types.items():
@@ -451,9 +449,8 @@ def _deadwood_litter(
         if elev is None
         else np.maximum(np.nan_to_num(np.broadcast_to(elev, shape), nan=0.0), 0.0)
     )
-    domain_of = np.full(shape, "", dtype=object)
-    for code, dom in DEADWOOD_DOMAIN_BY_ECOZONE.items():
-        domain_of[eco == code] = dom
+    domain_names = tuple(sorted(set(DEADWOOD_DOMAIN_BY_ECOZONE.values())))
+    domain_of = _domain_index(eco, DEADWOOD_DOMAIN_BY_ECOZONE, domain_names)
     results = []
     for pool in ("deadwood", "litter"):
         out = np.full(shape, np.nan)
@@ -461,7 +458,9 @@ def _deadwood_litter(
         for row in tables.rows("deadwood_litter"):
             if row.property != "def" or row.key("pool") != pool:
                 continue
-            m = sel & (domain_of == row.key("domain"))
+            if row.key("domain") not in domain_names:
+                continue
+            m = sel & (domain_of == domain_names.index(row.key("domain")))
             if not np.any(m):
                 continue
             elo, ehi = parse_class(row.key("elevation_class"), table_id="deadwood_litter")
@@ -480,14 +479,25 @@ def _deadwood_litter(
             assigned |= m
         unassigned = sel & ~assigned
         if p is not None:
-            unassigned &= ~((domain_of == "tropical") & np.isnan(p))
+            unassigned &= ~((domain_of == domain_names.index("tropical")) & np.isnan(p))
         if np.any(unassigned):
-            doms = sorted({str(d) for d in domain_of[unassigned]})
+            doms = sorted({domain_names[int(d)] for d in np.unique(domain_of[unassigned])})
             raise FactorTableError(
                 f"factor table 'deadwood_litter' has no {pool} fraction covering some pixels of domain(s) {doms}"
             )
         results.append(out)
     return results[0], results[1]
+
+
+def _domain_index(
+    eco: np.ndarray, mapping: Mapping[int, str], names: tuple[str, ...]
+) -> NDArray[np.int8]:
+    """Index into ``names`` of each pixel's domain (-1 where the zone code has none), via a lookup table."""
+    lut = np.full(max(mapping) + 2, -1, dtype=np.int8)
+    for code, dom in mapping.items():
+        lut[code] = names.index(dom)
+    idx = np.where((eco >= 0) & (eco <= max(mapping)), eco, max(mapping) + 1)
+    return lut[idx]
 
 
 def _in_class(v: FloatArray, lo: float, hi: float) -> BoolArray:

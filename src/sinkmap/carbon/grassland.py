@@ -172,10 +172,10 @@ def soil_organic_carbon_t_c_per_ha(
     ok = valid_mask(valid, shape) & (clim > 0)
     out = np.full(shape, np.nan)
     missing: list[str] = []
-    combos = np.unique(
-        np.stack([clim[ok], soil[ok], mg[ok], inp[ok]], axis=-1).reshape(-1, 4), axis=0
-    )
-    for c, s, g, i in combos.tolist():
+    # one int64 key per pixel (every code < 16) makes the search for present combinations a 1-D unique
+    key = ((clim * 16 + soil) * 16 + mg) * 16 + inp
+    for k in np.unique(key[ok]).tolist():
+        c, s, g, i = k // 4096, (k // 256) % 16, (k // 16) % 16, k % 16
         ckey, skey = SOC_CLIMATE[c], SOIL_TYPE_NAMES[s]
         group = F_MG_CLIMATE_GROUP[c]
         level = INPUT_LEVEL_NAMES[i] if g == _IMPROVED else "medium"
@@ -192,8 +192,7 @@ def soil_organic_carbon_t_c_per_ha(
             continue
         for tid, keys in lookups:
             value *= tables.value(tid, **keys)
-        m = ok & (clim == c) & (soil == s) & (mg == g) & (inp == i)
-        out[m] = value
+        out[ok & (key == k)] = value
     if missing:
         raise FactorTableError(
             "no soil carbon factor for the following present combinations (add rows in a user factor table): "
