@@ -34,7 +34,7 @@ LAYER_ROLES: dict[str, str] = {
     "wetland_type": "0 none, 1 inland marsh, 2 mangrove, 3 tidal/salt marsh, 4 seagrass",
 }
 CATEGORICAL_ROLES = frozenset({"landcover", "forest_type", "carbonate", "wetland_type", "loss_year"})
-RASTER_OUTPUTS = ("forest_mask", "stock_volume")
+RASTER_OUTPUTS = ("forest_mask", "stock_volume", "carbon_density", "carbon_sink")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,15 @@ class LayerSpec:
             return self.static
         assert self.by_epoch is not None
         return self.by_epoch.get(epoch)
+
+
+@dataclass(frozen=True)
+class CarbonSpec:
+    """Carbon step options: ``factors`` (a folder or CSV of factor tables overriding the packaged ones)."""
+
+    enabled: bool = True
+    factors: str | None = None
+    karst_include_buried: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class PipelineConfig:
     forest_definition: ForestDefinition = CHINA
     targets: str | None = "cpc_2021"
     raster_outputs: tuple[str, ...] = RASTER_OUTPUTS
+    carbon: CarbonSpec = field(default_factory=CarbonSpec)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -214,7 +224,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raise ConfigError(f"{where}: a pipeline file is a mapping of keys such as name, epochs, layers, regions")
     allowed = {
         "name", "description", "output_dir", "epochs", "grid", "chunk_size", "scheduler", "workers", "layers",
-        "regions", "nation", "forest_definition", "targets", "outputs",
+        "regions", "nation", "forest_definition", "targets", "outputs", "carbon",
     }
     _check_keys(data, allowed, where, required={"name", "output_dir", "epochs", "layers", "regions"})
     base = path.resolve().parent
@@ -302,6 +312,26 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     if not isinstance(output_dir, str):
         raise ConfigError(f"{where}: output_dir: expected a path")
 
+    carbon = CarbonSpec()
+    if "carbon" in data:
+        raw_carbon = data["carbon"] or {}
+        if raw_carbon is False:
+            raw_carbon = {"enabled": False}
+        _check_keys(raw_carbon, {"enabled", "factors", "karst_include_buried"}, f"{where}: carbon")
+        factors = raw_carbon.get("factors")
+        if factors is not None:
+            factors = factors if Path(factors).is_absolute() else str(base / factors)
+            if not Path(factors).exists():
+                raise InputNotFoundError(f"{where}: carbon.factors: {factors} does not exist")
+            from sinkmap.factors import load_factor_tables
+
+            load_factor_tables(factors)  # validate now
+        carbon = CarbonSpec(
+            enabled=bool(raw_carbon.get("enabled", True)),
+            factors=factors,
+            karst_include_buried=bool(raw_carbon.get("karst_include_buried", False)),
+        )
+
     targets = data.get("targets", "cpc_2021")
     targets = None if targets in (None, False, "none") else str(targets)
     if targets is not None:
@@ -325,6 +355,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         forest_definition=forest_definition,
         targets=targets,
         raster_outputs=raster_outputs,
+        carbon=carbon,
         raw=data,
     )
 

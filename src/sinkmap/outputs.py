@@ -15,6 +15,7 @@ import shapely
 from numpy.typing import NDArray
 
 from sinkmap import __version__
+from sinkmap.carbon_step import CARBON_NOTES
 from sinkmap.config import as_dict
 from sinkmap.io.sources import sha256_file
 from sinkmap.regions import RegionLevel
@@ -61,12 +62,90 @@ def _derive(frame: pd.DataFrame, epochs: tuple[int, ...]) -> pd.DataFrame:
         )
     last = epochs[-1]
     out["observed_area_pct"] = 100.0 * out[f"land_area_km2_{last}"] / out["region_area_km2"]
+    if f"forest_agb_t_c_{last}" in frame:
+        out = pd.concat([out, _derive_carbon(frame, epochs)], axis=1)
     if len(epochs) > 1:
         first = epochs[0]
         out[f"forest_area_change_km2_{first}_{last}"] = out[f"forest_area_km2_{last}"] - out[f"forest_area_km2_{first}"]
         out[f"coverage_change_pct_points_{first}_{last}"] = out[f"coverage_pct_{last}"] - out[f"coverage_pct_{first}"]
         out[f"stock_volume_change_m3_{first}_{last}"] = out[f"stock_volume_m3_{last}"] - out[f"stock_volume_m3_{first}"]
     return out
+
+
+CLCD_NAMES = {1: "cropland", 2: "forest", 3: "shrub", 4: "grassland", 5: "water", 6: "snow/ice", 7: "barren",
+              8: "impervious", 9: "wetland"}
+
+
+def _derive_carbon(frame: pd.DataFrame, epochs: tuple[int, ...]) -> pd.DataFrame:
+    """Carbon columns: stocks by pool (t C) per epoch, areas (km²), sinks (t C/yr and t CO₂e/yr, sink positive)."""
+    c2co2 = 44.0 / 12.0
+    out: dict[str, Any] = {}
+    first, last = epochs[0], epochs[-1]
+    for e in epochs:
+        pools = [frame[f"forest_{p}_t_c_{e}"] for p in ("agb", "bgb", "deadwood", "litter")]
+        for p, col in zip(("agb", "bgb", "deadwood", "litter"), pools, strict=True):
+            out[f"forest_{p}_t_c_{e}"] = col
+        out[f"forest_vegetation_carbon_t_c_{e}"] = pools[0] + pools[1]
+        out[f"forest_carbon_t_c_{e}"] = sum(pools)
+        area_ha = frame[f"forest_carbon_area_m2_{e}"] / 1e4
+        out[f"forest_carbon_density_t_c_per_ha_{e}"] = np.where(area_ha > 0, sum(pools) / area_ha.where(area_ha > 0, 1), np.nan)
+        if f"grassland_area_m2_{e}" in frame:
+            out[f"grassland_area_km2_{e}"] = frame[f"grassland_area_m2_{e}"] / 1e6
+            out[f"grassland_biomass_t_c_{e}"] = frame[f"grassland_biomass_t_c_{e}"]
+            out[f"grassland_soc_t_c_{e}"] = frame[f"grassland_soc_t_c_{e}"]
+            out[f"grassland_carbon_t_c_{e}"] = frame[f"grassland_biomass_t_c_{e}"] + frame[f"grassland_soc_t_c_{e}"]
+    if len(epochs) > 1:
+        forest_sink = (out[f"forest_carbon_t_c_{last}"] - out[f"forest_carbon_t_c_{first}"]) / (last - first)
+        out["forest_sink_method"] = f"stock difference {first}–{last}"
+    else:
+        forest_sink = frame[f"forest_gain_ipcc_t_c_per_yr_{last}"]
+        out["forest_sink_method"] = "IPCC 2019R Table 4.9 gain (one epoch)"
+    out[f"forest_gain_ipcc_t_c_per_yr_{last}"] = frame[f"forest_gain_ipcc_t_c_per_yr_{last}"]
+    sinks = {"forest": forest_sink}
+    if "grassland_soc_change_t_c_per_yr" in frame:
+        sinks["grassland"] = frame["grassland_soc_change_t_c_per_yr"]
+    if "wetland_soil_sink_t_c_per_yr" in frame:
+        for name in ("inland", "mangrove", "salt_marsh", "seagrass"):
+            out[f"wetland_{name}_area_km2"] = frame[f"wetland_{name}_area_m2"] / 1e6
+        out["mangrove_biomass_t_c"] = frame["mangrove_biomass_t_c"]
+        sinks["wetland"] = frame["wetland_soil_sink_t_c_per_yr"]
+    if "karst_sink_t_c_per_yr" in frame:
+        exposed = frame["karst_exposed_area_m2"] / 1e6
+        out["karst_exposed_area_km2"] = exposed
+        out["karst_buried_area_km2"] = frame["karst_buried_area_m2"] / 1e6
+        out["karst_sink_density_t_c_per_km2_yr"] = np.where(exposed > 0, frame["karst_sink_t_c_per_yr"] / exposed.where(exposed > 0, 1), np.nan)
+        out["karst_area_basis"] = "exposed carbonate"
+        sinks["karst"] = frame["karst_sink_t_c_per_yr"]
+    for name, value in sinks.items():
+        out[f"{name}_sink_t_c_per_yr"] = value
+        out[f"{name}_sink_t_co2e_per_yr"] = value * c2co2
+    total = sum(sinks.values())
+    out["total_sink_t_c_per_yr"] = total
+    out["total_sink_t_co2e_per_yr"] = total * c2co2
+    return pd.DataFrame(out, index=frame.index)
+
+
+def transition_table(raw: dict[str, pd.DataFrame], first: int, last: int) -> pd.DataFrame:
+    """Long table of land-cover transitions per region: level, region, from class, to class, area km²."""
+    rows = []
+    for level, frame in raw.items():
+        cols = [c for c in frame.columns if c.startswith("transition_")]
+        if not cols:
+            continue
+        long = frame[["region_id", "name_zh", "name_en", *cols]].melt(
+            id_vars=["region_id", "name_zh", "name_en"], var_name="key", value_name="area_m2"
+        )
+        codes = long["key"].str.extract(r"transition_(\d+)_(\d+)_m2").astype(int)
+        long = long.assign(level=level, from_class=codes[0], to_class=codes[1])
+        long = long[long["area_m2"] > 0]
+        rows.append(long)
+    if not rows:
+        return pd.DataFrame()
+    table = pd.concat(rows, ignore_index=True)
+    table["from_name"] = table["from_class"].map(CLCD_NAMES)
+    table["to_name"] = table["to_class"].map(CLCD_NAMES)
+    table[f"area_km2_{first}_{last}"] = table["area_m2"] / 1e6
+    return table[["level", "region_id", "name_zh", "name_en", "from_class", "from_name", "to_class", "to_name", f"area_km2_{first}_{last}"]]
 
 
 def _add_targets(table: pd.DataFrame, targets: TargetSet, latest: int, nation_id: str | None) -> pd.DataFrame:
@@ -123,9 +202,13 @@ def region_tables(
         raw = {"nation": pd.concat([head, sums.reset_index(drop=True)], axis=1), **raw}
     nation_id = None if nation is None else nation.region_id
     tables = {name: _derive(frame, epochs) for name, frame in raw.items()}
-    if targets is None:
-        return tables
-    return {name: _add_targets(table, targets, epochs[-1], nation_id) for name, table in tables.items()}
+    if targets is not None:
+        tables = {name: _add_targets(table, targets, epochs[-1], nation_id) for name, table in tables.items()}
+    if len(epochs) > 1:
+        transitions = transition_table(raw, epochs[0], epochs[-1])
+        if not transitions.empty:
+            tables["_transitions"] = transitions
+    return tables
 
 
 def _rounded(geom: Any) -> Any:
@@ -204,6 +287,10 @@ def write_run(
     }
     outputs: dict[str, str] = {}
     by_level = {level.name: level for level in levels}
+    transitions = tables.pop("_transitions", None)
+    if transitions is not None:
+        transitions.to_csv(run_dir / "transitions.csv", index=False, encoding="utf-8-sig")
+        outputs["transitions.csv"] = "land-cover transition areas per region between the first and last epoch (km²)"
     for name, table in tables.items():
         if name == "nation":
             source = by_level[config.nation.from_level].geometry_lonlat
@@ -247,6 +334,8 @@ def write_run(
         "levels": list(tables),
         "statistics": {s.key: s.description for s in plan.stats},
         "checks": checks,
+        "factor_tables": [] if plan.carbon is None else plan.carbon.tables.describe(),
+        "carbon_methods": [] if plan.carbon is None else list(CARBON_NOTES),
         "outputs": outputs,
         "versions": _versions(),
     }

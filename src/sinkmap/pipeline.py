@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sinkmap.carbon_step import CarbonSettings, carbon_stats, carbon_window
 from sinkmap.config import PipelineConfig
 from sinkmap.coverage import weighted_sums
 from sinkmap.errors import AlignmentError, ConfigError, OutputExistsError, SinkmapError
-from sinkmap.forest import forest_components
+from sinkmap.factors import load_factor_tables
+from sinkmap.forest import ForestComponents, forest_components
 from sinkmap.grid import GridSpec, Window
 from sinkmap.io.rasters import RasterPart, assemble_cog, write_part
 from sinkmap.io.sources import LayerSource
@@ -64,7 +66,8 @@ class Plan:
     zones: ZoneIndex
     stats: list[Stat]
     work_dir: str
-    rasters: list[tuple[str, int]] = field(default_factory=list)
+    rasters: list[tuple[str, int | None]] = field(default_factory=list)
+    carbon: CarbonSettings | None = None
 
     def source(self, role: str, epoch: int | None) -> LayerSource | None:
         return self.sources.get((role, epoch)) or self.sources.get((role, None))
@@ -125,7 +128,9 @@ class WindowResult:
     parts: tuple[RasterPart, ...]
 
 
-def _forest_products(ctx: WindowContext, epoch: int) -> tuple[list[NDArray[Any]], dict[str, NDArray[Any]]]:
+def _forest_products(
+    ctx: WindowContext, epoch: int
+) -> tuple[dict[str, NDArray[Any]], dict[str, NDArray[Any]], ForestComponents]:
     """Per-pixel values for the forest statistics of one epoch, and the raster outputs."""
     definition = ctx.plan.config.forest_definition
     landcover = ctx.categorical("landcover", epoch)
@@ -157,13 +162,19 @@ def _forest_products(ctx: WindowContext, epoch: int) -> tuple[list[NDArray[Any]]
         if gsv is None
         else np.where(forest & ~np.isnan(gsv), gsv, np.float32(0)) / np.float32(10_000)
     )
-    values = [mapped, forest, comps.tree, comps.bamboo, comps.special_shrub, stock_per_m2]
+    values = dict(
+        zip(
+            (f"{name}_{epoch}" for name, _ in FOREST_STATS),
+            (mapped, forest, comps.tree, comps.bamboo, comps.special_shrub, stock_per_m2),
+            strict=True,
+        )
+    )
     mask = np.full(forest.shape, MASK_NODATA, dtype=np.uint8)
     mask[mapped] = 0
     for name, code in FOREST_CLASS_CODES.items():
         mask[getattr(comps, name)] = code
     density = np.where(mapped, stock_per_m2 * np.float32(10_000), np.float32(DENSITY_NODATA)).astype(np.float32)
-    return values, {"forest_mask": mask, "stock_volume": density}
+    return values, {f"forest_mask_{epoch}": mask, f"stock_volume_{epoch}": density}, comps
 
 
 FOREST_STATS = (
@@ -186,14 +197,23 @@ def process_window(plan: Plan, window: Window) -> WindowResult:
     row_weight = None
     if area.shape[1] == 1:
         row_weight = np.broadcast_to(area[:, 0], (window.height,))
-    values: list[NDArray[Any]] = []
-    parts: list[RasterPart] = []
+    by_key: dict[str, NDArray[Any]] = {}
+    rasters: dict[str, NDArray[Any]] = {}
+    comps_by_epoch = {}
     for epoch in plan.config.epochs:
-        epoch_values, rasters = _forest_products(ctx, epoch)
-        values.extend(epoch_values)
-        for name, data in rasters.items():
-            if (name, epoch) in plan.rasters:
-                parts.append(write_part(plan.work_dir, f"{name}_{epoch}", window, plan.grid, data))
+        epoch_values, epoch_rasters, comps = _forest_products(ctx, epoch)
+        by_key.update(epoch_values)
+        rasters.update(epoch_rasters)
+        comps_by_epoch[epoch] = comps
+    if plan.carbon is not None:
+        carbon_values, carbon_rasters = carbon_window(ctx, plan.carbon, comps_by_epoch)
+        by_key.update(carbon_values)
+        rasters.update(carbon_rasters)
+    values = [by_key[stat.key] for stat in plan.stats]
+    parts: list[RasterPart] = []
+    for name, epoch in plan.rasters:
+        key = name if epoch is None else f"{name}_{epoch}"
+        parts.append(write_part(plan.work_dir, key, window, plan.grid, rasters[key]))
     if row_weight is None:  # area varies along rows (a projection that is not equal-area)
         values = [np.asarray(v, dtype=np.float64) * area for v in values]
     sums = weighted_sums(pieces, values, row_weight=row_weight) if pieces.size else np.zeros((0, len(values)))
@@ -229,8 +249,22 @@ def plan_pipeline(config: PipelineConfig, work_dir: str) -> tuple[Plan, list[Reg
     levels = [load_level(spec) for spec in config.regions]
     zones = ZoneIndex.build(levels, grid)
     stats = [Stat(name, epoch, text) for epoch in config.epochs for name, text in FOREST_STATS]
-    rasters = [(name, epoch) for epoch in config.epochs for name in config.raster_outputs]
-    plan = Plan(config, grid, sources, zones, stats, work_dir, rasters)
+    carbon = None
+    extra = carbon_stats(config.epochs, set(config.layers)) if config.carbon.enabled else []
+    if extra:
+        carbon = CarbonSettings(load_factor_tables(config.carbon.factors), config.carbon.karst_include_buried)
+        stats += [Stat(name, epoch, text) for name, epoch, text in extra]
+    elif config.carbon.enabled:
+        log.info("carbon step off: it needs mean_temperature and annual_precip layers")
+    rasters: list[tuple[str, int | None]] = []
+    for name in config.raster_outputs:
+        if name in ("carbon_density", "carbon_sink") and carbon is None:
+            continue
+        if name == "carbon_sink":
+            rasters.append((name, None))
+        else:
+            rasters += [(name, epoch) for epoch in config.epochs]
+    plan = Plan(config, grid, sources, zones, stats, work_dir, rasters, carbon)
     return plan, levels
 
 
@@ -334,7 +368,7 @@ def run_pipeline(
         totals = accumulate(plan, results)
         raster_files = {}
         for name, epoch in plan.rasters:
-            key = f"{name}_{epoch}"
+            key = name if epoch is None else f"{name}_{epoch}"
             parts = [p for r in results for p in r.parts if p.name == key]
             if parts:
                 raster_files[key] = assemble_cog(parts, plan.grid, scratch / "rasters" / f"{key}.tif", _raster_tags(plan, name, epoch))
@@ -345,17 +379,29 @@ def run_pipeline(
     return RunResult(target, tables, manifest, time.perf_counter() - started)
 
 
-def _raster_tags(plan: Plan, name: str, epoch: int) -> dict[str, str]:
+def _raster_tags(plan: Plan, name: str, epoch: int | None) -> dict[str, str]:
     definition = plan.config.forest_definition
+    tags = {"EPOCH": "" if epoch is None else str(epoch), "SINKMAP_PIPELINE": plan.config.name}
     if name == "forest_mask":
         return {
+            **tags,
             "DESCRIPTION": f"forest mask {epoch}: 0 not forest, 1 tree stand, 2 bamboo, 3 special shrubland, 255 no data",
             "UNITS": "class code",
             "FOREST_DEFINITION": f"{definition.name}: {definition.source}",
-            "EPOCH": str(epoch),
         }
+    if name == "stock_volume":
+        return {**tags, "DESCRIPTION": f"growing stock volume density of forest pixels {epoch} (0 outside forest)", "UNITS": "m3/ha"}
+    if name == "carbon_density":
+        return {
+            **tags,
+            "DESCRIPTION": f"ecosystem carbon density {epoch}: forest pools, grassland biomass and SOC, mangrove biomass",
+            "UNITS": "t C/ha",
+        }
+    epochs = plan.config.epochs
     return {
-        "DESCRIPTION": f"growing stock volume density of forest pixels {epoch} (0 outside forest)",
-        "UNITS": "m3/ha",
-        "EPOCH": str(epoch),
+        **tags,
+        "DESCRIPTION": f"annual carbon sink {epochs[0]}–{epochs[-1]} (forest stock difference, grassland SOC, wetland "
+        "soil accumulation, karst weathering); positive = removal from the atmosphere",
+        "UNITS": "t C/ha/yr",
+        "SIGN_CONVENTION": "sink positive",
     }
