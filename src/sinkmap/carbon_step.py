@@ -154,7 +154,7 @@ def carbon_window(
         comps = forest_by_epoch[e]
         stands = comps.tree | comps.bamboo
         ftype = np.full(shape, MIXED_FOREST, np.int64) if forest_type is None else forest_type.astype(np.int64)
-        ftype = np.where(comps.bamboo, 6, np.where(np.isin(ftype, (1, 2, 3, 4, 5)), ftype, MIXED_FOREST))
+        ftype = np.where(comps.bamboo, 6, np.where(np.isin(ftype, (1, 2, 3, 4, 5, 6)), ftype, MIXED_FOREST))
         gsv = ctx.continuous("growing_stock", e)
         gsv = np.zeros(shape, np.float64) if gsv is None else np.where(np.isfinite(gsv), np.maximum(gsv, 0), 0.0)
         ok = stands & (ecozone > 0)

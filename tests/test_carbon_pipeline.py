@@ -1,0 +1,112 @@
+"""The carbon step through the whole pipeline on 1-ha pixels: totals equal hand sums of per-pixel densities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import yaml
+from affine import Affine
+from shapely.geometry import box
+
+from conftest import write_raster
+from sinkmap.carbon import forest as forest_carbon
+from sinkmap.carbon import karst, zones
+from sinkmap.config import load_pipeline
+from sinkmap.factors import packaged_factor_tables
+from sinkmap.pipeline import run_pipeline
+from test_pipeline import ALBERS, CANOPY, LANDCOVER, PRECIP, STOCK, _pipeline, _write_case
+
+TEMPERATURE = np.full((4, 4), 16.0, np.float32)
+FOREST_TYPE = np.array([[2, 4, 0, 0], [6, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], np.uint8)
+CARBONATE = np.array([[1, 1, 0, 0], [2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]], np.uint8)
+WETLAND = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [2, 0, 0, 0], [0, 3, 4, 1]], np.uint8)
+
+
+@pytest.fixture
+def carbon_run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    transform = Affine(100, 0, 0, 0, -100, 3_000_400)  # 1-ha pixels, equal-area
+    _write_case(tmp_path, ALBERS, transform, second_epoch_changes=False)
+    for name, arr in [("temp", TEMPERATURE), ("ftype", FOREST_TYPE), ("carb", CARBONATE), ("wet", WETLAND)]:
+        write_raster(tmp_path / f"{name}.tif", arr, crs=ALBERS, transform=transform)
+    regions = gpd.GeoDataFrame({"id": ["A"], "name": ["全域"]}, geometry=[box(0, 3_000_000, 400, 3_000_400)], crs=ALBERS)
+    path = _pipeline(tmp_path, regions)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["layers"].update(
+        mean_temperature={"path": "temp.tif"},
+        forest_type={"path": "ftype.tif"},
+        carbonate={"path": "carb.tif"},
+        wetland_type={"path": "wet.tif"},
+    )
+    # the same stock in both epochs except one pixel that grows by 60 m³/ha
+    stock_2025 = STOCK.copy()
+    stock_2025[0, 0] += 60
+    write_raster(tmp_path / "gsv_2025.tif", stock_2025, crs=ALBERS, transform=transform, nodata=-9999)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return run_pipeline(load_pipeline(path)), stock_2025
+
+
+def test_carbon_totals_equal_sum_of_pixel_densities(carbon_run) -> None:  # type: ignore[no-untyped-def]
+    result, stock_2025 = carbon_run
+    row = result.tables["province"].iloc[0]
+    tables = packaged_factor_tables()
+    lat = np.full((4, 4), row_lat := 27.1)  # pixels lie at ≈ 27.1°N (Albers y = 3,000,000 m)
+    eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)
+    # forest pixels: tree stands (0,0) (0,1) (1,0) (1,2); bamboo: (1,0) is a forest class already, so no bamboo
+    stands = np.zeros((4, 4), bool)
+    stands[[0, 0, 1, 1], [0, 1, 0, 2]] = True
+    ftype = np.where(np.isin(FOREST_TYPE, (1, 2, 3, 4, 5, 6)), FOREST_TYPE, 5)
+    for epoch, stock in ((2020, STOCK), (2025, stock_2025)):
+        pools = forest_carbon.forest_carbon_stocks(
+            np.maximum(stock, 0), ftype, eco, tables=tables, annual_precip_mm_per_yr=PRECIP, valid=stands
+        )
+        expected = np.nansum(pools.total_t_c_per_ha)  # t C/ha × 1 ha per pixel
+        assert row[f"forest_carbon_t_c_{epoch}"] == pytest.approx(expected, rel=1e-6), row_lat
+        assert row[f"forest_agb_t_c_{epoch}"] == pytest.approx(np.nansum(pools.agb_t_c_per_ha), rel=1e-6)
+    # stock difference over 5 years, sink positive
+    assert row["forest_sink_t_c_per_yr"] == pytest.approx(
+        (row["forest_carbon_t_c_2025"] - row["forest_carbon_t_c_2020"]) / 5, rel=1e-9
+    )
+    assert row["forest_sink_t_c_per_yr"] > 0
+    assert row["forest_sink_t_co2e_per_yr"] == pytest.approx(row["forest_sink_t_c_per_yr"] * 44 / 12)
+
+
+def test_wetland_and_karst_by_hand(carbon_run) -> None:  # type: ignore[no-untyped-def]
+    result, _ = carbon_run
+    row = result.tables["province"].iloc[0]
+    tables = packaged_factor_tables()
+    # one pixel each of mangrove, salt marsh, seagrass, inland marsh (1 ha); (3,*) row: (3,0) is no-data land cover
+    # but wetland layers are counted wherever they lie inside the region
+    assert row["wetland_mangrove_area_km2"] == pytest.approx(0.01)
+    assert row["wetland_salt_marsh_area_km2"] == pytest.approx(0.01)
+    inland = tables.value("inland_soil_accumulation", wetland_class="inland_marsh")
+    # WS Table 4.12: mangrove 1.62, tidal marsh 0.91, seagrass 0.43 t C/ha/yr (sink positive)
+    assert row["wetland_sink_t_c_per_yr"] == pytest.approx(1.62 + 0.91 + 0.43 + inland, rel=1e-9)
+    # karst: exposed carbonate at (0,0) (0,1) (2,1) (3,3): 4 ha; buried (1,0): 1 ha
+    assert row["karst_exposed_area_km2"] == pytest.approx(0.04)
+    assert row["karst_buried_area_km2"] == pytest.approx(0.01)
+    flux = karst.karst_sink_mpd_t_c_per_km2_yr(TEMPERATURE, PRECIP, CARBONATE)
+    assert row["karst_sink_t_c_per_yr"] == pytest.approx(np.nansum(flux) * 0.01, rel=1e-6)  # t C/km²/yr × 0.01 km²
+    assert row["total_sink_t_c_per_yr"] == pytest.approx(
+        row["forest_sink_t_c_per_yr"] + row["grassland_sink_t_c_per_yr"] + row["wetland_sink_t_c_per_yr"] + row["karst_sink_t_c_per_yr"]
+    )
+
+
+def test_carbon_outputs_and_manifest(carbon_run) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import rasterio
+
+    result, _ = carbon_run
+    out = result.output_dir
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["factor_tables"] and all(t["sha256"] for t in manifest["factor_tables"])
+    assert "positive" in manifest["sign_convention"]
+    with rasterio.open(out / "rasters" / "carbon_sink.tif") as src:
+        assert src.tags()["UNITS"] == "t C/ha/yr" and "sink positive" in src.tags()["SIGN_CONVENTION"]
+    with rasterio.open(out / "rasters" / "carbon_density_2020.tif") as src:
+        assert src.read(1)[0, 0] > 0
+    transitions = (out / "transitions.csv").read_text(encoding="utf-8-sig")
+    assert "from_class" in transitions.splitlines()[0]
