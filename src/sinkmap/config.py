@@ -63,6 +63,7 @@ class CarbonSpec:
     enabled: bool = True
     factors: str | None = None
     karst_include_buried: bool = False
+    invest_pools: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,15 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raw_carbon = data["carbon"] or {}
         if raw_carbon is False:
             raw_carbon = {"enabled": False}
-        _check_keys(raw_carbon, {"enabled", "factors", "karst_include_buried"}, f"{where}: carbon")
+        _check_keys(raw_carbon, {"enabled", "factors", "karst_include_buried", "invest_pools"}, f"{where}: carbon")
+        invest_pools = raw_carbon.get("invest_pools")
+        if invest_pools is not None:
+            invest_pools = invest_pools if Path(invest_pools).is_absolute() else str(base / invest_pools)
+            from sinkmap.carbon.invest import read_invest_carbon_table
+
+            read_invest_carbon_table(invest_pools)  # validate now
+            if "landcover" not in layers:
+                raise ConfigError(f"{where}: carbon.invest_pools needs a landcover layer (its codes are the lucodes)")
         factors = raw_carbon.get("factors")
         if factors is not None:
             factors = factors if Path(factors).is_absolute() else str(base / factors)
@@ -330,6 +339,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             enabled=bool(raw_carbon.get("enabled", True)),
             factors=factors,
             karst_include_buried=bool(raw_carbon.get("karst_include_buried", False)),
+            invest_pools=invest_pools,
         )
 
     targets = data.get("targets", "cpc_2021")

@@ -64,6 +64,14 @@ def _derive(frame: pd.DataFrame, epochs: tuple[int, ...]) -> pd.DataFrame:
     out["observed_area_pct"] = 100.0 * out[f"land_area_km2_{last}"] / out["region_area_km2"]
     if f"forest_agb_t_c_{last}" in frame:
         out = pd.concat([out, _derive_carbon(frame, epochs)], axis=1)
+    invest_cols = [c for c in frame.columns if c.startswith("invest_")]
+    if invest_cols:
+        extra = frame[invest_cols].copy()
+        for e in epochs:
+            extra[f"invest_total_t_c_{e}"] = frame[[c for c in invest_cols if c.endswith(f"_{e}")]].sum(axis=1)
+        if len(epochs) > 1:
+            extra[f"invest_total_change_t_c_{epochs[0]}_{last}"] = extra[f"invest_total_t_c_{last}"] - extra[f"invest_total_t_c_{epochs[0]}"]
+        out = pd.concat([out, extra], axis=1)
     if len(epochs) > 1:
         first = epochs[0]
         out[f"forest_area_change_km2_{first}_{last}"] = out[f"forest_area_km2_{last}"] - out[f"forest_area_km2_{first}"]

@@ -26,7 +26,9 @@ from numpy.typing import NDArray
 from sinkmap.carbon_step import CarbonSettings, carbon_stats, carbon_window
 from sinkmap.config import PipelineConfig
 from sinkmap.coverage import weighted_sums
-from sinkmap.errors import AlignmentError, ConfigError, OutputExistsError, SinkmapError
+from sinkmap.carbon.invest import POOL_COLUMNS, InvestCarbonTable, read_invest_carbon_table
+from sinkmap.errors import AlignmentError, ConfigError, FactorTableError, OutputExistsError, SinkmapError
+from sinkmap.invest_run import _lookup_codes as _invest_lookup
 from sinkmap.factors import load_factor_tables
 from sinkmap.forest import ForestComponents, forest_components
 from sinkmap.grid import GridSpec, Window
@@ -68,6 +70,7 @@ class Plan:
     work_dir: str
     rasters: list[tuple[str, int | None]] = field(default_factory=list)
     carbon: CarbonSettings | None = None
+    invest: InvestCarbonTable | None = None
 
     def source(self, role: str, epoch: int | None) -> LayerSource | None:
         return self.sources.get((role, epoch)) or self.sources.get((role, None))
@@ -126,6 +129,7 @@ class WindowResult:
     regions: NDArray[np.int64]
     sums: NDArray[np.float64]
     parts: tuple[RasterPart, ...]
+    unknown_codes: frozenset[int] = frozenset()
 
 
 def _forest_products(
@@ -209,6 +213,14 @@ def process_window(plan: Plan, window: Window) -> WindowResult:
         carbon_values, carbon_rasters = carbon_window(ctx, plan.carbon, comps_by_epoch)
         by_key.update(carbon_values)
         rasters.update(carbon_rasters)
+    unknown: set[int] = set()
+    if plan.invest is not None:
+        for epoch in plan.config.epochs:
+            codes, valid = ctx.layer("landcover", epoch)  # type: ignore[misc]
+            densities, bad = _invest_lookup(plan.invest, codes, valid)
+            unknown |= bad
+            for i, pool in enumerate(POOL_COLUMNS):
+                by_key[f"invest_{pool}_t_c_{epoch}"] = np.where(np.isfinite(densities[i]), densities[i], 0.0) / 1e4
     values = [by_key[stat.key] for stat in plan.stats]
     parts: list[RasterPart] = []
     for name, epoch in plan.rasters:
@@ -217,7 +229,7 @@ def process_window(plan: Plan, window: Window) -> WindowResult:
     if row_weight is None:  # area varies along rows (a projection that is not equal-area)
         values = [np.asarray(v, dtype=np.float64) * area for v in values]
     sums = weighted_sums(pieces, values, row_weight=row_weight) if pieces.size else np.zeros((0, len(values)))
-    return WindowResult(hits, sums, tuple(parts))
+    return WindowResult(hits, sums, tuple(parts), frozenset(unknown))
 
 
 def plan_pipeline(config: PipelineConfig, work_dir: str) -> tuple[Plan, list[RegionLevel]]:
@@ -256,6 +268,14 @@ def plan_pipeline(config: PipelineConfig, work_dir: str) -> tuple[Plan, list[Reg
         stats += [Stat(name, epoch, text) for name, epoch, text in extra]
     elif config.carbon.enabled:
         log.info("carbon step off: it needs mean_temperature and annual_precip layers")
+    invest = None
+    if config.carbon.invest_pools is not None:
+        invest = read_invest_carbon_table(config.carbon.invest_pools)
+        stats += [
+            Stat(f"invest_{pool}", epoch, f"InVEST pools table storage, pool {pool}, t C (t C/ha × area)")
+            for epoch in config.epochs
+            for pool in POOL_COLUMNS
+        ]
     rasters: list[tuple[str, int | None]] = []
     for name in config.raster_outputs:
         if name in ("carbon_density", "carbon_sink") and carbon is None:
@@ -264,7 +284,7 @@ def plan_pipeline(config: PipelineConfig, work_dir: str) -> tuple[Plan, list[Reg
             rasters.append((name, None))
         else:
             rasters += [(name, epoch) for epoch in config.epochs]
-    plan = Plan(config, grid, sources, zones, stats, work_dir, rasters, carbon)
+    plan = Plan(config, grid, sources, zones, stats, work_dir, rasters, carbon, invest)
     return plan, levels
 
 
@@ -365,6 +385,12 @@ def run_pipeline(
             workers=workers or config.workers,
             progress=progress,
         )
+        unknown = set().union(*(r.unknown_codes for r in results))
+        if unknown:
+            raise FactorTableError(
+                f"carbon.invest_pools {config.carbon.invest_pools}: land-cover code(s) {sorted(unknown)} have no row in "
+                "the pools table; add them (lucode, c_above, c_below, c_soil, c_dead in t C/ha)"
+            )
         totals = accumulate(plan, results)
         raster_files = {}
         for name, epoch in plan.rasters:
