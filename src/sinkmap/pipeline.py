@@ -272,7 +272,7 @@ def plan_pipeline(config: PipelineConfig, work_dir: str) -> tuple[Plan, list[Reg
     if config.carbon.invest_pools is not None:
         invest = read_invest_carbon_table(config.carbon.invest_pools)
         stats += [
-            Stat(f"invest_{pool}", epoch, f"InVEST pools table storage, pool {pool}, t C (t C/ha × area)")
+            Stat(f"invest_{pool}_t_c", epoch, f"InVEST pools table storage, pool {pool}, t C (t C/ha × area)")
             for epoch in config.epochs
             for pool in POOL_COLUMNS
         ]
