@@ -1,0 +1,791 @@
+"""Assemble the report: read the run directory, draw the figures, write ``report.html`` and ``figures/*.png``."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from sinkmap import __version__
+from sinkmap.errors import OutputExistsError
+from sinkmap.export import Region, RunDirectory, column_label, descendants, find_region, open_run, read_level, region_index
+from sinkmap.report import figures as F
+from sinkmap.report.fonts import INSTALL_HINT, find_cjk_font
+from sinkmap.report.html import Cell, Section, esc, figure_html, fmt_number, notice, page, pretty_json, status_pill, table_html
+from sinkmap.tracking import METHOD, STATUSES, TrackingResult, track
+
+__all__ = ["ReportResult", "build_report", "carbon_columns", "default_region", "latest_only", "sink_column"]
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, str], None]
+_MAX_BARS = 40
+_CARBON = re.compile(r"carbon|sink", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`build_report` wrote."""
+
+    path: Path
+    figures: dict[str, Path]
+    region: Region | None
+    cjk_font: str | None
+    carbon_columns: tuple[str, ...]
+    sink_column: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# ---------------------------------------------------------------------------------------------- data choices
+def carbon_columns(table: pd.DataFrame) -> list[str]:
+    """Columns whose name contains ``carbon`` or ``sink`` (in table order)."""
+    return [c for c in table.columns if _CARBON.search(str(c))]
+
+
+def sink_column(columns: list[str], table: pd.DataFrame | None = None) -> str | None:
+    """The sink column to map, among names containing ``sink`` (numeric ones when ``table`` is given): a per-area
+    one first, then a total in CO₂e, a total, any CO₂e one, else the shortest name."""
+    sinks = [c for c in columns if "sink" in c.lower()]
+    if table is not None:
+        sinks = [c for c in sinks if c in table.columns and pd.api.types.is_numeric_dtype(table[c])]
+    if not sinks:
+        return None
+    for pick in (
+        lambda c: "per_ha" in c or "per_km2" in c,
+        lambda c: "total" in c and "co2e" in c,
+        lambda c: "total" in c,
+        lambda c: "co2e" in c,
+    ):
+        found = [c for c in sinks if pick(c)]
+        if found:
+            return min(found, key=len)
+    return min(sinks, key=len)
+
+
+def latest_only(columns: list[str], epochs: tuple[int, ...]) -> list[str]:
+    """``columns`` without the per-epoch ones of epochs before the last (``…_2020`` when 2025 is the last)."""
+    older = {str(e) for e in epochs[:-1]}
+    return [c for c in columns if not (re.search(r"_(\d{4})$", c) and c.rsplit("_", 1)[1] in older)]
+
+
+def _children_map(index: pd.DataFrame) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for row in index.itertuples():
+        if row.parent_id is not None and isinstance(row.parent_level, str):
+            out.setdefault((row.parent_level, str(row.parent_id)), []).append((row.level, row.region_id))
+    return out
+
+
+def default_region(run: RunDirectory, index: pd.DataFrame) -> Region | None:
+    """The region to show in detail: the sub-national region whose subregions in the run go deepest (ties:
+    the most subregions), e.g. Guizhou with its prefectures and counties; else the nation; else none."""
+    children = _children_map(index)
+
+    def depth_size(key: tuple[str, str]) -> tuple[int, int]:
+        kids = children.get(key, [])
+        if not kids:
+            return 0, 0
+        sub = [depth_size(k) for k in kids]
+        return 1 + max(d for d, _ in sub), len(kids) + sum(n for _, n in sub)
+
+    best: tuple[int, int] = (0, 0)
+    choice = None
+    for row in index[index.level != "nation"].itertuples():
+        score = depth_size((row.level, row.region_id))
+        if score > best:
+            best, choice = score, row
+    if choice is None or best[0] < 1:
+        nation = index[index.level == "nation"]
+        choice = next(iter(nation.itertuples()), None)
+    if choice is None:
+        return None
+    return Region(str(choice.level), str(choice.region_id), str(choice.name_zh), str(choice.name_en))
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=150, bbox_inches="tight", pad_inches=0.12, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _pct(v: Any) -> str:
+    return fmt_number(v, digits=2)
+
+
+def _stock(v: Any, divisor: float) -> str:
+    return fmt_number(v, digits=2, scale=divisor)
+
+
+def _year(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if not np.isfinite(f) else f"{f:.1f}"
+
+
+def _name_cell(row: Any) -> Cell:
+    zh, en = esc(row.get("name_zh")), esc(row.get("name_en"))
+    return Cell(f'<span lang="zh-CN">{zh}</span><br><span class="small" style="color:#5d6b63">{en}</span>')
+
+
+@dataclass
+class _Context:
+    run: RunDirectory
+    tables: dict[str, gpd.GeoDataFrame]
+    tracking: dict[str, TrackingResult]
+    index: pd.DataFrame
+    region: Region | None
+    labeler: F.Labeler
+    epochs: tuple[int, ...]
+    target_years: tuple[int, ...]
+    carbon: list[str]
+    top_level: str | None
+
+    def row(self, level: str, region_id: str) -> pd.Series | None:
+        t = self.tables[level]
+        hit = t[t["region_id"] == region_id]
+        return None if hit.empty else hit.iloc[0]
+
+    def track_row(self, level: str, region_id: str) -> pd.Series | None:
+        t = self.tracking[level].table
+        hit = t[t["region_id"] == region_id]
+        return None if hit.empty else hit.iloc[0]
+
+    def nation(self) -> pd.Series | None:
+        if "nation" not in self.tables or self.tables["nation"].empty:
+            return None
+        return self.tables["nation"].iloc[0]
+
+    def label(self, row: Any) -> str:
+        return self.labeler.name(row.get("name_zh"), row.get("name_en"), row.get("region_id"))
+
+    def frame_of(self, keys: list[tuple[str, str]]) -> pd.DataFrame:
+        """Rows (with tracking columns) for (level, id) keys, in order."""
+        parts = []
+        for level, rid in keys:
+            row = self.row(level, rid)
+            trow = self.track_row(level, rid)
+            if row is None:
+                continue
+            merged = row.drop(labels="geometry").to_dict()
+            if trow is not None:
+                merged.update({k: v for k, v in trow.items() if k not in merged})
+            parts.append(merged)
+        return pd.DataFrame(parts)
+
+    def children(self, region: Region) -> list[tuple[str, str]]:
+        kids = self.index[(self.index.parent_level == region.level) & (self.index.parent_id == region.region_id)]
+        return list(zip(kids.level, kids.region_id, strict=True))
+
+
+def _coverage_rows(ctx: _Context) -> pd.DataFrame:
+    last = ctx.epochs[-1]
+    keys: list[tuple[str, str]] = []
+    kinds: list[str] = []
+    nation = ctx.nation()
+    if nation is not None and (ctx.region is None or ctx.region.level != "nation"):
+        keys.append(("nation", str(nation["region_id"])))
+        kinds.append("aggregate")
+    if ctx.region is not None:
+        keys.append((ctx.region.level, ctx.region.region_id))
+        kinds.append("aggregate")
+        kids = ctx.frame_of(ctx.children(ctx.region))
+    else:
+        kids = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]]) if ctx.top_level else pd.DataFrame()
+    head = ctx.frame_of(keys)
+    head["kind"] = kinds[: len(head)]
+    if not kids.empty:
+        kids = kids.sort_values(f"coverage_pct_{last}", ascending=False, na_position="last")
+        kids = kids[pd.to_numeric(kids[f"coverage_pct_{last}"], errors="coerce").notna()].head(_MAX_BARS)
+        kids["kind"] = "unit"
+    return pd.concat([head, kids], ignore_index=True)
+
+
+def _stock_frames(ctx: _Context) -> tuple[pd.DataFrame, pd.DataFrame]:
+    last = ctx.epochs[-1]
+    if ctx.region is not None:
+        units = ctx.frame_of(ctx.children(ctx.region)) if ctx.children(ctx.region) else ctx.frame_of([(ctx.region.level, ctx.region.region_id)])
+    else:
+        units = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]]) if ctx.top_level else pd.DataFrame()
+    if not units.empty:
+        units = units.sort_values(f"stock_volume_m3_{last}", ascending=False, na_position="last")
+        units = units[pd.to_numeric(units[f"stock_volume_m3_{last}"], errors="coerce").notna()].head(_MAX_BARS)
+    keys: list[tuple[str, str]] = []
+    nation = ctx.nation()
+    if nation is not None:
+        keys.append(("nation", str(nation["region_id"])))
+    if ctx.region is not None and ctx.region.level != "nation":
+        keys.append((ctx.region.level, ctx.region.region_id))
+        keys.extend(ctx.children(ctx.region))
+    rows = []
+    for rec in ctx.frame_of(keys).to_dict(orient="records"):
+        for year in ctx.target_years:
+            target = rec.get(f"target_stock_volume_m3_{year}")
+            latest = rec.get(f"stock_volume_m3_{last}")
+            if target is None or not np.isfinite(float(target)) or float(target) <= 0 or latest is None:
+                continue
+            rows.append(
+                {
+                    "name_zh": rec.get("name_zh"),
+                    "name_en": rec.get("name_en"),
+                    "region_id": rec.get("region_id"),
+                    "year": year,
+                    "progress_pct": 100.0 * float(latest) / float(target),
+                    "status": rec.get(f"stock_status_{year}", ""),
+                }
+            )
+    return units, pd.DataFrame(rows, columns=["name_zh", "name_en", "region_id", "year", "progress_pct", "status"])
+
+
+def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
+    keys: list[tuple[str, str]] = []
+    nation = ctx.nation()
+    if nation is not None:
+        keys.append(("nation", str(nation["region_id"])))
+    if ctx.region is not None and ctx.region.level != "nation":
+        keys.append((ctx.region.level, ctx.region.region_id))
+    out = []
+    for level, rid in keys:
+        row = ctx.row(level, rid)
+        trow = ctx.track_row(level, rid)
+        if row is None or trow is None:
+            continue
+        panels = []
+        for key, col, name in (("coverage", "coverage_pct", "forest coverage"), ("stock", "stock_volume_m3", "growing stock")):
+            panels.append(
+                F.TrendSeries(
+                    label=f"{ctx.label(row)} — {name}",
+                    indicator=key,
+                    epochs=ctx.epochs,
+                    values=tuple(float(row.get(f"{col}_{e}", np.nan)) for e in ctx.epochs),
+                    projection={y: float(trow.get(f"{key}_projected_{y}", np.nan)) for y in ctx.target_years},
+                    targets={y: float(trow.get(f"{key}_target_{y}", np.nan)) for y in ctx.target_years},
+                    statuses={y: str(trow.get(f"{key}_status_{y}", "")) for y in ctx.target_years},
+                )
+            )
+        out.append(panels)
+    return out
+
+
+def _figure_labeler(cjk_font: str | None) -> F.Labeler:
+    return F.Labeler(cjk=cjk_font is not None)
+
+
+def _rc(cjk_font: str | None) -> dict[str, Any]:
+    families = ["DejaVu Sans"] + ([cjk_font] if cjk_font else [])
+    return {"font.family": families, "axes.unicode_minus": False}
+
+
+def _tracking_table(ctx: _Context, frame: pd.DataFrame, *, aggregate_ids: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    first, last = ctx.epochs[0], ctx.epochs[-1]
+    divisor, unit = F.stock_scale(float(pd.to_numeric(frame.get(f"stock_volume_m3_{last}"), errors="coerce").max() or 0))
+    headers = ["region 名称", "id", f"coverage {first} (%)"]
+    if len(ctx.epochs) > 1:
+        headers += [f"coverage {last} (%)", "trend (pp/yr)"]
+    for y in ctx.target_years:
+        headers += [f"target {y} (%)", f"projected {y} (%)", f"reaches {y} target", f"status {y}"]
+    headers += [f"stock {last} ({unit})"]
+    for y in ctx.target_years:
+        headers += [f"stock status {y}"]
+    rows, classes = [], []
+    for rec in frame.to_dict(orient="records"):
+        cells = [_name_cell(rec), Cell(esc(rec.get("region_id"))), Cell(_pct(rec.get(f"coverage_pct_{first}")), True)]
+        if len(ctx.epochs) > 1:
+            cells += [Cell(_pct(rec.get(f"coverage_pct_{last}")), True), Cell(fmt_number(rec.get("coverage_rate_per_yr"), digits=3), True)]
+        for y in ctx.target_years:
+            scope = rec.get(f"target_scope_{y}")
+            target = _pct(rec.get(f"coverage_target_{y}"))
+            if scope == "national" and rec.get("level") != "nation" and target != "—":
+                target += " <small>(national)</small>"
+            cells += [
+                Cell(target, True),
+                Cell(_pct(rec.get(f"coverage_projected_{y}")), True),
+                Cell(_year(rec.get(f"coverage_target_year_{y}")), True),
+                Cell(status_pill(rec.get(f"coverage_status_{y}"))),
+            ]
+        cells.append(Cell(_stock(rec.get(f"stock_volume_m3_{last}"), divisor), True))
+        for y in ctx.target_years:
+            cells.append(Cell(status_pill(rec.get(f"stock_status_{y}"))))
+        rows.append(cells)
+        classes.append("agg" if str(rec.get("region_id")) in aggregate_ids else "")
+    return table_html(headers, rows, row_classes=classes)
+
+
+def _factor_table_html(factor_tables: Any) -> str:
+    """Factor tables listed in the manifest: every key as a column (paths and hashes shortened)."""
+    items = factor_tables if isinstance(factor_tables, list) else [factor_tables]
+    dicts = [ft if isinstance(ft, dict) else {"table": ft} for ft in items]
+    keys = list(dict.fromkeys(k for d in dicts for k in d if k != "path"))
+    rows = []
+    for d in dicts:
+        cells = []
+        for k in keys:
+            v = d.get(k)
+            text = v if isinstance(v, str) else "" if v is None else json.dumps(v, ensure_ascii=False)
+            if k == "sha256" and isinstance(v, str):
+                cells.append(Cell(f"<code>{esc(v[:12])}…</code>"))
+            else:
+                cells.append(Cell(esc(text[:300]), isinstance(v, int | float) and not isinstance(v, bool)))
+        rows.append(cells)
+    return table_html([k.replace("_", " ") for k in keys], rows)
+
+
+def _values_table(frame: pd.DataFrame, columns: list[str], *, aggregate_ids: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    headers = ["region 名称", "id"] + [
+        f"{column_label(c).zh} ({column_label(c).unit})" if column_label(c).unit else column_label(c).zh for c in columns
+    ]
+    rows, classes = [], []
+    for rec in frame.to_dict(orient="records"):
+        cells = [_name_cell(rec), Cell(esc(rec.get("region_id")))]
+        for c in columns:
+            v = rec.get(c)
+            if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
+                digits = 2 if ("pct" in c or "per_ha" in c or "km2" in c) else 0
+                cells.append(Cell(fmt_number(v, digits=digits), True))
+            else:
+                cells.append(Cell(esc(v) or "—"))
+        rows.append(cells)
+        classes.append("agg" if str(rec.get("region_id")) in aggregate_ids else "")
+    return table_html(headers, rows, row_classes=classes)
+
+
+# -------------------------------------------------------------------------------------------------- the build
+def build_report(
+    run_dir: str | Path,
+    *,
+    region: str | None = None,
+    output: str | Path | None = None,
+    overwrite: bool = False,
+    use_cjk: bool | None = None,
+    progress: ProgressFn | None = None,
+) -> ReportResult:
+    """Write a self-contained HTML report of a run and its figures as PNG.
+
+    Args:
+        run_dir: a run directory.
+        region: the region to show in detail (adcode or name); default :func:`default_region`.
+        output: the HTML file (default ``RUN_DIR/report.html``); figures go to ``figures/`` beside it.
+        overwrite: replace an existing report.
+        use_cjk: draw Chinese names in figures (``None``: when a CJK font is found; ``False``: English only).
+        progress: called with (step, steps, what) as figures are drawn.
+
+    Raises:
+        OutputExistsError: the report exists and ``overwrite`` is false.
+        RegionError: ``region`` does not name one region of the run.
+        InputNotFoundError, ConfigError: ``run_dir`` is not a complete run directory.
+    """
+    run = open_run(run_dir)
+    out = Path(output) if output is not None else run.path / "report.html"
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it, or choose another -o FILE.html")
+    fig_dir = out.parent / "figures"
+    cjk_font = None if use_cjk is False else find_cjk_font()
+    notes: list[str] = []
+    if cjk_font is None:
+        notes.append(
+            "No CJK font was found on this machine, so figures show English names"
+            + (f" ({INSTALL_HINT})." if use_cjk is not False else ".")
+            + " Tables show Chinese names as text."
+        )
+    tables = {lv: read_level(run, lv) for lv in run.levels}
+    tracking = {lv: track(pd.DataFrame(t.drop(columns="geometry"))) for lv, t in tables.items()}
+    index = region_index(run)
+    chosen = find_region(index, region, where=f"run {run.path}") if region else default_region(run, index)
+    epochs = tracking[run.levels[0]].epochs
+    target_years = tracking[run.levels[0]].years
+    carbon = list(dict.fromkeys(c for t in tables.values() for c in carbon_columns(t)))
+    top = next((lv for lv in run.levels if lv != "nation"), None)
+    ctx = _Context(run, tables, tracking, index, chosen, _figure_labeler(cjk_font), epochs, target_years, carbon, top)
+    last, first = epochs[-1], epochs[0]
+    targets = run.targets
+    set_line = f"{targets.get('id', '?')}: {targets.get('title', '')}"
+
+    steps: list[tuple[str, Callable[[], Any]]] = []
+    region_row = None if chosen is None else ctx.row(chosen.level, chosen.region_id)
+    region_name = "" if region_row is None else ctx.label(region_row)
+    lines = F.boundary_lines()
+    map_note = (
+        "Albers equal-area conic (25° N, 47° N, 105° E). Province polygons: the run's region file; "
+        + F.BOUNDARY_ATTRIBUTION
+        + "."
+    )
+
+    if top is not None:
+        national = tables[top]
+        steps.append(
+            (
+                "map_coverage",
+                lambda: F.national_map(
+                    national,
+                    pd.to_numeric(national[f"coverage_pct_{last}"], errors="coerce").to_numpy(float),
+                    classes=F.COVERAGE_CLASSES,
+                    title=ctx.labeler.text("森林覆盖率", "Forest coverage") + f" {last}",
+                    legend_title=f"forest coverage {last} (%)",
+                    labeler=ctx.labeler,
+                    lines=lines,
+                    highlight=None if chosen is None else chosen.region_id,
+                    note=map_note,
+                ),
+            )
+        )
+    sink = None if top is None else sink_column(carbon, pd.DataFrame(tables[top].drop(columns="geometry")))
+    sink_values = None
+    sink_unit = ""
+    if top is not None and sink is not None:
+        national = tables[top]
+        raw = pd.to_numeric(national[sink], errors="coerce").to_numpy(float)
+        label = column_label(sink)
+        if "per_ha" in sink or "per_km2" in sink:
+            sink_values, sink_unit = raw, label.unit or sink
+        else:
+            land = pd.to_numeric(national.get(f"land_area_km2_{last}"), errors="coerce").to_numpy(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sink_values = np.where(land > 0, raw / land, np.nan)
+            sink_unit = f"{label.unit or sink} per km² of land"
+        values = sink_values
+        steps.append(
+            (
+                "map_sink",
+                lambda: F.national_map(
+                    national,
+                    values,
+                    classes=F.diverging_classes(values),
+                    title=ctx.labeler.text("碳汇", "Carbon sink") + f" ({sink})",
+                    legend_title=f"{sink_unit}\n(sinks positive)",
+                    labeler=ctx.labeler,
+                    lines=lines,
+                    highlight=None if chosen is None else chosen.region_id,
+                    note=map_note,
+                ),
+            )
+        )
+    if chosen is not None:
+        below = descendants(index, chosen)
+        levels_below = [lv for lv in run.levels if lv in set(below.level) and lv != chosen.level]
+        if levels_below:
+            finest = levels_below[-1]
+            ids = set(below.loc[below.level == finest, "region_id"])
+            units = tables[finest][tables[finest]["region_id"].isin(ids)].reset_index(drop=True)
+            groups = None
+            if len(levels_below) > 1:
+                mid = levels_below[0]
+                gids = set(below.loc[below.level == mid, "region_id"])
+                groups = tables[mid][tables[mid]["region_id"].isin(gids)].reset_index(drop=True)
+        else:
+            finest = chosen.level
+            units = tables[chosen.level][tables[chosen.level]["region_id"] == chosen.region_id].reset_index(drop=True)
+            groups = None
+        outline = tables[chosen.level][tables[chosen.level]["region_id"] == chosen.region_id]
+        if chosen.level != "nation":
+            steps.append(
+                (
+                    "map_region",
+                    lambda: F.region_map(
+                        units,
+                        pd.to_numeric(units[f"coverage_pct_{last}"], errors="coerce").to_numpy(float),
+                        classes=F.COVERAGE_CLASSES,
+                        title=f"{region_name}: " + ctx.labeler.text("森林覆盖率", "forest coverage") + f" {last}, by {finest}",
+                        legend_title=f"forest coverage {last} (%)",
+                        labeler=ctx.labeler,
+                        groups=groups,
+                        outline=outline,
+                        note="Albers equal-area conic (25° N, 47° N, 105° E). Boundaries: the run's region files.",
+                    ),
+                )
+            )
+    cov_rows = _coverage_rows(ctx)
+    if not cov_rows.empty:
+        steps.append(
+            (
+                "bars_coverage",
+                lambda: F.coverage_bars(
+                    cov_rows,
+                    epochs=epochs,
+                    target_years=target_years,
+                    labeler=ctx.labeler,
+                    title=ctx.labeler.text("森林覆盖率与目标", "Forest coverage and targets")
+                    + (f" — {region_name}" if region_name else ""),
+                ),
+            )
+        )
+    units_stock, stock_progress = _stock_frames(ctx)
+    if not units_stock.empty:
+        steps.append(
+            (
+                "bars_stock",
+                lambda: F.stock_bars(
+                    units_stock,
+                    stock_progress,
+                    epochs=epochs,
+                    labeler=ctx.labeler,
+                    title=ctx.labeler.text("森林蓄积量", "Growing stock") + (f" — {region_name}" if region_name else ""),
+                    no_target_note=f"no stock targets for these regions\nin target set {targets.get('id', '?')}",
+                ),
+            )
+        )
+    series = _trend_series(ctx)
+    if series:
+        steps.append(
+            (
+                "trend",
+                lambda: F.trend_chart(
+                    series,
+                    title=ctx.labeler.text("趋势与预测", "Trend and projection") + f" ({first}–{last} → {', '.join(map(str, target_years))})",
+                    method_note="Projection: " + METHOD.split(":", 1)[0] + ". Targets: " + set_line[:150],
+                ),
+            )
+        )
+
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    pngs: dict[str, bytes] = {}
+    paths: dict[str, Path] = {}
+    font_log = logging.getLogger("matplotlib.font_manager")
+    font_level = font_log.level
+    font_log.setLevel(logging.ERROR)  # "no bold face for <CJK font>" is expected and harmless
+    try:
+        _draw_all(steps, pngs, paths, fig_dir, cjk_font, progress)
+    finally:
+        font_log.setLevel(font_level)
+
+    html_text = _render(
+ctx, pngs, notes=notes, sink=sink, sink_unit=sink_unit, region_name=region_name, cjk_font=cjk_font)
+    scratch = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    scratch.write_text(html_text, encoding="utf-8")
+    os.replace(scratch, out)
+    return ReportResult(out, paths, chosen, cjk_font, tuple(carbon), sink, tuple(notes))
+
+
+def _draw_all(
+    steps: list[tuple[str, Callable[[], Any]]],
+    pngs: dict[str, bytes],
+    paths: dict[str, Path],
+    fig_dir: Path,
+    cjk_font: str | None,
+    progress: ProgressFn | None,
+) -> None:
+    with matplotlib.rc_context(_rc(cjk_font)):
+        for i, (name, draw) in enumerate(steps, start=1):
+            if progress is not None:
+                progress(i, len(steps), name)
+            log.debug("figure %d/%d: %s", i, len(steps), name)
+            fig = draw()
+            pngs[name] = _png(fig)
+            paths[name] = fig_dir / f"{name}.png"
+            paths[name].write_bytes(pngs[name])
+
+
+# ---------------------------------------------------------------------------------------------------- the HTML
+def _render(
+    ctx: _Context,
+    pngs: dict[str, bytes],
+    *,
+    notes: list[str],
+    sink: str | None,
+    sink_unit: str,
+    region_name: str,
+    cjk_font: str | None,
+) -> str:
+    run, epochs, years = ctx.run, ctx.epochs, ctx.target_years
+    first, last = epochs[0], epochs[-1]
+    m = run.manifest
+    targets = run.targets
+    pipeline = (m.get("pipeline") or {}).get("name", "")
+    title = f"sinkmap report — {pipeline}" if pipeline else "sinkmap report"
+    subtitle = (
+        f"Run {esc(run.path.name)} · created {esc(m.get('created_utc'))} · epochs {esc(', '.join(map(str, epochs)))} · "
+        f"targets: <b>{esc(targets.get('id'))}</b> ({esc(targets.get('date') or '')})"
+    )
+    fig_no = iter(range(1, 100))
+
+    def fig(name: str, alt: str, caption: str) -> str:
+        if name not in pngs:
+            return ""
+        return figure_html(pngs[name], name=name, alt=alt, caption=f"<b>Figure {next(fig_no)}.</b> {caption}")
+
+    # key-figure cards
+    cards = []
+    keys: list[tuple[str, str]] = []
+    nation = ctx.nation()
+    if nation is not None:
+        keys.append(("nation", str(nation["region_id"])))
+    if ctx.region is not None and ctx.region.level != "nation":
+        keys.append((ctx.region.level, ctx.region.region_id))
+    for level, rid in keys:
+        row, trow = ctx.row(level, rid), ctx.track_row(level, rid)
+        if row is None or trow is None:
+            continue
+        cov = row.get(f"coverage_pct_{last}")
+        stock = row.get(f"stock_volume_m3_{last}")
+        divisor, unit = F.stock_scale(float(stock) if pd.notna(stock) else 0.0)
+        change = "" if len(epochs) < 2 else f" ({fmt_number(float(cov) - float(row.get(f'coverage_pct_{first}')), digits=2)} pp since {first})"
+        status = " ".join(
+            f"{y}: {status_pill(trow.get(f'coverage_status_{y}'))}" for y in years if trow.get(f"coverage_status_{y}") != "no target"
+        )
+        cards.append(
+            f'<div class="card"><div class="name"><span lang="zh-CN">{esc(row.get("name_zh"))}</span> {esc(row.get("name_en"))}</div>'
+            f'<div class="big">{_pct(cov)} %</div><div class="small">forest coverage {last}{change}</div>'
+            f'<div class="small">stock {_stock(stock, divisor)} {esc(unit)} · coverage targets {status or "—"}</div></div>'
+        )
+    cards_html = f'<div class="cards">{"".join(cards)}</div>' + "".join(notice(esc(n)) for n in notes)
+
+    sections: list[Section] = []
+    # national maps
+    maps = Section("maps", "National maps")
+    maps.add(
+        fig(
+            "map_coverage",
+            f"Map of forest coverage {last} by {ctx.top_level}",
+            f"Forest coverage in {last} by {esc(ctx.top_level)} (forest area / mapped land area). Grey: no data. "
+            "The South China Sea islands are shown in the inset at the lower right, as official maps of China do."
+            + ("" if ctx.region is None else f" Blue outline: {esc(region_name)}."),
+        )
+    )
+    if sink is not None:
+        maps.add(
+            fig(
+                "map_sink",
+                "Map of the carbon sink",
+                f"Carbon sink by {esc(ctx.top_level)}: <code>{esc(sink)}</code> in {esc(sink_unit)}. "
+                f"{esc(m.get('sign_convention', ''))}",
+            )
+        )
+    else:
+        maps.add(
+            notice(
+                "<b>Carbon sink map: no carbon results in this run.</b> The map appears when the run's tables have "
+                "carbon columns (names containing <code>carbon</code> or <code>sink</code>).",
+                kind="info",
+            )
+        )
+    sections.append(maps)
+
+    if "map_region" in pngs:
+        reg = Section("region", f"Region: {region_name}")
+        reg.add(fig("map_region", f"Map of {region_name}", f"Forest coverage in {last} across {esc(region_name)}; heavy lines: intermediate units."))
+        sections.append(reg)
+
+    tgt = Section("targets", "Targets and trends")
+    tgt.add(
+        f"<p>Target set <b>{esc(targets.get('id'))}</b>: {esc(targets.get('title'))}. Source: {esc(targets.get('source'))}."
+        + (f" <i>{esc(targets.get('series_note'))}</i>" if targets.get("series_note") else "")
+        + "</p><p>Regions without targets of their own are compared with the national coverage target "
+        "(marked “national” in the tables); stock targets apply only to regions that have their own.</p>"
+    )
+    tgt.add(fig("bars_coverage", "Bar chart of forest coverage against targets", f"Forest coverage per region in {last} (bars)"
+                + (f" and {first} (circles)" if len(epochs) > 1 else "") + "; ticks: each region's coverage targets."))  # fmt: skip
+    tgt.add(fig("bars_stock", "Bar chart of growing stock and progress to targets",
+                f"Left: growing stock volume per region in {last}" + (f" and {first} (circles)" if len(epochs) > 1 else "")
+                + ". Right: latest stock as a share of each stock target, coloured by status."))  # fmt: skip
+    tgt.add(fig("trend", "Trend chart with projections and targets", f"Observed epochs, projection ({esc(METHOD.split(':', 1)[0])}) and targets."))
+    if len(epochs) < 2:
+        tgt.add(notice("This run has one epoch, so there is no trend: projections and target years are left empty."))
+    sections.append(tgt)
+
+    # tables
+    tab = Section("tables", "Tables")
+    agg_ids = {rid for _, rid in keys}
+    if keys:
+        tab.add("<h3>Key figures and target tracking</h3>")
+        tab.add(_tracking_table(ctx, ctx.frame_of(keys), aggregate_ids=agg_ids))
+    if ctx.region is not None:
+        below = descendants(ctx.index, ctx.region)
+        for level in [lv for lv in run.levels if lv in set(below.level) and lv != ctx.region.level]:
+            ids = list(below.loc[below.level == level, "region_id"])
+            frame = ctx.frame_of([(level, r) for r in sorted(ids)])
+            if frame.empty:
+                continue
+            tab.add(
+                f"<details{' open' if len(frame) <= 15 else ''}><summary>{esc(level)} level: {len(frame)} regions of {esc(region_name)}</summary>"
+                + _tracking_table(ctx, frame)
+                + "</details>"
+            )
+    if ctx.top_level is not None and (ctx.region is None or ctx.region.level not in ("nation",)):
+        frame = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]])
+        tab.add(f"<details><summary>all {esc(ctx.top_level)}-level regions ({len(frame)})</summary>" + _tracking_table(ctx, frame) + "</details>")
+    area_cols = [f"land_area_km2_{last}", f"forest_area_km2_{last}", f"coverage_pct_{last}", f"stock_volume_m3_{last}", f"stock_density_m3_per_ha_{last}"]
+    if keys:
+        tab.add("<h3>Areas and stock</h3>")
+        frame = ctx.frame_of(keys + (ctx.children(ctx.region) if ctx.region is not None else []))
+        tab.add(_values_table(frame, [c for c in area_cols if c in frame.columns], aggregate_ids=agg_ids))
+    tab.add("<h3>Carbon</h3>")
+    if ctx.carbon:
+        frame = ctx.frame_of(keys + (ctx.children(ctx.region) if ctx.region is not None else []))
+        shown = latest_only([c for c in ctx.carbon if c in frame.columns], epochs)
+        tab.add(f"<p>Carbon columns of the run ({esc(last)} for per-epoch values; every epoch is in the exports).</p>")
+        tab.add(_values_table(frame, shown, aggregate_ids=agg_ids))
+        tab.add(f"<p>{esc(m.get('sign_convention', ''))}</p>")
+    else:
+        tab.add(notice("No carbon results in this run.", kind="info"))
+    sections.append(tab)
+
+    # methods
+    meth = Section("methods", "Methods and sources")
+    fd = m.get("forest_definition") or {}
+    grid = m.get("grid") or {}
+    items = [
+        ("forest definition", f"{fd.get('name', '')} — {fd.get('source', '')}"),
+        ("tree stands", f"canopy cover ≥ {fd.get('canopy_cover_min_pct')} % or land-cover classes {fd.get('forest_classes')}"),
+        ("bamboo", f"forest types {fd.get('bamboo_forest_types')}"),
+        ("special shrubland", json.dumps(fd.get("special_shrubland"), ensure_ascii=False)),
+        ("coverage", "forest area ÷ mapped land area of the region, in %"),
+        (
+            "area method",
+            "true area of every pixel: on the ellipsoid per pixel row for geographic grids, |det| of the affine for "
+            "projected equal-area grids; regions take boundary pixels by the fraction they cover (exact polygon "
+            f"coverage). Grid: {grid.get('crs', '?')}, pixel size {grid.get('res', grid.get('resolution', '?'))}, "
+            f"{grid.get('width', '?')} × {grid.get('height', '?')} pixels.",
+        ),
+        ("targets", f"{targets.get('title', '')} — {targets.get('source', '')}"),
+        ("trend and projection", METHOD),
+        ("status", "; ".join(f"{k}: {v}" for k, v in STATUSES.items())),
+        ("sign convention", str(m.get("sign_convention", ""))),
+        ("maps", "Albers equal-area conic (standard parallels 25° N and 47° N, central meridian 105° E). " + F.BOUNDARY_ATTRIBUTION + "."),
+        ("figure fonts", cjk_font or "no CJK font: English names in figures"),
+    ]
+    meth.add('<dl class="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>")
+    factor_tables = m.get("factor_tables")
+    meth.add("<h3>Carbon methods and factor tables</h3>")
+    carbon_methods = m.get("carbon_methods")
+    if carbon_methods:
+        notes_list = carbon_methods if isinstance(carbon_methods, list) else [carbon_methods]
+        meth.add("<ul>" + "".join(f"<li>{esc(n if isinstance(n, str) else json.dumps(n, ensure_ascii=False))}</li>" for n in notes_list) + "</ul>")
+    if factor_tables:
+        meth.add(_factor_table_html(factor_tables))
+    else:
+        meth.add("<p>No factor tables were used in this run (no carbon step).</p>")
+    inputs = m.get("inputs") or []
+    if inputs:
+        rows = [
+            [Cell(esc(i.get("role"))), Cell(esc(i.get("epoch") if i.get("epoch") is not None else "")), Cell(esc(Path(str(i.get("path", ""))).name)), Cell(f"<code>{esc(str(i.get('sha256', ''))[:16])}…</code>")]
+            for i in inputs
+        ]
+        meth.add("<h3>Inputs</h3>" + table_html(["role", "epoch", "file", "sha256"], rows))
+    versions = m.get("versions") or {}
+    if versions:
+        meth.add("<h3>Software</h3><p>" + esc(", ".join(f"{k} {v}" for k, v in versions.items())) + f", report by sinkmap {esc(__version__)}</p>")
+    sections.append(meth)
+
+    man = Section("manifest", "Run manifest")
+    man.add(f"<details><summary>manifest.json ({len(json.dumps(m))} characters)</summary><pre>{pretty_json(m)}</pre></details>")
+    sections.append(man)
+
+    footer = (
+        f"Written by sinkmap {esc(__version__)} on {datetime.now(UTC).isoformat(timespec='seconds')} from "
+        f"{esc(run.path)}. This file is self-contained: it loads nothing from the network (figures are embedded; "
+        "no scripts, fonts or map tiles are fetched)."
+    )
+    return page(title=title, subtitle_html=subtitle, cards_html=cards_html, sections=sections, footer_html=footer)
