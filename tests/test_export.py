@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -130,6 +131,18 @@ regions:
     )
     result = run_pipeline(load_pipeline(folder / "pipeline.yaml"), overwrite=True)
     return result.output_dir
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Any:
+    """`sinkmap.cli.main` points the root logger at the (captured) stderr; put the handlers back afterwards."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="module")

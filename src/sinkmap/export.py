@@ -390,12 +390,19 @@ def column_label(key: str) -> ColumnLabel:
             years = m.groupdict()
             fill = {k: v for k, v in years.items() if v is not None}
             return ColumnLabel(label.zh.format(**fill), label.en.format(**fill), label.unit)
-    unit = next((u for hint, u in _UNIT_HINTS if hint in key), "")
+    hint, unit = next(((h, u) for h, u in _UNIT_HINTS if h in key), ("", ""))
+    words = _words(key, hint)
     if "sink" in key:
-        return ColumnLabel(f"碳汇 {key}", f"{key} (sinks positive)", unit)
+        return ColumnLabel(f"碳汇 {words}", f"{words} (sinks positive)", unit)
     if "carbon" in key:
-        return ColumnLabel(f"碳储量 {key}", key, unit)
+        return ColumnLabel(f"{'碳密度' if 'density' in key or 'per_ha' in key else '碳储量'} {words}", words, unit)
     return ColumnLabel(key, key, unit)
+
+
+def _words(key: str, unit_hint: str) -> str:
+    """A column key as words, without its unit part: ``forest_carbon_t_c_2020`` → ``forest carbon 2020``."""
+    text = key.replace(unit_hint, "_", 1) if unit_hint and unit_hint in key else key
+    return " ".join(part for part in text.split("_") if part)
 
 
 # ----------------------------------------------------------------------------------------------------- writers

@@ -78,7 +78,13 @@ _SUFFIXES = (
     ("特区", "Special District"), ("新区", "New District"), ("地区", "Prefecture"), ("省", "Province"),
     ("市", "City"), ("区", "District"), ("县", "County"), ("旗", "Banner"), ("盟", "League"),
 )  # fmt: skip
-_ETHNIC = re.compile(r"(?:[\u4e00-\u9fff]{1,4}?族)+$")
+_ETHNIC_GROUPS = (
+    "维吾尔", "哈萨克", "柯尔克孜", "塔吉克", "达斡尔", "鄂温克", "鄂伦春", "蒙古", "布依", "土家", "仡佬",
+    "傈僳", "纳西", "景颇", "拉祜", "毛南", "仫佬", "哈尼", "裕固", "保安", "东乡", "撒拉", "锡伯", "朝鲜",
+    "独龙", "普米", "阿昌", "德昂", "布朗", "基诺", "各", "苗", "侗", "彝", "回", "水", "壮", "瑶", "藏", "满",
+    "傣", "白", "佤", "羌", "黎", "畲", "土", "怒", "京",
+)  # fmt: skip
+_ETHNIC = re.compile("(?:(?:" + "|".join(sorted(_ETHNIC_GROUPS, key=len, reverse=True)) + ")族)+$")
 _PINYIN_OVERRIDES = {"都匀": "Duyun", "长顺": "Changshun", "三都": "Sandu", "重庆": "Chongqing", "长沙": "Changsha"}
 
 

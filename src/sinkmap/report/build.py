@@ -325,6 +325,14 @@ def _tracking_table(ctx: _Context, frame: pd.DataFrame, *, aggregate_ids: set[st
     return table_html(headers, rows, row_classes=classes)
 
 
+def _pixel_size(grid: dict[str, Any]) -> str:
+    size = grid.get("pixel_size") or grid.get("res") or grid.get("resolution")
+    if isinstance(size, list | tuple) and len(size) == 2:
+        unit = "°" if str(grid.get("crs", "")).upper() in ("EPSG:4326", "EPSG:4490") else " CRS units"
+        return f"{size[0]:g}{unit} × {size[1]:g}{unit}"
+    return str(size or "?")
+
+
 def _factor_table_html(factor_tables: Any) -> str:
     """Factor tables listed in the manifest: every key as a column (paths and hashes shortened)."""
     items = factor_tables if isinstance(factor_tables, list) else [factor_tables]
@@ -438,7 +446,7 @@ def build_report(
                     labeler=ctx.labeler,
                     lines=lines,
                     highlight=None if chosen is None else chosen.region_id,
-                    note=map_note,
+                    note=ctx.labeler.plain(map_note),
                 ),
             )
         )
@@ -469,7 +477,7 @@ def build_report(
                     labeler=ctx.labeler,
                     lines=lines,
                     highlight=None if chosen is None else chosen.region_id,
-                    note=map_note,
+                    note=ctx.labeler.plain(map_note),
                 ),
             )
         )
@@ -533,7 +541,7 @@ def build_report(
                     epochs=epochs,
                     labeler=ctx.labeler,
                     title=ctx.labeler.text("森林蓄积量", "Growing stock") + (f" — {region_name}" if region_name else ""),
-                    no_target_note=f"no stock targets for these regions\nin target set {targets.get('id', '?')}",
+                    no_target_note=ctx.labeler.plain(f"no stock targets for these regions\nin target set {targets.get('id', '?')}"),
                 ),
             )
         )
@@ -545,7 +553,7 @@ def build_report(
                 lambda: F.trend_chart(
                     series,
                     title=ctx.labeler.text("趋势与预测", "Trend and projection") + f" ({first}–{last} → {', '.join(map(str, target_years))})",
-                    method_note="Projection: " + METHOD.split(":", 1)[0] + ". Targets: " + set_line[:150],
+                    method_note=ctx.labeler.plain("Projection: " + METHOD.split(":", 1)[0] + ". Targets: " + set_line[:150]),
                 ),
             )
         )
@@ -744,10 +752,11 @@ def _render(
         ("coverage", "forest area ÷ mapped land area of the region, in %"),
         (
             "area method",
-            "true area of every pixel: on the ellipsoid per pixel row for geographic grids, |det| of the affine for "
-            "projected equal-area grids; regions take boundary pixels by the fraction they cover (exact polygon "
-            f"coverage). Grid: {grid.get('crs', '?')}, pixel size {grid.get('res', grid.get('resolution', '?'))}, "
-            f"{grid.get('width', '?')} × {grid.get('height', '?')} pixels.",
+            "true area of every pixel ("
+            + str(grid.get("area_method") or "geodesic per pixel row for geographic grids, |det| of the affine for projected ones")
+            + "); regions take boundary pixels by the fraction of the pixel they cover (exact polygon coverage). "
+            f"Grid: {grid.get('crs', '?')}, pixel size {_pixel_size(grid)}, {grid.get('width', '?')} × "
+            f"{grid.get('height', '?')} pixels, bounds {grid.get('bounds', '?')}.",
         ),
         ("targets", f"{targets.get('title', '')} — {targets.get('source', '')}"),
         ("trend and projection", METHOD),

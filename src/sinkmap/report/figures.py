@@ -95,6 +95,13 @@ class Labeler:
         """Bilingual text with a CJK font, English without."""
         return f"{zh} {en}" if self.cjk else en
 
+    def plain(self, text: str) -> str:
+        """``text`` as is with a CJK font; without one, with its CJK characters removed (they cannot be drawn)."""
+        if self.cjk or not has_cjk(text):
+            return text
+        kept = "".join(ch for ch in text if not has_cjk(ch))
+        return " ".join(kept.replace("()", "").replace("《》", "").split())
+
 
 @dataclass(frozen=True)
 class Classes:

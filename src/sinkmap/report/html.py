@@ -39,6 +39,7 @@ figcaption { color:var(--muted); font-size:13px; margin-top:6px; }
 table { border-collapse:collapse; width:100%; font-size:13px; margin:8px 0 16px; }
 th, td { border-bottom:1px solid var(--line); padding:5px 8px; text-align:left; vertical-align:top; }
 th { background:#eef4f0; font-weight:600; position:sticky; top:0; }
+td:first-child { min-width: 170px; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 tr.agg td { font-weight:600; background:#f4f8f5; }
 tbody tr:nth-child(even) td { background:#fafcfb; }
