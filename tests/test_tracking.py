@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sinkmap.tracking import DEFAULT_YEARS, METHOD, epochs_of, project, target_year, target_years_of, track
+from sinkmap.tracking import (
+    DEFAULT_YEARS,
+    METHOD,
+    epochs_of,
+    project,
+    target_year,
+    target_years_of,
+    track,
+)
 
 
 def _table() -> pd.DataFrame:

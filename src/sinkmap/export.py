@@ -116,7 +116,9 @@ def open_run(path: str | Path) -> RunDirectory:
     """
     path = Path(path)
     if not path.is_dir():
-        raise InputNotFoundError(f"run directory {path} does not exist; pass the output_dir of a `sinkmap run`")
+        raise InputNotFoundError(
+            f"run directory {path} does not exist; pass the output_dir of a `sinkmap run`"
+        )
     manifest_path = path / "manifest.json"
     if not manifest_path.exists():
         partial = sorted(p.name for p in path.parent.glob(f"{path.name}.partial-*"))
@@ -130,12 +132,18 @@ def open_run(path: str | Path) -> RunDirectory:
         raise ConfigError(f"{manifest_path}: not valid JSON ({exc}); re-run the pipeline") from exc
     levels = tuple(str(v) for v in manifest.get("levels") or ())
     if not levels:
-        levels = tuple(p.stem.removeprefix("regions_") for p in sorted(path.glob("regions_*.geojson")))
+        levels = tuple(
+            p.stem.removeprefix("regions_") for p in sorted(path.glob("regions_*.geojson"))
+        )
     if not levels:
-        raise ConfigError(f"{manifest_path}: lists no region levels and {path} has no regions_<level>.geojson")
+        raise ConfigError(
+            f"{manifest_path}: lists no region levels and {path} has no regions_<level>.geojson"
+        )
     missing = [lv for lv in levels if not (path / f"regions_{lv}.geojson").exists()]
     if missing:
-        raise InputNotFoundError(f"{path}: missing {', '.join(f'regions_{lv}.geojson' for lv in missing)}; re-run the pipeline")
+        raise InputNotFoundError(
+            f"{path}: missing {', '.join(f'regions_{lv}.geojson' for lv in missing)}; re-run the pipeline"
+        )
     return RunDirectory(path=path, manifest=manifest, levels=levels)
 
 
@@ -146,14 +154,21 @@ def read_level(run: RunDirectory, level: str) -> gpd.GeoDataFrame:
         RegionError: the run has no such level.
     """
     if level not in run.levels:
-        raise RegionError(f"run {run.path} has no level {level!r}; its levels are {', '.join(run.levels)}")
+        raise RegionError(
+            f"run {run.path} has no level {level!r}; its levels are {', '.join(run.levels)}"
+        )
     doc = json.loads(run.level_file(level).read_text(encoding="utf-8"))
     features = doc.get("features") or []
     props = pd.DataFrame([f.get("properties") or {} for f in features])
-    geoms = [None if f.get("geometry") is None else shapely.geometry.shape(f["geometry"]) for f in features]
+    geoms = [
+        None if f.get("geometry") is None else shapely.geometry.shape(f["geometry"])
+        for f in features
+    ]
     for col in ("region_id", "parent_id"):
         if col in props.columns:
-            props[col] = props[col].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+            props[col] = props[col].map(
+                lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            )
     return gpd.GeoDataFrame(props, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 
 
@@ -184,7 +199,9 @@ def region_index(run: RunDirectory) -> pd.DataFrame:
                 "region_id": [str(r.get("region_id")) for r in rows],
                 "name_zh": [str(r.get("name_zh") or "") for r in rows],
                 "name_en": [str(r.get("name_en") or "") for r in rows],
-                "parent_id": [None if r.get("parent_id") in (None, "") else str(r["parent_id"]) for r in rows],
+                "parent_id": [
+                    None if r.get("parent_id") in (None, "") else str(r["parent_id"]) for r in rows
+                ],
             }
         )
         frame["parent_level"] = run.parent_level(level)
@@ -201,7 +218,10 @@ def region_index(run: RunDirectory) -> pd.DataFrame:
 
 
 def _describe_rows(rows: pd.DataFrame, limit: int = 15) -> str:
-    items = [f"{r.name_zh} / {r.name_en} ({r.level} {r.region_id})" for r in rows.head(limit).itertuples()]
+    items = [
+        f"{r.name_zh} / {r.name_en} ({r.level} {r.region_id})"
+        for r in rows.head(limit).itertuples()
+    ]
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
     return "; ".join(items) + more
 
@@ -216,14 +236,19 @@ def find_region(index: pd.DataFrame, query: str, *, where: str = "the run") -> R
     """
     q = str(query).strip()
     if not q:
-        raise RegionError("empty --region; give an adcode such as 520000 or a name such as 贵州省 or Guizhou")
+        raise RegionError(
+            "empty --region; give an adcode such as 520000 or a name such as 贵州省 or Guizhou"
+        )
     folded = q.casefold()
     zh = index["name_zh"].astype(str)
     en = index["name_en"].astype(str)
     steps = (
         ("exact", (index["region_id"] == q) | (zh == q) | (en == q)),
         ("case-insensitive", (zh.str.casefold() == folded) | (en.str.casefold() == folded)),
-        ("prefix", zh.str.casefold().str.startswith(folded) | en.str.casefold().str.startswith(folded)),
+        (
+            "prefix",
+            zh.str.casefold().str.startswith(folded) | en.str.casefold().str.startswith(folded),
+        ),
     )
     for kind, mask in steps:
         hits = index[mask]
@@ -235,7 +260,10 @@ def find_region(index: pd.DataFrame, query: str, *, where: str = "the run") -> R
                 f"--region {q!r} matches {len(hits)} regions in {where} ({kind} match): {_describe_rows(hits)}; "
                 "give the adcode or the full name"
             )
-    near = index[zh.str.contains(q[:1], regex=False) | en.str.casefold().str.contains(folded[:3], regex=False)]
+    near = index[
+        zh.str.contains(q[:1], regex=False)
+        | en.str.casefold().str.contains(folded[:3], regex=False)
+    ]
     hint = f" Similar names: {_describe_rows(near, 8)}." if len(near) else ""
     raise RegionError(
         f"--region {q!r} matches no region id, Chinese or English name in {where} "
@@ -248,11 +276,15 @@ def descendants(index: pd.DataFrame, region: Region) -> pd.DataFrame:
     keep = {(region.level, region.region_id)}
     frontier = set(keep)
     while frontier:
-        keys = pd.Series(list(zip(index.parent_level, index.parent_id, strict=True)), index=index.index)
+        keys = pd.Series(
+            list(zip(index.parent_level, index.parent_id, strict=True)), index=index.index
+        )
         children = index[keys.isin(list(frontier))]
         frontier = set(zip(children.level, children.region_id, strict=True)) - keep
         keep |= frontier
-    mask = pd.Series(list(zip(index.level, index.region_id, strict=True)), index=index.index).isin(list(keep))
+    mask = pd.Series(list(zip(index.level, index.region_id, strict=True)), index=index.index).isin(
+        list(keep)
+    )
     return index[mask]
 
 
@@ -268,7 +300,9 @@ def select_regions(
         RegionError: unknown level or region, or a region finer than ``level``.
     """
     if level not in run.levels:
-        raise RegionError(f"--level {level}: run {run.path} has levels {', '.join(run.levels)}; choose one of them")
+        raise RegionError(
+            f"--level {level}: run {run.path} has levels {', '.join(run.levels)}; choose one of them"
+        )
     if region is None:
         return {level: read_level(run, level).reset_index(drop=True)}, None
     index = region_index(run)
@@ -286,9 +320,15 @@ def select_regions(
         if not ids:
             continue
         frame = read_level(run, lv)
-        out[lv] = frame[frame["region_id"].isin(ids)].sort_values("region_id").reset_index(drop=True)
+        out[lv] = (
+            frame[frame["region_id"].isin(ids)].sort_values("region_id").reset_index(drop=True)
+        )
     if level not in out:
-        log.warning("%s has no %s-level subregions in this run; exporting the coarser levels only", chosen.describe(), level)
+        log.warning(
+            "%s has no %s-level subregions in this run; exporting the coarser levels only",
+            chosen.describe(),
+            level,
+        )
     return out, chosen
 
 
@@ -297,7 +337,9 @@ def with_tracking(frame: pd.DataFrame, target_set: str) -> pd.DataFrame:
     out = frame.copy()
     out["target_set"] = target_set
     result = track(pd.DataFrame(frame.drop(columns="geometry", errors="ignore")))
-    extra = result.table.drop(columns=[c for c in ("level", "region_id", "name_zh", "name_en") if c in result.table])
+    extra = result.table.drop(
+        columns=[c for c in ("level", "region_id", "name_zh", "name_en") if c in result.table]
+    )
     extra.index = out.index
     geometry = out.pop("geometry") if "geometry" in out.columns else None
     out = pd.concat([out, extra], axis=1)
@@ -325,44 +367,134 @@ _FIXED = {
     "name_zh": ColumnLabel("名称", "name in Chinese"),
     "name_en": ColumnLabel("英文名称", "name in English"),
     "parent_id": ColumnLabel("上级区划代码", "id of the region one level up"),
-    "region_area_km2": ColumnLabel("行政区面积", "area of the region polygon on the ellipsoid", "km²"),
-    "observed_area_pct": ColumnLabel("观测面积比例", "share of the region covered by mapped land pixels", "%"),
+    "region_area_km2": ColumnLabel(
+        "行政区面积", "area of the region polygon on the ellipsoid", "km²"
+    ),
+    "observed_area_pct": ColumnLabel(
+        "观测面积比例", "share of the region covered by mapped land pixels", "%"
+    ),
     "forest_definition": ColumnLabel("森林定义", "forest definition in effect"),
-    "target_set": ColumnLabel("目标依据", "id of the target set (its source document is in the metadata)"),
+    "target_set": ColumnLabel(
+        "目标依据", "id of the target set (its source document is in the metadata)"
+    ),
 }
 _PATTERNS: tuple[tuple[str, ColumnLabel], ...] = (
     (r"land_area_km2_{Y}", ColumnLabel("土地面积 {Y}", "mapped land area in {Y}", "km²")),
     (r"forest_area_km2_{Y}", ColumnLabel("森林面积 {Y}", "forest area in {Y}", "km²")),
-    (r"tree_stand_area_km2_{Y}", ColumnLabel("乔木林面积 {Y}", "tree-stand forest area in {Y}", "km²")),
+    (
+        r"tree_stand_area_km2_{Y}",
+        ColumnLabel("乔木林面积 {Y}", "tree-stand forest area in {Y}", "km²"),
+    ),
     (r"bamboo_area_km2_{Y}", ColumnLabel("竹林面积 {Y}", "bamboo forest area in {Y}", "km²")),
-    (r"special_shrub_area_km2_{Y}", ColumnLabel("特灌林面积 {Y}", "special shrubland counted as forest in {Y}", "km²")),
-    (r"coverage_pct_{Y}", ColumnLabel("森林覆盖率 {Y}", "forest coverage in {Y} (forest area / land area)", "%")),
-    (r"stock_volume_m3_{Y}", ColumnLabel("森林蓄积量 {Y}", "forest growing stock volume in {Y}", "m³")),
-    (r"stock_density_m3_per_ha_{Y}", ColumnLabel("单位面积蓄积 {Y}", "growing stock per hectare of forest in {Y}", "m³/ha")),
-    (r"forest_area_change_km2_{Y}_{Z}", ColumnLabel("森林面积变化 {Y}–{Z}", "forest area change {Y}–{Z}", "km²")),
-    (r"coverage_change_pct_points_{Y}_{Z}", ColumnLabel("覆盖率变化 {Y}–{Z}", "coverage change {Y}–{Z}", "百分点 pp")),
-    (r"stock_volume_change_m3_{Y}_{Z}", ColumnLabel("蓄积量变化 {Y}–{Z}", "stock volume change {Y}–{Z}", "m³")),
-    (r"target_coverage_pct_{Y}", ColumnLabel("覆盖率目标 {Y}", "forest coverage target for {Y}", "%")),
-    (r"coverage_gap_pct_points_{Y}", ColumnLabel("覆盖率差距 {Y}", "target − latest coverage (positive: still to go), {Y}", "百分点 pp")),
-    (r"coverage_progress_pct_{Y}", ColumnLabel("覆盖率目标完成度 {Y}", "latest coverage as a share of the {Y} target", "%")),
-    (r"target_stock_volume_m3_{Y}", ColumnLabel("蓄积量目标 {Y}", "stock volume target for {Y}", "m³")),
-    (r"stock_gap_m3_{Y}", ColumnLabel("蓄积量差距 {Y}", "target − latest stock volume (positive: still to go), {Y}", "m³")),
-    (r"target_scope_{Y}", ColumnLabel("目标范围 {Y}", "regional: the region's own target; national: the national target applied")),
+    (
+        r"special_shrub_area_km2_{Y}",
+        ColumnLabel("特灌林面积 {Y}", "special shrubland counted as forest in {Y}", "km²"),
+    ),
+    (
+        r"coverage_pct_{Y}",
+        ColumnLabel("森林覆盖率 {Y}", "forest coverage in {Y} (forest area / land area)", "%"),
+    ),
+    (
+        r"stock_volume_m3_{Y}",
+        ColumnLabel("森林蓄积量 {Y}", "forest growing stock volume in {Y}", "m³"),
+    ),
+    (
+        r"stock_density_m3_per_ha_{Y}",
+        ColumnLabel("单位面积蓄积 {Y}", "growing stock per hectare of forest in {Y}", "m³/ha"),
+    ),
+    (
+        r"forest_area_change_km2_{Y}_{Z}",
+        ColumnLabel("森林面积变化 {Y}–{Z}", "forest area change {Y}–{Z}", "km²"),
+    ),
+    (
+        r"coverage_change_pct_points_{Y}_{Z}",
+        ColumnLabel("覆盖率变化 {Y}–{Z}", "coverage change {Y}–{Z}", "百分点 pp"),
+    ),
+    (
+        r"stock_volume_change_m3_{Y}_{Z}",
+        ColumnLabel("蓄积量变化 {Y}–{Z}", "stock volume change {Y}–{Z}", "m³"),
+    ),
+    (
+        r"target_coverage_pct_{Y}",
+        ColumnLabel("覆盖率目标 {Y}", "forest coverage target for {Y}", "%"),
+    ),
+    (
+        r"coverage_gap_pct_points_{Y}",
+        ColumnLabel(
+            "覆盖率差距 {Y}", "target − latest coverage (positive: still to go), {Y}", "百分点 pp"
+        ),
+    ),
+    (
+        r"coverage_progress_pct_{Y}",
+        ColumnLabel("覆盖率目标完成度 {Y}", "latest coverage as a share of the {Y} target", "%"),
+    ),
+    (
+        r"target_stock_volume_m3_{Y}",
+        ColumnLabel("蓄积量目标 {Y}", "stock volume target for {Y}", "m³"),
+    ),
+    (
+        r"stock_gap_m3_{Y}",
+        ColumnLabel(
+            "蓄积量差距 {Y}", "target − latest stock volume (positive: still to go), {Y}", "m³"
+        ),
+    ),
+    (
+        r"target_scope_{Y}",
+        ColumnLabel(
+            "目标范围 {Y}",
+            "regional: the region's own target; national: the national target applied",
+        ),
+    ),
     (r"coverage_latest", ColumnLabel("最新覆盖率", "forest coverage at the last epoch", "%")),
-    (r"coverage_rate_per_yr", ColumnLabel("覆盖率年变化", "coverage trend (first to last epoch)", "百分点/年 pp/yr")),
-    (r"coverage_projected_{Y}", ColumnLabel("覆盖率预测 {Y}", "coverage projected to {Y} on the trend", "%")),
+    (
+        r"coverage_rate_per_yr",
+        ColumnLabel("覆盖率年变化", "coverage trend (first to last epoch)", "百分点/年 pp/yr"),
+    ),
+    (
+        r"coverage_projected_{Y}",
+        ColumnLabel("覆盖率预测 {Y}", "coverage projected to {Y} on the trend", "%"),
+    ),
     (r"coverage_target_{Y}", ColumnLabel("覆盖率目标 {Y}", "coverage target for {Y}", "%")),
-    (r"coverage_target_year_{Y}", ColumnLabel("覆盖率达标年份 ({Y}目标)", "year the trend reaches the {Y} coverage target", "年 year")),
-    (r"coverage_status_{Y}", ColumnLabel("覆盖率进度 {Y}", "met / on track / off track / no trend for the {Y} coverage target")),
+    (
+        r"coverage_target_year_{Y}",
+        ColumnLabel(
+            "覆盖率达标年份 ({Y}目标)", "year the trend reaches the {Y} coverage target", "年 year"
+        ),
+    ),
+    (
+        r"coverage_status_{Y}",
+        ColumnLabel(
+            "覆盖率进度 {Y}", "met / on track / off track / no trend for the {Y} coverage target"
+        ),
+    ),
     (r"stock_latest", ColumnLabel("最新蓄积量", "stock volume at the last epoch", "m³")),
-    (r"stock_rate_per_yr", ColumnLabel("蓄积量年变化", "stock volume trend (first to last epoch)", "m³/年 m³/yr")),
-    (r"stock_projected_{Y}", ColumnLabel("蓄积量预测 {Y}", "stock volume projected to {Y} on the trend", "m³")),
+    (
+        r"stock_rate_per_yr",
+        ColumnLabel("蓄积量年变化", "stock volume trend (first to last epoch)", "m³/年 m³/yr"),
+    ),
+    (
+        r"stock_projected_{Y}",
+        ColumnLabel("蓄积量预测 {Y}", "stock volume projected to {Y} on the trend", "m³"),
+    ),
     (r"stock_target_{Y}", ColumnLabel("蓄积量目标 {Y}", "stock volume target for {Y}", "m³")),
-    (r"stock_target_year_{Y}", ColumnLabel("蓄积量达标年份 ({Y}目标)", "year the trend reaches the {Y} stock target", "年 year")),
-    (r"stock_status_{Y}", ColumnLabel("蓄积量进度 {Y}", "met / on track / off track / no trend for the {Y} stock target")),
+    (
+        r"stock_target_year_{Y}",
+        ColumnLabel(
+            "蓄积量达标年份 ({Y}目标)", "year the trend reaches the {Y} stock target", "年 year"
+        ),
+    ),
+    (
+        r"stock_status_{Y}",
+        ColumnLabel(
+            "蓄积量进度 {Y}", "met / on track / off track / no trend for the {Y} stock target"
+        ),
+    ),
 )
 _COMPILED = tuple(
-    (re.compile("^" + p.replace("{Y}", r"(?P<Y>\d{4})").replace("{Z}", r"(?P<Z>\d{4})") + "$"), label)
+    (
+        re.compile("^" + p.replace("{Y}", r"(?P<Y>\d{4})").replace("{Z}", r"(?P<Z>\d{4})") + "$"),
+        label,
+    )
     for p, label in _PATTERNS
 )
 _UNIT_HINTS = (
@@ -395,7 +527,9 @@ def column_label(key: str) -> ColumnLabel:
     if "sink" in key:
         return ColumnLabel(f"碳汇 {words}", f"{words} (sinks positive)", unit)
     if "carbon" in key:
-        return ColumnLabel(f"{'碳密度' if 'density' in key or 'per_ha' in key else '碳储量'} {words}", words, unit)
+        return ColumnLabel(
+            f"{'碳密度' if 'density' in key or 'per_ha' in key else '碳储量'} {words}", words, unit
+        )
     return ColumnLabel(key, key, unit)
 
 
@@ -420,7 +554,9 @@ def format_for(path: str | Path, fmt: str | None) -> str:
     for name, suffixes in FORMATS.items():
         if suffix in suffixes:
             return name
-    raise ConfigError(f"cannot tell the format of {path} from its suffix; pass --format {'|'.join(FORMATS)}")
+    raise ConfigError(
+        f"cannot tell the format of {path} from its suffix; pass --format {'|'.join(FORMATS)}"
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -465,39 +601,58 @@ def _atomic_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
 
-def _write_geojson(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[str, Any], precision: int | None) -> None:
+def _write_geojson(
+    path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[str, Any], precision: int | None
+) -> None:
     features = []
     for level, frame in frames.items():
-        geoms = _precise(frame.geometry, precision if precision is not None else PRECISION.get(level, _DEFAULT_PRECISION))
+        geoms = _precise(
+            frame.geometry,
+            precision if precision is not None else PRECISION.get(level, _DEFAULT_PRECISION),
+        )
         props = frame.drop(columns="geometry")
         for record, geom in zip(props.to_dict(orient="records"), geoms, strict=True):
             features.append(
                 {
                     "type": "Feature",
                     "properties": {k: _plain(v) for k, v in record.items()},
-                    "geometry": None if geom is None or geom.is_empty else shapely.geometry.mapping(geom),
+                    "geometry": None
+                    if geom is None or geom.is_empty
+                    else shapely.geometry.mapping(geom),
                 }
             )
     doc = {"type": "FeatureCollection", "sinkmap": meta, "features": features}
-    path.write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False, default=str), encoding="utf-8")
+    path.write_text(
+        json.dumps(doc, ensure_ascii=False, allow_nan=False, default=str), encoding="utf-8"
+    )
 
 
-def _write_gpkg(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[str, Any], precision: int | None) -> None:
+def _write_gpkg(
+    path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[str, Any], precision: int | None
+) -> None:
     import pyogrio
 
     for level, frame in frames.items():
         out = frame.copy()
-        out["geometry"] = _precise(frame.geometry, precision if precision is not None else PRECISION.get(level, _DEFAULT_PRECISION))
+        out["geometry"] = _precise(
+            frame.geometry,
+            precision if precision is not None else PRECISION.get(level, _DEFAULT_PRECISION),
+        )
         out = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
         out.to_file(path, layer=level, driver="GPKG", engine="pyogrio")
     about = pd.DataFrame(
-        [{"key": k, "value": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)} for k, v in meta.items()]
+        [
+            {"key": k, "value": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}
+            for k, v in meta.items()
+        ]
     )
     pyogrio.write_dataframe(about, path, layer="about", driver="GPKG")
 
 
 def _write_csv(path: Path, frames: Mapping[str, gpd.GeoDataFrame]) -> None:
-    table = pd.concat([pd.DataFrame(f.drop(columns="geometry")) for f in frames.values()], ignore_index=True)
+    table = pd.concat(
+        [pd.DataFrame(f.drop(columns="geometry")) for f in frames.values()], ignore_index=True
+    )
     table.to_csv(path, index=False, encoding="utf-8-sig")
 
 
@@ -545,7 +700,9 @@ def _write_xlsx(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[s
             if fmt:
                 for (cell,) in ws.iter_rows(min_row=3, min_col=j, max_col=j):
                     cell.number_format = fmt
-            ws.column_dimensions[letter].width = 26 if key in ("name_en",) else 14 if key != "name_zh" else 16
+            ws.column_dimensions[letter].width = (
+                26 if key in ("name_en",) else 14 if key != "name_zh" else 16
+            )
         ws.row_dimensions[1].height = 45
         ws.freeze_panes = "E3"
         ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{ws.max_row}"
@@ -563,9 +720,23 @@ def _write_xlsx(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[s
     for key, value in meta.items():
         if isinstance(value, dict):
             for k, v in value.items():
-                about.append([f"{key}.{k}", v if isinstance(v, str | int | float) or v is None else json.dumps(v, ensure_ascii=False)])
+                about.append(
+                    [
+                        f"{key}.{k}",
+                        v
+                        if isinstance(v, str | int | float) or v is None
+                        else json.dumps(v, ensure_ascii=False),
+                    ]
+                )
         else:
-            about.append([key, value if isinstance(value, str | int | float) or value is None else json.dumps(value, ensure_ascii=False)])
+            about.append(
+                [
+                    key,
+                    value
+                    if isinstance(value, str | int | float) or value is None
+                    else json.dumps(value, ensure_ascii=False),
+                ]
+            )
     for cell in about[1]:
         cell.font, cell.fill = bold, fill
     about.column_dimensions["A"].width = 28
@@ -615,7 +786,9 @@ def export_regions(
     output = Path(output)
     fmt = format_for(output, fmt)
     if output.exists() and not overwrite:
-        raise OutputExistsError(f"{output} exists; pass --overwrite to replace it, or choose another -o FILE")
+        raise OutputExistsError(
+            f"{output} exists; pass --overwrite to replace it, or choose another -o FILE"
+        )
     if precision is not None and not 0 <= precision <= 9:
         raise ConfigError(f"--precision {precision}: give 0–9 decimal places of a degree")
     run = open_run(run_dir)
@@ -652,7 +825,11 @@ def _ring_area2(ring: Sequence[Sequence[float]]) -> float:
 
 
 def _position_problems(pos: Any, where: str) -> list[str]:
-    if not isinstance(pos, list) or len(pos) not in (2, 3) or not all(isinstance(v, int | float) for v in pos):
+    if (
+        not isinstance(pos, list)
+        or len(pos) not in (2, 3)
+        or not all(isinstance(v, int | float) for v in pos)
+    ):
         return [f"{where}: a position is two or three numbers, got {pos!r}"]
     lon, lat = pos[0], pos[1]
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -679,7 +856,9 @@ def _polygon_problems(rings: Any, where: str) -> list[str]:
             continue
         area = _ring_area2(ring)
         if k == 0 and area < 0:
-            problems.append(f"{w}: exterior ring is clockwise (RFC 7946 §3.1.6 wants counter-clockwise)")
+            problems.append(
+                f"{w}: exterior ring is clockwise (RFC 7946 §3.1.6 wants counter-clockwise)"
+            )
         if k > 0 and area > 0:
             problems.append(f"{w}: hole is counter-clockwise (RFC 7946 §3.1.6 wants clockwise)")
     return problems
@@ -695,7 +874,9 @@ def rfc7946_problems(doc: Any, *, max_problems: int = 50) -> list[str]:
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         return ["top level is not a FeatureCollection"]
     if "crs" in doc:
-        problems.append("has a `crs` member (removed by RFC 7946; coordinates must be WGS84 lon/lat)")
+        problems.append(
+            "has a `crs` member (removed by RFC 7946; coordinates must be WGS84 lon/lat)"
+        )
     features = doc.get("features")
     if not isinstance(features, list):
         return [*problems, "`features` is not a list"]
@@ -704,7 +885,9 @@ def rfc7946_problems(doc: Any, *, max_problems: int = 50) -> list[str]:
         if not isinstance(feat, dict) or feat.get("type") != "Feature":
             problems.append(f"{w}: not a Feature")
             continue
-        if "properties" not in feat or not (feat["properties"] is None or isinstance(feat["properties"], dict)):
+        if "properties" not in feat or not (
+            feat["properties"] is None or isinstance(feat["properties"], dict)
+        ):
             problems.append(f"{w}: `properties` must be an object or null")
         if "crs" in feat:
             problems.append(f"{w}: has a `crs` member")

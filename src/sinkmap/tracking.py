@@ -76,8 +76,18 @@ class Indicator:
 
 
 INDICATORS = (
-    Indicator("coverage", "coverage_pct", "target_coverage_pct", "%", "percentage points per year", 0.0, 100.0),
-    Indicator("stock", "stock_volume_m3", "target_stock_volume_m3", "m³", "m³ per year", 0.0, math.inf),
+    Indicator(
+        "coverage",
+        "coverage_pct",
+        "target_coverage_pct",
+        "%",
+        "percentage points per year",
+        0.0,
+        100.0,
+    ),
+    Indicator(
+        "stock", "stock_volume_m3", "target_stock_volume_m3", "m³", "m³ per year", 0.0, math.inf
+    ),
 )
 
 
@@ -107,11 +117,23 @@ def epochs_of(table: pd.DataFrame) -> tuple[int, ...]:
 
 def target_years_of(table: pd.DataFrame) -> tuple[int, ...]:
     """The target years with a ``target_coverage_pct_Y`` or ``target_stock_volume_m3_Y`` column, ascending."""
-    return tuple(sorted(set(_years_with(table, "target_coverage_pct")) | set(_years_with(table, "target_stock_volume_m3"))))
+    return tuple(
+        sorted(
+            set(_years_with(table, "target_coverage_pct"))
+            | set(_years_with(table, "target_stock_volume_m3"))
+        )
+    )
 
 
 def project(
-    first: float, last: float, first_epoch: int, last_epoch: int, year: int, *, lower: float, upper: float
+    first: float,
+    last: float,
+    first_epoch: int,
+    last_epoch: int,
+    year: int,
+    *,
+    lower: float,
+    upper: float,
 ) -> float:
     """Value in ``year`` on the straight line through (first_epoch, first) and (last_epoch, last), clipped.
 
@@ -178,11 +200,17 @@ def track(
     found = epochs_of(table)
     use = tuple(sorted(epochs)) if epochs is not None else found
     if not use:
-        raise ValueError("the table has no coverage_pct_<year> columns: is it a sinkmap region table?")
+        raise ValueError(
+            "the table has no coverage_pct_<year> columns: is it a sinkmap region table?"
+        )
     missing = [e for e in use if e not in found]
     if missing:
-        raise ValueError(f"the table has no coverage_pct column for epoch(s) {missing}; it has {list(found)}")
-    target_years = tuple(sorted(years)) if years is not None else (target_years_of(table) or DEFAULT_YEARS)
+        raise ValueError(
+            f"the table has no coverage_pct column for epoch(s) {missing}; it has {list(found)}"
+        )
+    target_years = (
+        tuple(sorted(years)) if years is not None else (target_years_of(table) or DEFAULT_YEARS)
+    )
     first, last = use[0], use[-1]
     span = last - first
     id_cols = [c for c in ("level", "region_id", "name_zh", "name_en") if c in table.columns]

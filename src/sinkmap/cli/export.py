@@ -11,14 +11,16 @@ __all__ = ["command", "print_export_summary"]
 
 
 def _fmt(value: object, scale: float = 1.0, digits: int = 2) -> str:
-    if value is None or pd.isna(value):  # type: ignore[call-overload]
+    if value is None or pd.isna(value):
         return "—"
     return f"{float(value) / scale:,.{digits}f}"  # type: ignore[arg-type]
 
 
 def print_export_summary(result: ExportResult) -> None:
     """Rows written per level, key figures of the chosen region (or the level) and the file."""
-    what = result.region.describe() if result.region else f"all {next(iter(result.rows), '')} regions"
+    what = (
+        result.region.describe() if result.region else f"all {next(iter(result.rows), '')} regions"
+    )
     click.echo(f"exported {what}; target set {result.target_set}")
     for level, n in result.rows.items():
         click.echo(f"  {level}: {n} region{'s' if n != 1 else ''}")
@@ -34,7 +36,9 @@ def print_export_summary(result: ExportResult) -> None:
             )
         for col in [c for c in head.columns if c.startswith("coverage_status_")]:
             year = col.rsplit("_", 1)[1]
-            click.echo(f"  coverage target {year}: {_fmt(row.get(f'coverage_target_{year}'))} % — {row[col]}")
+            click.echo(
+                f"  coverage target {year}: {_fmt(row.get(f'coverage_target_{year}'))} % — {row[col]}"
+            )
     click.echo(f"wrote {result.path}")
 
 
@@ -57,7 +61,13 @@ def print_export_summary(result: ExportResult) -> None:
     type=click.Choice(list(FORMATS)),
     help="Output format (default: from the suffix of -o).",
 )
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str), help="File to write.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="File to write.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @click.option(
     "--precision",
@@ -82,8 +92,17 @@ def command(
     """
     verbosity = (ctx.obj or {}).get("verbosity", 0)
     if verbosity >= 0:
-        click.echo(f"sinkmap: exporting {region or 'all regions'} at {level} level from {run_dir}", err=True)
+        click.echo(
+            f"sinkmap: exporting {region or 'all regions'} at {level} level from {run_dir}",
+            err=True,
+        )
     result = export_regions(
-        run_dir, output, level=level, region=region, fmt=fmt, overwrite=overwrite, precision=precision
+        run_dir,
+        output,
+        level=level,
+        region=region,
+        fmt=fmt,
+        overwrite=overwrite,
+        precision=precision,
     )
     print_export_summary(result)

@@ -16,7 +16,11 @@ def print_report_summary(result: ReportResult) -> None:
     if result.region is not None:
         click.echo(f"region in detail: {result.region.describe()}")
     if result.carbon_columns:
-        mapped = f"; sink map of {result.sink_column}" if result.sink_column else "; no sink column to map"
+        mapped = (
+            f"; sink map of {result.sink_column}"
+            if result.sink_column
+            else "; no sink column to map"
+        )
         click.echo(f"carbon: {len(result.carbon_columns)} columns{mapped}")
     else:
         click.echo("carbon: no carbon results in this run")
@@ -43,10 +47,19 @@ def print_report_summary(result: ReportResult) -> None:
     help="HTML file to write (default RUN_DIR/report.html); figures go to figures/ beside it.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing report.")
-@click.option("--english-figures", is_flag=True, help="Use English names in figures even when a CJK font is installed.")
+@click.option(
+    "--english-figures",
+    is_flag=True,
+    help="Use English names in figures even when a CJK font is installed.",
+)
 @click.pass_context
 def command(
-    ctx: click.Context, run_dir: str, region: str | None, output: str | None, overwrite: bool, english_figures: bool
+    ctx: click.Context,
+    run_dir: str,
+    region: str | None,
+    output: str | None,
+    overwrite: bool,
+    english_figures: bool,
 ) -> None:
     """Write a self-contained, offline HTML report of RUN_DIR with maps, charts, tables, methods and manifest."""
     verbosity = (ctx.obj or {}).get("verbosity", 0)

@@ -7,6 +7,12 @@ and factor sources, and the run manifest. It works offline: figures are embedded
 has no scripts, web fonts or map tiles.
 """
 
-from sinkmap.report.build import ReportResult, build_report, carbon_columns, default_region, sink_column
+from sinkmap.report.build import (
+    ReportResult,
+    build_report,
+    carbon_columns,
+    default_region,
+    sink_column,
+)
 
 __all__ = ["ReportResult", "build_report", "carbon_columns", "default_region", "sink_column"]

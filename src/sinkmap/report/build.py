@@ -8,6 +8,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,13 +21,40 @@ import pandas as pd
 
 from sinkmap import __version__
 from sinkmap.errors import OutputExistsError
-from sinkmap.export import Region, RunDirectory, column_label, descendants, find_region, open_run, read_level, region_index
+from sinkmap.export import (
+    Region,
+    RunDirectory,
+    column_label,
+    descendants,
+    find_region,
+    open_run,
+    read_level,
+    region_index,
+)
 from sinkmap.report import figures as F
 from sinkmap.report.fonts import INSTALL_HINT, find_cjk_font
-from sinkmap.report.html import Cell, Section, esc, figure_html, fmt_number, notice, page, pretty_json, status_pill, table_html
+from sinkmap.report.html import (
+    Cell,
+    Section,
+    esc,
+    figure_html,
+    fmt_number,
+    notice,
+    page,
+    pretty_json,
+    status_pill,
+    table_html,
+)
 from sinkmap.tracking import METHOD, STATUSES, TrackingResult, track
 
-__all__ = ["ReportResult", "build_report", "carbon_columns", "default_region", "latest_only", "sink_column"]
+__all__ = [
+    "ReportResult",
+    "build_report",
+    "carbon_columns",
+    "default_region",
+    "latest_only",
+    "sink_column",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +112,9 @@ def _children_map(index: pd.DataFrame) -> dict[tuple[str, str], list[tuple[str, 
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for row in index.itertuples():
         if row.parent_id is not None and isinstance(row.parent_level, str):
-            out.setdefault((row.parent_level, str(row.parent_id)), []).append((row.level, row.region_id))
+            out.setdefault((row.parent_level, str(row.parent_id)), []).append(
+                (row.level, row.region_id)
+            )
     return out
 
 
@@ -111,13 +141,22 @@ def default_region(run: RunDirectory, index: pd.DataFrame) -> Region | None:
         choice = next(iter(nation.itertuples()), None)
     if choice is None:
         return None
-    return Region(str(choice.level), str(choice.region_id), str(choice.name_zh), str(choice.name_en))
+    return Region(
+        str(choice.level), str(choice.region_id), str(choice.name_zh), str(choice.name_en)
+    )
 
 
 # ------------------------------------------------------------------------------------------------ rendering
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=150, bbox_inches="tight", pad_inches=0.12, metadata={"Software": None})
+    fig.savefig(
+        buf,
+        format="png",
+        dpi=150,
+        bbox_inches="tight",
+        pad_inches=0.12,
+        metadata={"Software": None},
+    )
     return buf.getvalue()
 
 
@@ -139,7 +178,9 @@ def _year(v: Any) -> str:
 
 def _name_cell(row: Any) -> Cell:
     zh, en = esc(row.get("name_zh")), esc(row.get("name_en"))
-    return Cell(f'<span lang="zh-CN">{zh}</span><br><span class="small" style="color:#5d6b63">{en}</span>')
+    return Cell(
+        f'<span lang="zh-CN">{zh}</span><br><span class="small" style="color:#5d6b63">{en}</span>'
+    )
 
 
 @dataclass
@@ -188,7 +229,9 @@ class _Context:
         return pd.DataFrame(parts)
 
     def children(self, region: Region) -> list[tuple[str, str]]:
-        kids = self.index[(self.index.parent_level == region.level) & (self.index.parent_id == region.region_id)]
+        kids = self.index[
+            (self.index.parent_level == region.level) & (self.index.parent_id == region.region_id)
+        ]
         return list(zip(kids.level, kids.region_id, strict=True))
 
 
@@ -205,12 +248,18 @@ def _coverage_rows(ctx: _Context) -> pd.DataFrame:
         kinds.append("aggregate")
         kids = ctx.frame_of(ctx.children(ctx.region))
     else:
-        kids = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]]) if ctx.top_level else pd.DataFrame()
+        kids = (
+            ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]])
+            if ctx.top_level
+            else pd.DataFrame()
+        )
     head = ctx.frame_of(keys)
     head["kind"] = kinds[: len(head)]
     if not kids.empty:
         kids = kids.sort_values(f"coverage_pct_{last}", ascending=False, na_position="last")
-        kids = kids[pd.to_numeric(kids[f"coverage_pct_{last}"], errors="coerce").notna()].head(_MAX_BARS)
+        kids = kids[pd.to_numeric(kids[f"coverage_pct_{last}"], errors="coerce").notna()].head(
+            _MAX_BARS
+        )
         kids["kind"] = "unit"
     return pd.concat([head, kids], ignore_index=True)
 
@@ -218,12 +267,22 @@ def _coverage_rows(ctx: _Context) -> pd.DataFrame:
 def _stock_frames(ctx: _Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     last = ctx.epochs[-1]
     if ctx.region is not None:
-        units = ctx.frame_of(ctx.children(ctx.region)) if ctx.children(ctx.region) else ctx.frame_of([(ctx.region.level, ctx.region.region_id)])
+        units = (
+            ctx.frame_of(ctx.children(ctx.region))
+            if ctx.children(ctx.region)
+            else ctx.frame_of([(ctx.region.level, ctx.region.region_id)])
+        )
     else:
-        units = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]]) if ctx.top_level else pd.DataFrame()
+        units = (
+            ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]])
+            if ctx.top_level
+            else pd.DataFrame()
+        )
     if not units.empty:
         units = units.sort_values(f"stock_volume_m3_{last}", ascending=False, na_position="last")
-        units = units[pd.to_numeric(units[f"stock_volume_m3_{last}"], errors="coerce").notna()].head(_MAX_BARS)
+        units = units[
+            pd.to_numeric(units[f"stock_volume_m3_{last}"], errors="coerce").notna()
+        ].head(_MAX_BARS)
     keys: list[tuple[str, str]] = []
     nation = ctx.nation()
     if nation is not None:
@@ -236,7 +295,12 @@ def _stock_frames(ctx: _Context) -> tuple[pd.DataFrame, pd.DataFrame]:
         for year in ctx.target_years:
             target = rec.get(f"target_stock_volume_m3_{year}")
             latest = rec.get(f"stock_volume_m3_{last}")
-            if target is None or not np.isfinite(float(target)) or float(target) <= 0 or latest is None:
+            if (
+                target is None
+                or not np.isfinite(float(target))
+                or float(target) <= 0
+                or latest is None
+            ):
                 continue
             rows.append(
                 {
@@ -248,7 +312,9 @@ def _stock_frames(ctx: _Context) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "status": rec.get(f"stock_status_{year}", ""),
                 }
             )
-    return units, pd.DataFrame(rows, columns=["name_zh", "name_en", "region_id", "year", "progress_pct", "status"])
+    return units, pd.DataFrame(
+        rows, columns=["name_zh", "name_en", "region_id", "year", "progress_pct", "status"]
+    )
 
 
 def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
@@ -265,15 +331,22 @@ def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
         if row is None or trow is None:
             continue
         panels = []
-        for key, col, name in (("coverage", "coverage_pct", "forest coverage"), ("stock", "stock_volume_m3", "growing stock")):
+        for key, col, name in (
+            ("coverage", "coverage_pct", "forest coverage"),
+            ("stock", "stock_volume_m3", "growing stock"),
+        ):
             panels.append(
                 F.TrendSeries(
                     label=f"{ctx.label(row)} — {name}",
                     indicator=key,
                     epochs=ctx.epochs,
                     values=tuple(float(row.get(f"{col}_{e}", np.nan)) for e in ctx.epochs),
-                    projection={y: float(trow.get(f"{key}_projected_{y}", np.nan)) for y in ctx.target_years},
-                    targets={y: float(trow.get(f"{key}_target_{y}", np.nan)) for y in ctx.target_years},
+                    projection={
+                        y: float(trow.get(f"{key}_projected_{y}", np.nan)) for y in ctx.target_years
+                    },
+                    targets={
+                        y: float(trow.get(f"{key}_target_{y}", np.nan)) for y in ctx.target_years
+                    },
                     statuses={y: str(trow.get(f"{key}_status_{y}", "")) for y in ctx.target_years},
                 )
             )
@@ -290,9 +363,13 @@ def _rc(cjk_font: str | None) -> dict[str, Any]:
     return {"font.family": families, "axes.unicode_minus": False}
 
 
-def _tracking_table(ctx: _Context, frame: pd.DataFrame, *, aggregate_ids: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+def _tracking_table(
+    ctx: _Context, frame: pd.DataFrame, *, aggregate_ids: AbstractSet[str] = frozenset()
+) -> str:
     first, last = ctx.epochs[0], ctx.epochs[-1]
-    divisor, unit = F.stock_scale(float(pd.to_numeric(frame.get(f"stock_volume_m3_{last}"), errors="coerce").max() or 0))
+    divisor, unit = F.stock_scale(
+        float(pd.to_numeric(frame.get(f"stock_volume_m3_{last}"), errors="coerce").max() or 0)
+    )
     headers = ["region 名称", "id", f"coverage {first} (%)"]
     if len(ctx.epochs) > 1:
         headers += [f"coverage {last} (%)", "trend (pp/yr)"]
@@ -303,9 +380,16 @@ def _tracking_table(ctx: _Context, frame: pd.DataFrame, *, aggregate_ids: set[st
         headers += [f"stock status {y}"]
     rows, classes = [], []
     for rec in frame.to_dict(orient="records"):
-        cells = [_name_cell(rec), Cell(esc(rec.get("region_id"))), Cell(_pct(rec.get(f"coverage_pct_{first}")), True)]
+        cells = [
+            _name_cell(rec),
+            Cell(esc(rec.get("region_id"))),
+            Cell(_pct(rec.get(f"coverage_pct_{first}")), True),
+        ]
         if len(ctx.epochs) > 1:
-            cells += [Cell(_pct(rec.get(f"coverage_pct_{last}")), True), Cell(fmt_number(rec.get("coverage_rate_per_yr"), digits=3), True)]
+            cells += [
+                Cell(_pct(rec.get(f"coverage_pct_{last}")), True),
+                Cell(fmt_number(rec.get("coverage_rate_per_yr"), digits=3), True),
+            ]
         for y in ctx.target_years:
             scope = rec.get(f"target_scope_{y}")
             target = _pct(rec.get(f"coverage_target_{y}"))
@@ -328,7 +412,9 @@ def _tracking_table(ctx: _Context, frame: pd.DataFrame, *, aggregate_ids: set[st
 def _pixel_size(grid: dict[str, Any]) -> str:
     size = grid.get("pixel_size") or grid.get("res") or grid.get("resolution")
     if isinstance(size, list | tuple) and len(size) == 2:
-        unit = "°" if str(grid.get("crs", "")).upper() in ("EPSG:4326", "EPSG:4490") else " CRS units"
+        unit = (
+            "°" if str(grid.get("crs", "")).upper() in ("EPSG:4326", "EPSG:4490") else " CRS units"
+        )
         return f"{size[0]:g}{unit} × {size[1]:g}{unit}"
     return str(size or "?")
 
@@ -343,18 +429,27 @@ def _factor_table_html(factor_tables: Any) -> str:
         cells = []
         for k in keys:
             v = d.get(k)
-            text = v if isinstance(v, str) else "" if v is None else json.dumps(v, ensure_ascii=False)
+            text = (
+                v if isinstance(v, str) else "" if v is None else json.dumps(v, ensure_ascii=False)
+            )
             if k == "sha256" and isinstance(v, str):
                 cells.append(Cell(f"<code>{esc(v[:12])}…</code>"))
             else:
-                cells.append(Cell(esc(text[:300]), isinstance(v, int | float) and not isinstance(v, bool)))
+                cells.append(
+                    Cell(esc(text[:300]), isinstance(v, int | float) and not isinstance(v, bool))
+                )
         rows.append(cells)
     return table_html([k.replace("_", " ") for k in keys], rows)
 
 
-def _values_table(frame: pd.DataFrame, columns: list[str], *, aggregate_ids: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+def _values_table(
+    frame: pd.DataFrame, columns: list[str], *, aggregate_ids: AbstractSet[str] = frozenset()
+) -> str:
     headers = ["region 名称", "id"] + [
-        f"{column_label(c).zh} ({column_label(c).unit})" if column_label(c).unit else column_label(c).zh for c in columns
+        f"{column_label(c).zh} ({column_label(c).unit})"
+        if column_label(c).unit
+        else column_label(c).zh
+        for c in columns
     ]
     rows, classes = [], []
     for rec in frame.to_dict(orient="records"):
@@ -399,7 +494,9 @@ def build_report(
     run = open_run(run_dir)
     out = Path(output) if output is not None else run.path / "report.html"
     if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it, or choose another -o FILE.html")
+        raise OutputExistsError(
+            f"{out} exists; pass --overwrite to replace it, or choose another -o FILE.html"
+        )
     fig_dir = out.parent / "figures"
     cjk_font = None if use_cjk is False else find_cjk_font()
     notes: list[str] = []
@@ -412,12 +509,27 @@ def build_report(
     tables = {lv: read_level(run, lv) for lv in run.levels}
     tracking = {lv: track(pd.DataFrame(t.drop(columns="geometry"))) for lv, t in tables.items()}
     index = region_index(run)
-    chosen = find_region(index, region, where=f"run {run.path}") if region else default_region(run, index)
+    chosen = (
+        find_region(index, region, where=f"run {run.path}")
+        if region
+        else default_region(run, index)
+    )
     epochs = tracking[run.levels[0]].epochs
     target_years = tracking[run.levels[0]].years
     carbon = list(dict.fromkeys(c for t in tables.values() for c in carbon_columns(t)))
     top = next((lv for lv in run.levels if lv != "nation"), None)
-    ctx = _Context(run, tables, tracking, index, chosen, _figure_labeler(cjk_font), epochs, target_years, carbon, top)
+    ctx = _Context(
+        run,
+        tables,
+        tracking,
+        index,
+        chosen,
+        _figure_labeler(cjk_font),
+        epochs,
+        target_years,
+        carbon,
+        top,
+    )
     last, first = epochs[-1], epochs[0]
     targets = run.targets
     set_line = f"{targets.get('id', '?')}: {targets.get('title', '')}"
@@ -439,7 +551,9 @@ def build_report(
                 "map_coverage",
                 lambda: F.national_map(
                     national,
-                    pd.to_numeric(national[f"coverage_pct_{last}"], errors="coerce").to_numpy(float),
+                    pd.to_numeric(national[f"coverage_pct_{last}"], errors="coerce").to_numpy(
+                        float
+                    ),
                     classes=F.COVERAGE_CLASSES,
                     title=ctx.labeler.text("森林覆盖率", "Forest coverage") + f" {last}",
                     legend_title=f"forest coverage {last} (%)",
@@ -450,7 +564,11 @@ def build_report(
                 ),
             )
         )
-    sink = None if top is None else sink_column(carbon, pd.DataFrame(tables[top].drop(columns="geometry")))
+    sink = (
+        None
+        if top is None
+        else sink_column(carbon, pd.DataFrame(tables[top].drop(columns="geometry")))
+    )
     sink_values = None
     sink_unit = ""
     if top is not None and sink is not None:
@@ -460,7 +578,9 @@ def build_report(
         if "per_ha" in sink or "per_km2" in sink:
             sink_values, sink_unit = raw, label.unit or sink
         else:
-            land = pd.to_numeric(national.get(f"land_area_km2_{last}"), errors="coerce").to_numpy(float)
+            land = pd.to_numeric(national.get(f"land_area_km2_{last}"), errors="coerce").to_numpy(
+                float
+            )
             with np.errstate(divide="ignore", invalid="ignore"):
                 sink_values = np.where(land > 0, raw / land, np.nan)
             sink_unit = f"{label.unit or sink} per km² of land"
@@ -495,7 +615,9 @@ def build_report(
                 groups = tables[mid][tables[mid]["region_id"].isin(gids)].reset_index(drop=True)
         else:
             finest = chosen.level
-            units = tables[chosen.level][tables[chosen.level]["region_id"] == chosen.region_id].reset_index(drop=True)
+            units = tables[chosen.level][
+                tables[chosen.level]["region_id"] == chosen.region_id
+            ].reset_index(drop=True)
             groups = None
         outline = tables[chosen.level][tables[chosen.level]["region_id"] == chosen.region_id]
         if chosen.level != "nation":
@@ -504,9 +626,13 @@ def build_report(
                     "map_region",
                     lambda: F.region_map(
                         units,
-                        pd.to_numeric(units[f"coverage_pct_{last}"], errors="coerce").to_numpy(float),
+                        pd.to_numeric(units[f"coverage_pct_{last}"], errors="coerce").to_numpy(
+                            float
+                        ),
                         classes=F.COVERAGE_CLASSES,
-                        title=f"{region_name}: " + ctx.labeler.text("森林覆盖率", "forest coverage") + f" {last}, by {finest}",
+                        title=f"{region_name}: "
+                        + ctx.labeler.text("森林覆盖率", "forest coverage")
+                        + f" {last}, by {finest}",
                         legend_title=f"forest coverage {last} (%)",
                         labeler=ctx.labeler,
                         groups=groups,
@@ -540,8 +666,11 @@ def build_report(
                     stock_progress,
                     epochs=epochs,
                     labeler=ctx.labeler,
-                    title=ctx.labeler.text("森林蓄积量", "Growing stock") + (f" — {region_name}" if region_name else ""),
-                    no_target_note=ctx.labeler.plain(f"no stock targets for these regions\nin target set {targets.get('id', '?')}"),
+                    title=ctx.labeler.text("森林蓄积量", "Growing stock")
+                    + (f" — {region_name}" if region_name else ""),
+                    no_target_note=ctx.labeler.plain(
+                        f"no stock targets for these regions\nin target set {targets.get('id', '?')}"
+                    ),
                 ),
             )
         )
@@ -552,8 +681,11 @@ def build_report(
                 "trend",
                 lambda: F.trend_chart(
                     series,
-                    title=ctx.labeler.text("趋势与预测", "Trend and projection") + f" ({first}–{last} → {', '.join(map(str, target_years))})",
-                    method_note=ctx.labeler.plain("Projection: " + METHOD.split(":", 1)[0] + ". Targets: " + set_line[:150]),
+                    title=ctx.labeler.text("趋势与预测", "Trend and projection")
+                    + f" ({first}–{last} → {', '.join(map(str, target_years))})",
+                    method_note=ctx.labeler.plain(
+                        "Projection: " + METHOD.split(":", 1)[0] + ". Targets: " + set_line[:150]
+                    ),
                 ),
             )
         )
@@ -570,7 +702,14 @@ def build_report(
         font_log.setLevel(font_level)
 
     html_text = _render(
-ctx, pngs, notes=notes, sink=sink, sink_unit=sink_unit, region_name=region_name, cjk_font=cjk_font)
+        ctx,
+        pngs,
+        notes=notes,
+        sink=sink,
+        sink_unit=sink_unit,
+        region_name=region_name,
+        cjk_font=cjk_font,
+    )
     scratch = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
     scratch.write_text(html_text, encoding="utf-8")
     os.replace(scratch, out)
@@ -585,7 +724,7 @@ def _draw_all(
     cjk_font: str | None,
     progress: ProgressFn | None,
 ) -> None:
-    with matplotlib.rc_context(_rc(cjk_font)):
+    with matplotlib.rc_context(_rc(cjk_font)):  # type: ignore[arg-type]
         for i, (name, draw) in enumerate(steps, start=1):
             if progress is not None:
                 progress(i, len(steps), name)
@@ -622,7 +761,9 @@ def _render(
     def fig(name: str, alt: str, caption: str) -> str:
         if name not in pngs:
             return ""
-        return figure_html(pngs[name], name=name, alt=alt, caption=f"<b>Figure {next(fig_no)}.</b> {caption}")
+        return figure_html(
+            pngs[name], name=name, alt=alt, caption=f"<b>Figure {next(fig_no)}.</b> {caption}"
+        )
 
     # key-figure cards
     cards = []
@@ -639,16 +780,24 @@ def _render(
         cov = row.get(f"coverage_pct_{last}")
         stock = row.get(f"stock_volume_m3_{last}")
         divisor, unit = F.stock_scale(float(stock) if pd.notna(stock) else 0.0)
-        change = "" if len(epochs) < 2 else f" ({fmt_number(float(cov) - float(row.get(f'coverage_pct_{first}')), digits=2)} pp since {first})"
+        change = (
+            ""
+            if len(epochs) < 2
+            else f" ({fmt_number(float(cov) - float(row.get(f'coverage_pct_{first}')), digits=2)} pp since {first})"
+        )
         status = " ".join(
-            f"{y}: {status_pill(trow.get(f'coverage_status_{y}'))}" for y in years if trow.get(f"coverage_status_{y}") != "no target"
+            f"{y}: {status_pill(trow.get(f'coverage_status_{y}'))}"
+            for y in years
+            if trow.get(f"coverage_status_{y}") != "no target"
         )
         cards.append(
             f'<div class="card"><div class="name"><span lang="zh-CN">{esc(row.get("name_zh"))}</span> {esc(row.get("name_en"))}</div>'
             f'<div class="big">{_pct(cov)} %</div><div class="small">forest coverage {last}{change}</div>'
             f'<div class="small">stock {_stock(stock, divisor)} {esc(unit)} · coverage targets {status or "—"}</div></div>'
         )
-    cards_html = f'<div class="cards">{"".join(cards)}</div>' + "".join(notice(esc(n)) for n in notes)
+    cards_html = f'<div class="cards">{"".join(cards)}</div>' + "".join(
+        notice(esc(n)) for n in notes
+    )
 
     sections: list[Section] = []
     # national maps
@@ -683,7 +832,13 @@ def _render(
 
     if "map_region" in pngs:
         reg = Section("region", f"Region: {region_name}")
-        reg.add(fig("map_region", f"Map of {region_name}", f"Forest coverage in {last} across {esc(region_name)}; heavy lines: intermediate units."))
+        reg.add(
+            fig(
+                "map_region",
+                f"Map of {region_name}",
+                f"Forest coverage in {last} across {esc(region_name)}; heavy lines: intermediate units.",
+            )
+        )
         sections.append(reg)
 
     tgt = Section("targets", "Targets and trends")
@@ -698,9 +853,19 @@ def _render(
     tgt.add(fig("bars_stock", "Bar chart of growing stock and progress to targets",
                 f"Left: growing stock volume per region in {last}" + (f" and {first} (circles)" if len(epochs) > 1 else "")
                 + ". Right: latest stock as a share of each stock target, coloured by status."))  # fmt: skip
-    tgt.add(fig("trend", "Trend chart with projections and targets", f"Observed epochs, projection ({esc(METHOD.split(':', 1)[0])}) and targets."))
+    tgt.add(
+        fig(
+            "trend",
+            "Trend chart with projections and targets",
+            f"Observed epochs, projection ({esc(METHOD.split(':', 1)[0])}) and targets.",
+        )
+    )
     if len(epochs) < 2:
-        tgt.add(notice("This run has one epoch, so there is no trend: projections and target years are left empty."))
+        tgt.add(
+            notice(
+                "This run has one epoch, so there is no trend: projections and target years are left empty."
+            )
+        )
     sections.append(tgt)
 
     # tables
@@ -723,17 +888,33 @@ def _render(
             )
     if ctx.top_level is not None and (ctx.region is None or ctx.region.level not in ("nation",)):
         frame = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]])
-        tab.add(f"<details><summary>all {esc(ctx.top_level)}-level regions ({len(frame)})</summary>" + _tracking_table(ctx, frame) + "</details>")
-    area_cols = [f"land_area_km2_{last}", f"forest_area_km2_{last}", f"coverage_pct_{last}", f"stock_volume_m3_{last}", f"stock_density_m3_per_ha_{last}"]
+        tab.add(
+            f"<details><summary>all {esc(ctx.top_level)}-level regions ({len(frame)})</summary>"
+            + _tracking_table(ctx, frame)
+            + "</details>"
+        )
+    area_cols = [
+        f"land_area_km2_{last}",
+        f"forest_area_km2_{last}",
+        f"coverage_pct_{last}",
+        f"stock_volume_m3_{last}",
+        f"stock_density_m3_per_ha_{last}",
+    ]
     if keys:
         tab.add("<h3>Areas and stock</h3>")
         frame = ctx.frame_of(keys + (ctx.children(ctx.region) if ctx.region is not None else []))
-        tab.add(_values_table(frame, [c for c in area_cols if c in frame.columns], aggregate_ids=agg_ids))
+        tab.add(
+            _values_table(
+                frame, [c for c in area_cols if c in frame.columns], aggregate_ids=agg_ids
+            )
+        )
     tab.add("<h3>Carbon</h3>")
     if ctx.carbon:
         frame = ctx.frame_of(keys + (ctx.children(ctx.region) if ctx.region is not None else []))
         shown = latest_only([c for c in ctx.carbon if c in frame.columns], epochs)
-        tab.add(f"<p>Carbon columns of the run ({esc(last)} for per-epoch values; every epoch is in the exports).</p>")
+        tab.add(
+            f"<p>Carbon columns of the run ({esc(last)} for per-epoch values; every epoch is in the exports).</p>"
+        )
         tab.add(_values_table(frame, shown, aggregate_ids=agg_ids))
         tab.add(f"<p>{esc(m.get('sign_convention', ''))}</p>")
     else:
@@ -746,14 +927,20 @@ def _render(
     grid = m.get("grid") or {}
     items = [
         ("forest definition", f"{fd.get('name', '')} — {fd.get('source', '')}"),
-        ("tree stands", f"canopy cover ≥ {fd.get('canopy_cover_min_pct')} % or land-cover classes {fd.get('forest_classes')}"),
+        (
+            "tree stands",
+            f"canopy cover ≥ {fd.get('canopy_cover_min_pct')} % or land-cover classes {fd.get('forest_classes')}",
+        ),
         ("bamboo", f"forest types {fd.get('bamboo_forest_types')}"),
         ("special shrubland", json.dumps(fd.get("special_shrubland"), ensure_ascii=False)),
         ("coverage", "forest area ÷ mapped land area of the region, in %"),
         (
             "area method",
             "true area of every pixel ("
-            + str(grid.get("area_method") or "geodesic per pixel row for geographic grids, |det| of the affine for projected ones")
+            + str(
+                grid.get("area_method")
+                or "geodesic per pixel row for geographic grids, |det| of the affine for projected ones"
+            )
             + "); regions take boundary pixels by the fraction of the pixel they cover (exact polygon coverage). "
             f"Grid: {grid.get('crs', '?')}, pixel size {_pixel_size(grid)}, {grid.get('width', '?')} × "
             f"{grid.get('height', '?')} pixels, bounds {grid.get('bounds', '?')}.",
@@ -762,16 +949,32 @@ def _render(
         ("trend and projection", METHOD),
         ("status", "; ".join(f"{k}: {v}" for k, v in STATUSES.items())),
         ("sign convention", str(m.get("sign_convention", ""))),
-        ("maps", "Albers equal-area conic (standard parallels 25° N and 47° N, central meridian 105° E). " + F.BOUNDARY_ATTRIBUTION + "."),
+        (
+            "maps",
+            "Albers equal-area conic (standard parallels 25° N and 47° N, central meridian 105° E). "
+            + F.BOUNDARY_ATTRIBUTION
+            + ".",
+        ),
         ("figure fonts", cjk_font or "no CJK font: English names in figures"),
     ]
-    meth.add('<dl class="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>")
+    meth.add(
+        '<dl class="meta">'
+        + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items)
+        + "</dl>"
+    )
     factor_tables = m.get("factor_tables")
     meth.add("<h3>Carbon methods and factor tables</h3>")
     carbon_methods = m.get("carbon_methods")
     if carbon_methods:
         notes_list = carbon_methods if isinstance(carbon_methods, list) else [carbon_methods]
-        meth.add("<ul>" + "".join(f"<li>{esc(n if isinstance(n, str) else json.dumps(n, ensure_ascii=False))}</li>" for n in notes_list) + "</ul>")
+        meth.add(
+            "<ul>"
+            + "".join(
+                f"<li>{esc(n if isinstance(n, str) else json.dumps(n, ensure_ascii=False))}</li>"
+                for n in notes_list
+            )
+            + "</ul>"
+        )
     if factor_tables:
         meth.add(_factor_table_html(factor_tables))
     else:
@@ -779,17 +982,28 @@ def _render(
     inputs = m.get("inputs") or []
     if inputs:
         rows = [
-            [Cell(esc(i.get("role"))), Cell(esc(i.get("epoch") if i.get("epoch") is not None else "")), Cell(esc(Path(str(i.get("path", ""))).name)), Cell(f"<code>{esc(str(i.get('sha256', ''))[:16])}…</code>")]
+            [
+                Cell(esc(i.get("role"))),
+                Cell(esc(i.get("epoch") if i.get("epoch") is not None else "")),
+                Cell(esc(Path(str(i.get("path", ""))).name)),
+                Cell(f"<code>{esc(str(i.get('sha256', ''))[:16])}…</code>"),
+            ]
             for i in inputs
         ]
         meth.add("<h3>Inputs</h3>" + table_html(["role", "epoch", "file", "sha256"], rows))
     versions = m.get("versions") or {}
     if versions:
-        meth.add("<h3>Software</h3><p>" + esc(", ".join(f"{k} {v}" for k, v in versions.items())) + f", report by sinkmap {esc(__version__)}</p>")
+        meth.add(
+            "<h3>Software</h3><p>"
+            + esc(", ".join(f"{k} {v}" for k, v in versions.items()))
+            + f", report by sinkmap {esc(__version__)}</p>"
+        )
     sections.append(meth)
 
     man = Section("manifest", "Run manifest")
-    man.add(f"<details><summary>manifest.json ({len(json.dumps(m))} characters)</summary><pre>{pretty_json(m)}</pre></details>")
+    man.add(
+        f"<details><summary>manifest.json ({len(json.dumps(m))} characters)</summary><pre>{pretty_json(m)}</pre></details>"
+    )
     sections.append(man)
 
     footer = (
@@ -797,4 +1011,10 @@ def _render(
         f"{esc(run.path)}. This file is self-contained: it loads nothing from the network (figures are embedded; "
         "no scripts, fonts or map tiles are fetched)."
     )
-    return page(title=title, subtitle_html=subtitle, cards_html=cards_html, sections=sections, footer_html=footer)
+    return page(
+        title=title,
+        subtitle_html=subtitle,
+        cards_html=cards_html,
+        sections=sections,
+        footer_html=footer,
+    )

@@ -1,6 +1,7 @@
 """The report's figures, drawn with matplotlib (Agg): maps, bar charts against targets, trend charts.
 
-Every function takes plain data (GeoDataFrames in EPSG:4326 lon/lat, pandas tables, numbers) and returns a
+Figures are :class:`matplotlib.figure.Figure` objects rendered to PNG by the Agg renderer without pyplot, so
+drawing a report never touches the global matplotlib backend or opens a window. Every function takes plain data (GeoDataFrames in EPSG:4326 lon/lat, pandas tables, numbers) and returns a
 matplotlib :class:`~matplotlib.figure.Figure`; nothing here reads run files or writes anything. Maps use an Albers
 equal-area conic for China (standard parallels 25° N and 47° N, central meridian 105° E), so areas on the map are
 comparable. The national layout follows official map conventions: the mainland in the main map and the South
@@ -14,25 +15,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from itertools import pairwise
 from typing import Any
 
 import geopandas as gpd
-import matplotlib
+import matplotlib.patheffects as path_effects
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize, to_hex
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-
-import matplotlib.patheffects as path_effects  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import shapely  # noqa: E402
-from matplotlib import colormaps  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import Normalize, to_hex  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
-
-from sinkmap.report.fonts import has_cjk  # noqa: E402
+from sinkmap.report.fonts import has_cjk
 
 __all__ = [
     "ALBERS_CHINA",
@@ -60,8 +59,18 @@ NO_DATA_COLOR = "#d9d9d9"
 EDGE_COLOR = "#5b5b5b"
 LINE_COLOR = "#3a3a3a"
 TARGET_COLORS = ("#c0392b", "#e67e22", "#8e44ad", "#2c3e50")
-STATUS_COLORS = {"met": "#1b7837", "on track": "#5aae61", "off track": "#c0392b", "no trend": "#999999"}
-_MAINLAND_BOX = (70.0, 17.8, 140.0, 56.0)  # lon/lat window of the main map (the SCS islands go in the inset)
+STATUS_COLORS = {
+    "met": "#1b7837",
+    "on track": "#5aae61",
+    "off track": "#c0392b",
+    "no trend": "#999999",
+}
+_MAINLAND_BOX = (
+    70.0,
+    17.8,
+    140.0,
+    56.0,
+)  # lon/lat window of the main map (the SCS islands go in the inset)
 _SCS_BOX = (106.0, 2.8, 123.0, 24.6)  # lon/lat window of the South China Sea inset
 _HALO = [path_effects.withStroke(linewidth=2.2, foreground="white")]
 
@@ -86,7 +95,15 @@ class Labeler:
         """A short map label: Chinese without the administrative suffix, or the English name."""
         text = self.name(zh, en, region_id)
         if self.cjk and has_cjk(text):
-            for suffix in ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市"):
+            for suffix in (
+                "特别行政区",
+                "维吾尔自治区",
+                "壮族自治区",
+                "回族自治区",
+                "自治区",
+                "省",
+                "市",
+            ):
                 if text.endswith(suffix) and len(text) > len(suffix) + 1:
                     return text[: -len(suffix)]
         return text
@@ -113,15 +130,22 @@ class Classes:
 
     def color_of(self, values: Sequence[float] | np.ndarray) -> list[str]:
         arr = np.asarray(values, dtype=float)
-        idx = np.clip(np.searchsorted(np.asarray(self.edges[1:-1]), arr, side="right"), 0, len(self.colors) - 1)
-        return [NO_DATA_COLOR if not np.isfinite(v) else self.colors[i] for v, i in zip(arr, idx, strict=True)]
+        idx = np.clip(
+            np.searchsorted(np.asarray(self.edges[1:-1]), arr, side="right"),
+            0,
+            len(self.colors) - 1,
+        )
+        return [
+            NO_DATA_COLOR if not np.isfinite(v) else self.colors[i]
+            for v, i in zip(arr, idx, strict=True)
+        ]
 
 
 def _classes_from(edges: Sequence[float], cmap: str, norm: Normalize, fmt: str) -> Classes:
     edges = tuple(float(e) for e in edges)
-    mids = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    mids = [(a + b) / 2 for a, b in pairwise(edges)]
     colors = tuple(to_hex(colormaps[cmap](float(norm(m)))) for m in mids)
-    labels = tuple(f"{a:{fmt}} – {b:{fmt}}" for a, b in zip(edges[:-1], edges[1:], strict=True))
+    labels = tuple(f"{a:{fmt}} – {b:{fmt}}" for a, b in pairwise(edges))
     return Classes(edges, colors, labels)
 
 
@@ -134,7 +158,7 @@ COVERAGE_CLASSES = _classes_from(
 def _nice(value: float) -> float:
     if value == 0 or not math.isfinite(value):
         return 0.0
-    digits = 2 - int(math.floor(math.log10(abs(value)))) - 1
+    digits = 1 - math.floor(math.log10(abs(value)))
     return round(value, digits)
 
 
@@ -163,9 +187,7 @@ def diverging_classes(values: Sequence[float] | np.ndarray, *, n: int = 6) -> Cl
         pos = [to_hex(colormaps["Greens"](float(x))) for x in np.linspace(0.15, 0.9, n_pos)]
     else:
         pos = [to_hex(cmap(float(x))) for x in np.linspace(0.62, 0.95, n_pos)] if n_pos else []
-    labels = tuple(
-        f"{a:{fmt}} – {b:{fmt}}".replace("-", "−") for a, b in zip(edges[:-1], edges[1:], strict=True)
-    )
+    labels = tuple(f"{a:{fmt}} – {b:{fmt}}".replace("-", "−") for a, b in pairwise(edges))
     return Classes(tuple(edges), tuple(neg + pos), labels)
 
 
@@ -185,7 +207,9 @@ def boundary_lines() -> gpd.GeoDataFrame:
     ref = resources.files("sinkmap.data").joinpath("boundaries", "cn_boundary_lines.geojson")
     with resources.as_file(ref) as path:
         lines = gpd.read_file(path)
-    return lines.set_crs("EPSG:4326", allow_override=True)  # CGCS2000 and WGS84 agree to within centimetres
+    return lines.set_crs(
+        "EPSG:4326", allow_override=True
+    )  # CGCS2000 and WGS84 agree to within centimetres
 
 
 def _project(geoms: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSeries:
@@ -231,11 +255,35 @@ def _scale_bar(ax: Axes, *, x_frac: float = 0.30, y_frac: float = 0.05) -> None:
     bx = x0 + (x1 - x0) * x_frac
     by = y0 + (y1 - y0) * y_frac
     h = (y1 - y0) * 0.008
-    ax.add_patch(Rectangle((bx, by), length / 2, h, facecolor="#333333", edgecolor="#333333", lw=0.6, zorder=6))
-    ax.add_patch(Rectangle((bx + length / 2, by), length / 2, h, facecolor="white", edgecolor="#333333", lw=0.6, zorder=6))
+    ax.add_patch(
+        Rectangle(
+            (bx, by), length / 2, h, facecolor="#333333", edgecolor="#333333", lw=0.6, zorder=6
+        )
+    )
+    ax.add_patch(
+        Rectangle(
+            (bx + length / 2, by),
+            length / 2,
+            h,
+            facecolor="white",
+            edgecolor="#333333",
+            lw=0.6,
+            zorder=6,
+        )
+    )
     for frac in (0, 0.5, 1):
-        ax.text(bx + length * frac, by + h * 2.2, f"{length * frac / 1000:g}", ha="center", va="bottom", fontsize=6.5, zorder=6)
-    ax.text(bx + length + (x1 - x0) * 0.01, by, "km", ha="left", va="bottom", fontsize=6.5, zorder=6)
+        ax.text(
+            bx + length * frac,
+            by + h * 2.2,
+            f"{length * frac / 1000:g}",
+            ha="center",
+            va="bottom",
+            fontsize=6.5,
+            zorder=6,
+        )
+    ax.text(
+        bx + length + (x1 - x0) * 0.01, by, "km", ha="left", va="bottom", fontsize=6.5, zorder=6
+    )
 
 
 def _north_arrow(ax: Axes, *, x: float = 0.05, y: float = 0.9) -> None:
@@ -265,12 +313,26 @@ def _map_axes(ax: Axes) -> None:
         spine.set_linewidth(0.8)
 
 
-def _legend(ax: Axes, classes: Classes, title: str, *, no_data: bool, loc: str = "lower left", **kw: Any) -> None:
-    handles = [Patch(facecolor=c, edgecolor=EDGE_COLOR, linewidth=0.4, label=lab) for c, lab in zip(classes.colors, classes.labels, strict=True)]
+def _legend(
+    ax: Axes, classes: Classes, title: str, *, no_data: bool, loc: Any = "lower left", **kw: Any
+) -> None:
+    handles = [
+        Patch(facecolor=c, edgecolor=EDGE_COLOR, linewidth=0.4, label=lab)
+        for c, lab in zip(classes.colors, classes.labels, strict=True)
+    ]
     if no_data:
-        handles.append(Patch(facecolor=NO_DATA_COLOR, edgecolor=EDGE_COLOR, linewidth=0.4, label="no data"))
+        handles.append(
+            Patch(facecolor=NO_DATA_COLOR, edgecolor=EDGE_COLOR, linewidth=0.4, label="no data")
+        )
     leg = ax.legend(
-        handles=handles, title=title, loc=loc, fontsize=7, title_fontsize=7.5, frameon=True, framealpha=0.92, **kw
+        handles=handles,
+        title=title,
+        loc=loc,
+        fontsize=7,
+        title_fontsize=7.5,
+        frameon=True,
+        framealpha=0.92,
+        **kw,
     )
     leg.get_frame().set_edgecolor("#bbbbbb")
     leg.set_zorder(8)
@@ -334,9 +396,21 @@ def national_map(
         row = regions.iloc[i]
         label = labeler.short(row.get("name_zh"), row.get("name_en"), row.get("region_id"))
         if x0 <= point.x <= x1 and y0 <= point.y <= y1:
-            ax.text(point.x, point.y, label, fontsize=6.3, ha="center", va="center", color="#222222", path_effects=_HALO, zorder=6)
+            ax.text(
+                point.x,
+                point.y,
+                label,
+                fontsize=6.3,
+                ha="center",
+                va="center",
+                color="#222222",
+                path_effects=_HALO,
+                zorder=6,
+            )
     ax.set_title(title, fontsize=13, fontweight="bold", loc="left", pad=8)
-    _legend(ax, classes, legend_title, no_data=bool(np.any(~np.isfinite(np.asarray(values, float)))))
+    _legend(
+        ax, classes, legend_title, no_data=bool(np.any(~np.isfinite(np.asarray(values, float))))
+    )
     _north_arrow(ax)
     _scale_bar(ax, x_frac=0.30, y_frac=0.04)
     if inset_rect is not None:
@@ -350,7 +424,15 @@ def national_map(
         _map_axes(inset)
         inset.set_zorder(9)
         inset.set_facecolor("#f4f8fb")
-        inset.text(0.5, 0.03, labeler.text("南海诸岛", "South China Sea Islands"), transform=inset.transAxes, ha="center", va="bottom", fontsize=6.5)
+        inset.text(
+            0.5,
+            0.03,
+            labeler.text("南海诸岛", "South China Sea Islands"),
+            transform=inset.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize=6.5,
+        )
     if note:
         fig.text(0.01, -0.005, note, fontsize=6.5, color="#555555", ha="left", va="top", wrap=True)
     ax.set_facecolor("#f4f8fb" if national else "white")
@@ -413,7 +495,16 @@ def region_map(
 # -------------------------------------------------------------------------------------------------- bar charts
 def _target_legend_handles(years: Sequence[int]) -> list[Line2D]:
     return [
-        Line2D([], [], color=TARGET_COLORS[i % len(TARGET_COLORS)], marker="|", markersize=13, mew=2.4, ls="none", label=f"{y} target")
+        Line2D(
+            [],
+            [],
+            color=TARGET_COLORS[i % len(TARGET_COLORS)],
+            marker="|",
+            markersize=13,
+            mew=2.4,
+            ls="none",
+            label=f"{y} target",
+        )
         for i, y in enumerate(years)
     ]
 
@@ -434,7 +525,9 @@ def coverage_bars(
     last, first = epochs[-1], epochs[0]
     n = len(rows)
     fig = Figure(figsize=(9, 1.3 + 0.3 * max(n, 3)))
-    ax = fig.add_axes((0.27, 0.9 / (1.3 + 0.3 * max(n, 3)), 0.70, 1 - 1.25 / (1.3 + 0.3 * max(n, 3))))
+    ax = fig.add_axes(
+        (0.27, 0.9 / (1.3 + 0.3 * max(n, 3)), 0.70, 1 - 1.25 / (1.3 + 0.3 * max(n, 3)))
+    )
     y = np.arange(n)[::-1]
     latest = pd.to_numeric(rows[f"coverage_pct_{last}"], errors="coerce").to_numpy(float)
     colors = ["#2b6a3b" if k == "aggregate" else "#6fb07f" for k in rows["kind"]]
@@ -446,12 +539,16 @@ def coverage_bars(
     if len(epochs) > 1:
         earlier = pd.to_numeric(rows[f"coverage_pct_{first}"], errors="coerce").to_numpy(float)
         ax.plot(earlier, y, "o", mfc="white", mec="#222222", ms=4.5, zorder=3)
-        handles.append(Line2D([], [], marker="o", mfc="white", mec="#222222", ls="none", label=f"{first}"))
+        handles.append(
+            Line2D([], [], marker="o", mfc="white", mec="#222222", ls="none", label=f"{first}")
+        )
     for i, year in enumerate(target_years):
         col = f"target_coverage_pct_{year}"
         if col in rows.columns:
             t = pd.to_numeric(rows[col], errors="coerce").to_numpy(float)
-            ax.plot(t, y, "|", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=15, mew=2.4, zorder=4)
+            ax.plot(
+                t, y, "|", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=15, mew=2.4, zorder=4
+            )
     handles.extend(_target_legend_handles(target_years))
     ax.set_yticks(y)
     ax.set_yticklabels(
@@ -460,7 +557,19 @@ def coverage_bars(
     for tick, kind in zip(ax.get_yticklabels(), rows["kind"], strict=True):
         if kind == "aggregate":
             tick.set_fontweight("bold")
-    upper = np.nanmax(np.concatenate([latest, *[pd.to_numeric(rows[c], errors="coerce").to_numpy(float) for c in rows.columns if c.startswith("target_coverage_pct_")], [10.0]]))
+    upper = np.nanmax(
+        np.concatenate(
+            [
+                latest,
+                *[
+                    pd.to_numeric(rows[c], errors="coerce").to_numpy(float)
+                    for c in rows.columns
+                    if c.startswith("target_coverage_pct_")
+                ],
+                [10.0],
+            ]
+        )
+    )
     ax.set_xlim(0, min(100.0, float(upper) * 1.12 + 2))
     ax.set_xlabel("forest coverage (%)", fontsize=8.5)
     ax.grid(axis="x", color="#e3e3e3", zorder=0)
@@ -495,12 +604,27 @@ def stock_bars(
     latest = pd.to_numeric(units.get(f"stock_volume_m3_{last}"), errors="coerce").to_numpy(float)
     divisor, unit = stock_scale(float(np.nanmax(latest)) if np.isfinite(latest).any() else 0.0)
     y = np.arange(len(units))[::-1]
-    ax.barh(y, np.nan_to_num(latest) / divisor, color="#6f8fb0", height=0.66, zorder=2, label=f"{last}")
+    ax.barh(
+        y, np.nan_to_num(latest) / divisor, color="#6f8fb0", height=0.66, zorder=2, label=f"{last}"
+    )
     if len(epochs) > 1:
-        earlier = pd.to_numeric(units.get(f"stock_volume_m3_{first}"), errors="coerce").to_numpy(float)
-        ax.plot(earlier / divisor, y, "o", mfc="white", mec="#222222", ms=4.5, zorder=3, label=f"{first}")
+        earlier = pd.to_numeric(units.get(f"stock_volume_m3_{first}"), errors="coerce").to_numpy(
+            float
+        )
+        ax.plot(
+            earlier / divisor,
+            y,
+            "o",
+            mfc="white",
+            mec="#222222",
+            ms=4.5,
+            zorder=3,
+            label=f"{first}",
+        )
     ax.set_yticks(y)
-    ax.set_yticklabels([labeler.name(r.name_zh, r.name_en, r.region_id) for r in units.itertuples()], fontsize=8)
+    ax.set_yticklabels(
+        [labeler.name(r.name_zh, r.name_en, r.region_id) for r in units.itertuples()], fontsize=8
+    )
     ax.set_xlabel(f"growing stock volume ({unit})", fontsize=8.5)
     ax.grid(axis="x", color="#e3e3e3", zorder=0)
     ax.tick_params(axis="x", labelsize=8)
@@ -514,19 +638,39 @@ def stock_bars(
         right.spines[side].set_visible(False)
     right.set_title("progress to stock targets", fontsize=10, loc="left")
     if progress.empty:
-        right.text(0.5, 0.5, no_target_note, ha="center", va="center", fontsize=8, wrap=True, transform=right.transAxes, color="#555555")
+        right.text(
+            0.5,
+            0.5,
+            no_target_note,
+            ha="center",
+            va="center",
+            fontsize=8,
+            wrap=True,
+            transform=right.transAxes,
+            color="#555555",
+        )
         right.set_xticks([])
         right.set_yticks([])
         return fig
     yp = np.arange(len(progress))[::-1]
     pct = progress["progress_pct"].to_numpy(float)
-    right.barh(yp, np.nan_to_num(pct), color=[STATUS_COLORS.get(s, "#999999") for s in progress["status"]], height=0.62, zorder=2)
+    right.barh(
+        yp,
+        np.nan_to_num(pct),
+        color=[STATUS_COLORS.get(s, "#999999") for s in progress["status"]],
+        height=0.62,
+        zorder=2,
+    )
     right.axvline(100, color="#333333", lw=1, ls="--", zorder=3)
     for yi, v, s in zip(yp, pct, progress["status"], strict=True):
         right.text(min(v, 160) + 2, yi, f"{v:.0f} % · {s}", va="center", fontsize=7, zorder=4)
     right.set_yticks(yp)
     right.set_yticklabels(
-        [f"{labeler.name(r.name_zh, r.name_en, r.region_id)} {r.year}" for r in progress.itertuples()], fontsize=8
+        [
+            f"{labeler.name(r.name_zh, r.name_en, r.region_id)} {r.year}"
+            for r in progress.itertuples()
+        ],
+        fontsize=8,
     )
     right.set_xlim(0, max(130.0, float(np.nanmax(pct)) * 1.35 if np.isfinite(pct).any() else 130.0))
     right.set_xlabel("latest stock as % of target", fontsize=8.5)
@@ -556,7 +700,14 @@ def trend_chart(series: Sequence[Sequence[TrendSeries]], *, title: str, method_n
     n_cols = max((len(r) for r in series), default=1)
     fig = Figure(figsize=(5.2 * n_cols, 2.9 * n_rows + 0.9))
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.55 / (2.9 * n_rows + 0.9), bottom=0.5 / (2.9 * n_rows + 0.9) + 0.06, hspace=0.45, wspace=0.22)
+    fig.subplots_adjust(
+        left=0.08,
+        right=0.98,
+        top=1 - 0.55 / (2.9 * n_rows + 0.9),
+        bottom=0.5 / (2.9 * n_rows + 0.9) + 0.06,
+        hspace=0.45,
+        wspace=0.22,
+    )
     for r, row in enumerate(series):
         for c in range(n_cols):
             ax = axes[r][c]
@@ -566,16 +717,37 @@ def trend_chart(series: Sequence[Sequence[TrendSeries]], *, title: str, method_n
             _trend_panel(ax, row[c])
     handles = [
         Line2D([], [], color="#555555", marker="o", lw=2, label="observed"),
-        Line2D([], [], color="#777777", ls="--", marker="o", mfc="white", lw=1.4, label="projection"),
+        Line2D(
+            [], [], color="#777777", ls="--", marker="o", mfc="white", lw=1.4, label="projection"
+        ),
     ]
-    years = sorted({y for row in series for s in row for y, t in s.targets.items() if np.isfinite(t)})
+    years = sorted(
+        {y for row in series for s in row for y, t in s.targets.items() if np.isfinite(t)}
+    )
     handles += [
-        Line2D([], [], color=TARGET_COLORS[i % len(TARGET_COLORS)], marker="D", ls="none", ms=7, label=f"{y} target")
+        Line2D(
+            [],
+            [],
+            color=TARGET_COLORS[i % len(TARGET_COLORS)],
+            marker="D",
+            ls="none",
+            ms=7,
+            label=f"{y} target",
+        )
         for i, y in enumerate(years)
     ]
-    fig.legend(handles=handles, loc="upper right", ncol=len(handles), fontsize=8, frameon=False, bbox_to_anchor=(0.99, 1.0))
+    fig.legend(
+        handles=handles,
+        loc="upper right",
+        ncol=len(handles),
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.99, 1.0),
+    )
     fig.suptitle(title, fontsize=12.5, fontweight="bold", x=0.01, ha="left")
-    fig.text(0.01, 0.01, method_note, fontsize=6.8, color="#555555", ha="left", va="bottom", wrap=True)
+    fig.text(
+        0.01, 0.01, method_note, fontsize=6.8, color="#555555", ha="left", va="bottom", wrap=True
+    )
     return fig
 
 
@@ -583,20 +755,42 @@ def _trend_panel(ax: Axes, s: TrendSeries) -> None:
     vals = np.asarray(s.values, dtype=float)
     everything = [*vals, *s.projection.values(), *s.targets.values()]
     finite = [v for v in everything if np.isfinite(v)]
-    divisor, unit = (1.0, "%") if s.indicator == "coverage" else stock_scale(max(finite) if finite else 0.0)
-    ax.plot(s.epochs, vals / divisor, "-o", color="#2b6a3b" if s.indicator == "coverage" else "#3d5f85", lw=2, ms=5, zorder=3)
+    divisor, unit = (
+        (1.0, "%") if s.indicator == "coverage" else stock_scale(max(finite) if finite else 0.0)
+    )
+    ax.plot(
+        s.epochs,
+        vals / divisor,
+        "-o",
+        color="#2b6a3b" if s.indicator == "coverage" else "#3d5f85",
+        lw=2,
+        ms=5,
+        zorder=3,
+    )
     years = sorted(set(s.projection) | set(s.targets))
     proj_years = [y for y in sorted(s.projection) if np.isfinite(s.projection[y])]
     if proj_years and np.isfinite(vals[-1]):
         xs = [s.epochs[-1], *proj_years]
         ys = [vals[-1] / divisor, *[s.projection[y] / divisor for y in proj_years]]
         ax.plot(xs, ys, "--", color="#777777", lw=1.4, zorder=2)
-        ax.plot(proj_years, [s.projection[y] / divisor for y in proj_years], "o", mfc="white", mec="#777777", ms=4.5, zorder=3)
+        ax.plot(
+            proj_years,
+            [s.projection[y] / divisor for y in proj_years],
+            "o",
+            mfc="white",
+            mec="#777777",
+            ms=4.5,
+            zorder=3,
+        )
     for i, y in enumerate(sorted(s.targets)):
         t = s.targets[y]
         if np.isfinite(t):
-            ax.plot([y], [t / divisor], "D", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=7, zorder=4)
-    status_text = "; ".join(f"{y}: {s.statuses[y]}" for y in sorted(s.statuses) if s.statuses[y] != "no target")
+            ax.plot(
+                [y], [t / divisor], "D", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=7, zorder=4
+            )
+    status_text = "; ".join(
+        f"{y}: {s.statuses[y]}" for y in sorted(s.statuses) if s.statuses[y] != "no target"
+    )
     if len(s.epochs) < 2:
         status_text = ("one epoch: no trend. " + status_text).strip()
     if status_text:
@@ -605,12 +799,15 @@ def _trend_panel(ax: Axes, s: TrendSeries) -> None:
     lo_x = min(s.epochs) - 1
     hi_x = max([*s.epochs, *years]) + 1
     ax.set_xlim(lo_x, hi_x)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ymin = min(finite) / divisor if finite else 0
     ymax = max(finite) / divisor if finite else 1
     span = (ymax - ymin) or max(abs(ymax), 1.0)
     ax.set_ylim(ymin - span * 0.25, ymax + span * 0.45)
-    ax.set_ylabel("forest coverage (%)" if s.indicator == "coverage" else f"stock volume ({unit})", fontsize=8.5)
+    ax.set_ylabel(
+        "forest coverage (%)" if s.indicator == "coverage" else f"stock volume ({unit})",
+        fontsize=8.5,
+    )
     ax.set_title(s.label, fontsize=10, loc="left")
     ax.tick_params(labelsize=8)
     ax.grid(color="#ececec")

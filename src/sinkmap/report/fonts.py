@@ -40,7 +40,10 @@ INSTALL_HINT = "install a CJK font, e.g. `apt-get install fonts-noto-cjk` or `ap
 def has_cjk(text: str) -> bool:
     """Whether ``text`` contains CJK ideographs (or CJK punctuation/full-width forms)."""
     return any(
-        "\u3000" <= ch <= "\u303f" or "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
+        "\u3000" <= ch <= "\u303f"
+        or "\u3400" <= ch <= "\u4dbf"
+        or "\u4e00" <= ch <= "\u9fff"
+        or "\uff00" <= ch <= "\uffef"
         for ch in text
     )
 

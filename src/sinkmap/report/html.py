@@ -10,7 +10,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CSS", "Cell", "Section", "esc", "figure_html", "notice", "page", "status_pill", "table_html"]
+__all__ = [
+    "CSS",
+    "Cell",
+    "Section",
+    "esc",
+    "figure_html",
+    "notice",
+    "page",
+    "status_pill",
+    "table_html",
+]
 
 CSS = """
 :root { --green:#2b6a3b; --ink:#1f2a24; --muted:#5d6b63; --line:#dfe6e1; --bg:#f7faf8; }
@@ -71,14 +81,19 @@ class Cell:
 
 
 def table_html(
-    headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, row_classes: Sequence[str] | None = None
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    row_classes: Sequence[str] | None = None,
 ) -> str:
     """A table; ``headers`` are plain text (escaped here), cells carry their own HTML."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
-        cells = "".join(f'<td class="num">{c.html}</td>' if c.numeric else f"<td>{c.html}</td>" for c in row)
+        cells = "".join(
+            f'<td class="num">{c.html}</td>' if c.numeric else f"<td>{c.html}</td>" for c in row
+        )
         body.append(f"<tr{cls}>{cells}</tr>")
     return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
@@ -116,18 +131,24 @@ class Section:
 
 
 def page(
-    *, title: str, subtitle_html: str, cards_html: str, sections: Sequence[Section], footer_html: str
+    *,
+    title: str,
+    subtitle_html: str,
+    cards_html: str,
+    sections: Sequence[Section],
+    footer_html: str,
 ) -> str:
     """The whole document."""
     toc = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
     body = "".join(
-        f'<section id="{esc(s.id)}"><h2>{esc(s.title)}</h2>{"".join(s.body)}</section>' for s in sections
+        f'<section id="{esc(s.id)}"><h2>{esc(s.title)}</h2>{"".join(s.body)}</section>'
+        for s in sections
     )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'\">"
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f'<header class="top"><h1>{esc(title)}</h1><div class="sub">{subtitle_html}</div></header>'
