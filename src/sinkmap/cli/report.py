@@ -13,6 +13,8 @@ __all__ = ["command", "print_report_summary"]
 
 def print_report_summary(result: ReportResult) -> None:
     """The region shown, the notes, and every file written."""
+    for line in result.key_figures:
+        click.echo(line)
     if result.region is not None:
         click.echo(f"region in detail: {result.region.describe()}")
     if result.carbon_columns:

@@ -74,6 +74,7 @@ class ReportResult:
     carbon_columns: tuple[str, ...]
     sink_column: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    key_figures: tuple[str, ...] = field(default_factory=tuple)
 
 
 # ---------------------------------------------------------------------------------------------- data choices
@@ -713,7 +714,38 @@ def build_report(
     scratch = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
     scratch.write_text(html_text, encoding="utf-8")
     os.replace(scratch, out)
-    return ReportResult(out, paths, chosen, cjk_font, tuple(carbon), sink, tuple(notes))
+    return ReportResult(
+        out, paths, chosen, cjk_font, tuple(carbon), sink, tuple(notes), _key_figures(ctx)
+    )
+
+
+def _key_figures(ctx: _Context) -> tuple[str, ...]:
+    """One line per headline region (the nation, the chosen region): latest coverage and stock, target status."""
+    last = ctx.epochs[-1]
+    keys: list[tuple[str, str]] = []
+    nation = ctx.nation()
+    if nation is not None:
+        keys.append(("nation", str(nation["region_id"])))
+    if ctx.region is not None and ctx.region.level != "nation":
+        keys.append((ctx.region.level, ctx.region.region_id))
+    lines = []
+    for level, rid in keys:
+        row, trow = ctx.row(level, rid), ctx.track_row(level, rid)
+        if row is None or trow is None:
+            continue
+        stock = row.get(f"stock_volume_m3_{last}")
+        divisor, unit = F.stock_scale(float(stock) if pd.notna(stock) else 0.0)
+        targets = [
+            f"{y} target {fmt_number(trow.get(f'coverage_target_{y}'), digits=1)} %: {trow.get(f'coverage_status_{y}')}"
+            for y in ctx.target_years
+            if trow.get(f"coverage_status_{y}") not in (None, "no target")
+        ]
+        lines.append(
+            f"{row.get('name_zh')} {row.get('name_en')}: coverage {fmt_number(row.get(f'coverage_pct_{last}'))} % in "
+            f"{last}, stock {fmt_number(stock, scale=divisor)} {unit}"
+            + (f"; {'; '.join(targets)}" if targets else "")
+        )
+    return tuple(lines)
 
 
 def _draw_all(
@@ -753,7 +785,7 @@ def _render(
     pipeline = (m.get("pipeline") or {}).get("name", "")
     title = f"sinkmap report — {pipeline}" if pipeline else "sinkmap report"
     subtitle = (
-        f"Run {esc(run.path.name)} · created {esc(m.get('created_utc'))} · epochs {esc(', '.join(map(str, epochs)))} · "
+        f"Run directory <code>{esc(run.path.name)}</code> · created {esc(m.get('created_utc'))} · epochs {esc(', '.join(map(str, epochs)))} · "
         f"targets: <b>{esc(targets.get('id'))}</b> ({esc(targets.get('date') or '')})"
     )
     fig_no = iter(range(1, 100))
