@@ -560,10 +560,13 @@ def tool_profile(job: dict[str, Any]) -> dict[str, Any]:
 
         return wrapper
 
-    originals = (LayerSource.read, ZoneIndex.pieces, zonal.weighted_sums)
+    # the weighted-sum functions zonal.py uses (a patched sinkmap may call weighted_sums_rows)
+    sum_names = [n for n in ("weighted_sums", "weighted_sums_rows") if hasattr(zonal, n)]
+    originals = (LayerSource.read, ZoneIndex.pieces, [getattr(zonal, n) for n in sum_names])
     LayerSource.read = timed(LayerSource.read, "read")  # type: ignore[method-assign]
     ZoneIndex.pieces = timed(ZoneIndex.pieces, "pieces")  # type: ignore[method-assign]
-    zonal.weighted_sums = timed(zonal.weighted_sums, "weighted_sums")  # type: ignore[assignment]
+    for name in sum_names:
+        setattr(zonal, name, timed(getattr(zonal, name), "weighted_sums"))
     gdf = _regions(job)
     layers = {"lc": job["lc"], "val": job["val"]}
     classes = {"forest": ("lc", [FOREST])}
@@ -573,7 +576,9 @@ def tool_profile(job: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     zonal.zonal_stats(gdf, layers, **run)  # type: ignore[arg-type]
     total = time.perf_counter() - t0
-    LayerSource.read, ZoneIndex.pieces, zonal.weighted_sums = originals  # type: ignore[method-assign,assignment]
+    LayerSource.read, ZoneIndex.pieces = originals[0], originals[1]  # type: ignore[method-assign]
+    for name, fn in zip(sum_names, originals[2], strict=True):
+        setattr(zonal, name, fn)
     profiler = cProfile.Profile()
     profiler.enable()
     zonal.zonal_stats(gdf, layers, **run)  # type: ignore[arg-type]
@@ -584,7 +589,9 @@ def tool_profile(job: dict[str, Any]) -> dict[str, Any]:
     start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
     return {
         "seconds": total,
-        "windows": calls["pieces"],
+        "windows": calls["read"]
+        // len(layers),  # windows that touch a region (the others are not read)
+        "windows_total": calls["pieces"],
         "timers": timers,
         "cprofile_top": [ln.rstrip() for ln in lines[start : start + 15]],
     }
@@ -721,6 +728,12 @@ def main(argv: list[str] | None = None) -> int:
         "--skip", default="", help="tools to skip, comma-separated (e.g. rasterstats,double)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.txt/latest.json go")
+    parser.add_argument(
+        "--candidate",
+        type=Path,
+        help="also run sinkmap from this source folder (a patched copy of src/, put first on PYTHONPATH); "
+        "its rows are labelled [patch]",
+    )
     parser.add_argument("--run-tool", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_tool:
@@ -745,6 +758,9 @@ def main(argv: list[str] | None = None) -> int:
         "PYTHONWARNINGS": "ignore",
     }
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    patch_env = None
+    if args.candidate:
+        patch_env = {**env, "PYTHONPATH": str(args.candidate.resolve())}
     report(f"sinkmap regional-aggregation benchmark — {started}")
     report(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; load average "
@@ -791,18 +807,26 @@ def main(argv: list[str] | None = None) -> int:
         return r
 
     def run(
-        tool: str, label: str, n: int | None, *, crop: tuple[int, int] | None = None, **extra: Any
+        tool: str,
+        label: str,
+        n: int | None,
+        *,
+        crop: tuple[int, int] | None = None,
+        patch: bool = False,
+        **extra: Any,
     ) -> dict[str, Any]:
         job = {**base, "tool": tool, **extra}
+        if patch:
+            label += " [patch]"
         px = pixels
         if n is not None:
             job["regions"] = str(region_files[n])
-            key = label.replace(" ", "_").replace("(", "").replace(")", "")
+            key = "".join(ch if ch.isalnum() else "_" for ch in label)
             job["out"] = str(folder / f"result_{key}_{n}.csv")
         if crop:
             job["crop"] = list(crop)
             px = crop[0] * crop[1]
-        res = run_tool(job, env)
+        res = run_tool(job, patch_env if patch else env)
         note = ""
         if crop:
             note = f"crop {crop[0]}x{crop[1]}: full run extrapolated to {res['seconds'] * pixels / px:.0f} s"
@@ -833,13 +857,20 @@ def main(argv: list[str] | None = None) -> int:
         if "cluster" not in skip:
             for w in (1, 2):
                 run("sinkmap", f"sinkmap LocalCluster {w} proc", n, workers=w, cluster=True)
+        if patch_env:
+            for w in (1, 2):
+                run("sinkmap", f"sinkmap {w} thread{'s' * (w > 1)}", n, workers=w, patch=True)
+            run("sinkmap", "sinkmap LocalCluster 2 proc", n, workers=2, cluster=True, patch=True)
         if "exactextract" not in skip:
             run_slow("exactextract", "exactextract", n)
         if "rasterstats" not in skip:
             run_slow("rasterstats", "rasterstats", n)
     # repeat the raw read and sinkmap's 2-thread run, keeping the best of each (the machine is shared)
     raw_rows.append(run("raw", "raw read, 2 threads", None, threads=2))
-    repeat_rows = {n: run("sinkmap", "sinkmap 2 threads", n, workers=2) for n in counts}
+    for n in counts:
+        run("sinkmap", "sinkmap 2 threads", n, workers=2)
+        if patch_env:
+            run("sinkmap", "sinkmap 2 threads", n, workers=2, patch=True)
     best_raw = max(
         (r for r in raw_rows if r["label"] == "raw read, 2 threads"), key=lambda r: r["mpx_s"]
     )
@@ -862,17 +893,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             seen[key] = r
             kept.append(r)
-    del repeat_rows
     raw_mpx = best_raw["mpx_s"]
 
-    profile = None
+    profiles: dict[str, dict[str, Any]] = {}
     if "profile" not in skip:
-        n = max(counts)
-        job = {**base, "tool": "profile", "regions": str(region_files[n])}
-        profile = run_tool(job, env)
-        profile["regions"] = n
+        for label, tool_env in (("sinkmap", env), ("sinkmap [patch]", patch_env)):
+            if tool_env is None:
+                continue
+            n = max(counts)
+            job = {**base, "tool": "profile", "regions": str(region_files[n])}
+            profiles[label] = run_tool(job, tool_env)
+            profiles[label]["regions"] = n
 
-    double = None
+    doubles: list[dict[str, Any]] = []
     if "double" not in skip:
         d_rows, d_cols = rows, 2 * cols
         d_folder = DATA / f"{d_rows}x{d_cols}"
@@ -891,11 +924,13 @@ def main(argv: list[str] | None = None) -> int:
             "workers": 2,
             "regions": str(d_regions),
         }
-        res = run_tool(job, env)
-        double = record(
-            "sinkmap 2 threads, raster x2", "sinkmap", max(counts), res, d_rows * d_cols
-        )
-        results.remove(double)
+        for suffix, tool_env in (("", env), (" [patch]", patch_env)):
+            if tool_env is None:
+                continue
+            res = run_tool(job, tool_env)
+            label = f"sinkmap 2 threads{suffix}, raster x2"
+            doubles.append(record(label, "sinkmap", max(counts), res, d_rows * d_cols))
+            results.remove(doubles[-1])
 
     # ---- report ----
     report("")
@@ -908,7 +943,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for r in kept:
         _row(report, r, raw_mpx)
-    if double is not None:
+    for double in doubles:
         _row(report, double, raw_mpx)
     cluster_rows = [r for r in kept if "LocalCluster" in r["label"] and "startup_seconds" in r]
     if cluster_rows:
@@ -935,17 +970,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {label:<34} [{n:>3}]  forest area {diff['forest_area_m2']:.2e}   value sum {diff['val_sum']:.2e}"
             )
     # ---- profile ----
-    if profile is not None:
+    for label, profile in profiles.items():
         t = profile["timers"]
         total = profile["seconds"]
         windows = max(profile["windows"], 1)
         other = total - sum(t.values())
         report("")
         report(
-            f"profile: sinkmap on the synchronous scheduler (1 thread), {profile['regions']} regions, "
+            f"profile of {label}: synchronous scheduler (1 thread), {profile['regions']} regions, "
             f"{windows} windows of {args.chunk} px, {total:.2f} s ({pixels / total / 1e6:.1f} Mpx/s):"
         )
-        for name, sec in [*t.items(), ("other (masking, set-up, scheduling)", other)]:
+        names = {
+            "read": "read (LayerSource.read, both layers)",
+            "pieces": "pieces (ZoneIndex.pieces)",
+            "weighted_sums": "weighted sums (reduceat, row tails)",
+        }
+        for name, sec in [*((names[k], v) for k, v in t.items()), ("other (masks, set-up)", other)]:
             report(
                 f"  {name:<38} {sec:8.2f} s {100 * sec / total:5.1f} %  {1000 * sec / windows:7.2f} ms/window"
             )
@@ -955,44 +995,52 @@ def main(argv: list[str] | None = None) -> int:
     # ---- verdicts ----
     report("")
     report("verdicts against issue 5's targets:")
-    verdicts = {}
-    best_sinkmap = {
-        n: max(
-            (
+    verdicts: dict[str, bool] = {}
+    for suffix in ("", " [patch]") if patch_env else ("",):
+        mine = [
+            r
+            for r in kept
+            if r["label"].startswith("sinkmap") and r["label"].endswith(suffix or "")
+        ]
+        if not suffix:
+            mine = [r for r in mine if not r["label"].endswith("[patch]")]
+        who = "sinkmap" + suffix
+        for n in counts:
+            r = max(
+                (r for r in mine if r["regions"] == n and "thread" in r["label"]),
+                key=lambda r: r["mpx_s"],
+            )
+            ratio = r["mpx_s"] / raw_mpx
+            ok = ratio >= TARGET_RATIO
+            verdicts[f"{who} throughput_{n}"] = ok
+            report(
+                f"  [{'PASS' if ok else 'FAIL'}] {n} regions: {r['label']}: {r['mpx_s']:.1f} Mpx/s = "
+                f"{100 * ratio:.0f} % of the raw read (target ≥ {100 * TARGET_RATIO:.0f} %)"
+            )
+        peak = max(r["peak_mib"] for r in mine)
+        ok = peak < TARGET_PEAK_MIB
+        verdicts[f"{who} peak_memory"] = ok
+        report(
+            f"  [{'PASS' if ok else 'FAIL'}] {who}: peak memory of every run ≤ {peak:.0f} MiB "
+            f"(target < {TARGET_PEAK_MIB:.0f} MiB)"
+        )
+        double = next(
+            (d for d in doubles if d["label"] == f"sinkmap 2 threads{suffix}, raster x2"), None
+        )
+        if double is not None:
+            ref = next(
                 r
-                for r in kept
-                if r["regions"] == n and r["label"].startswith("sinkmap") and "thread" in r["label"]
-            ),
-            key=lambda r: r["mpx_s"],
-        )
-        for n in counts
-    }
-    for n, r in best_sinkmap.items():
-        ratio = r["mpx_s"] / raw_mpx
-        ok = ratio >= TARGET_RATIO
-        verdicts[f"throughput_{n}"] = ok
-        report(
-            f"  [{'PASS' if ok else 'FAIL'}] {n} regions: sinkmap ({r['label']}) {r['mpx_s']:.1f} Mpx/s = "
-            f"{100 * ratio:.0f} % of the raw read (target ≥ {100 * TARGET_RATIO:.0f} %)"
-        )
-    peaks = [r["peak_mib"] for r in kept if r["label"].startswith("sinkmap")]
-    ok = max(peaks) < TARGET_PEAK_MIB
-    verdicts["peak_memory"] = ok
-    report(
-        f"  [{'PASS' if ok else 'FAIL'}] peak memory of every sinkmap run ≤ {max(peaks):.0f} MiB "
-        f"(target < {TARGET_PEAK_MIB:.0f} MiB)"
-    )
-    if double is not None:
-        ref = next(
-            r for r in kept if r["label"] == "sinkmap 2 threads" and r["regions"] == max(counts)
-        )
-        growth = double["peak_mib"] / ref["peak_mib"] - 1
-        ok = growth <= TARGET_GROWTH and double["peak_mib"] < TARGET_PEAK_MIB
-        verdicts["memory_growth"] = ok
-        report(
-            f"  [{'PASS' if ok else 'FAIL'}] raster doubled: peak {ref['peak_mib']:.0f} → {double['peak_mib']:.0f} MiB "
-            f"({100 * growth:+.1f} %, target ≤ +{100 * TARGET_GROWTH:.0f} %); throughput {double['mpx_s']:.1f} Mpx/s"
-        )
+                for r in mine
+                if r["label"] == f"sinkmap 2 threads{suffix}" and r["regions"] == max(counts)
+            )
+            growth = double["peak_mib"] / ref["peak_mib"] - 1
+            ok = growth <= TARGET_GROWTH and double["peak_mib"] < TARGET_PEAK_MIB
+            verdicts[f"{who} memory_growth"] = ok
+            report(
+                f"  [{'PASS' if ok else 'FAIL'}] {who}: raster doubled, peak {ref['peak_mib']:.0f} → "
+                f"{double['peak_mib']:.0f} MiB ({100 * growth:+.1f} %, target ≤ +{100 * TARGET_GROWTH:.0f} %); "
+                f"throughput {double['mpx_s']:.1f} Mpx/s"
+            )
     ee = [(k, v) for k, v in agreement.items() if k.startswith("exactextract")]
     if ee:
         worst = max(max(v.values()) for _, v in ee)
@@ -1001,14 +1049,14 @@ def main(argv: list[str] | None = None) -> int:
         report(
             f"  [{'PASS' if ok else 'FAIL'}] sinkmap = exactextract within {worst:.1e} relative (target ≤ 1e-6)"
         )
-    dist = [(k, v) for k, v in agreement.items() if k.startswith("sinkmap")]
-    if dist:
-        worst = max(max(v.values()) for _, v in dist)
+    same = [(k, v) for k, v in agreement.items() if k.startswith("sinkmap")]
+    if same:
+        worst = max(max(v.values()) for _, v in same)
         ok = worst <= 1e-9
         verdicts["schedulers_agree"] = ok
         report(
-            f"  [{'PASS' if ok else 'FAIL'}] sinkmap on 1/2 threads and 1/2 LocalCluster processes agree within "
-            f"{worst:.1e} relative"
+            f"  [{'PASS' if ok else 'FAIL'}] sinkmap on 1/2 threads and LocalCluster processes"
+            f"{' (and the patch)' if patch_env else ''} agree within {worst:.1e} relative"
         )
     report(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
@@ -1022,9 +1070,10 @@ def main(argv: list[str] | None = None) -> int:
             "gdal_cachemax_mb": args.cache_mb,
             "raw_read_mpx_s": raw_mpx,
             "results": kept,
-            "double": double,
+            "doubles": doubles,
             "agreement": agreement,
-            "profile": profile,
+            "profiles": profiles,
+            "candidate": str(args.candidate) if args.candidate else None,
             "verdicts": verdicts,
         }
         (args.out / "latest.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")

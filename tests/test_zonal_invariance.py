@@ -19,7 +19,7 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pyproj import CRS
 
@@ -196,12 +196,15 @@ def polygons(draw: st.DrawFn) -> shapely.Geometry:
     geom = shapely.make_valid(shapely.Polygon(ring))
     if draw(st.booleans()):
         geom = geom.difference(shapely.Point(cx, cy).buffer(draw(st.floats(0.01, 3.0))))
-    polys = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > 0]
-    return (
+    polys = [g for g in shapely.get_parts(shapely.make_valid(geom)) if g.geom_type == "Polygon"]
+    result = (
         shapely.MultiPolygon(polys)
         if len(polys) > 1
-        else (polys[0] if polys else shapely.box(1.1, 1.1, 2.3, 1.4))
+        else (polys[0] if polys else shapely.Polygon())
     )
+    # regions are valid polygons (sinkmap repairs invalid ones on loading), and not vanishingly small
+    assume(result.is_valid and result.area > 1e-6)
+    return result
 
 
 @settings(max_examples=150, deadline=None)
@@ -210,7 +213,8 @@ def test_coverage_fraction_adds_up_to_the_area_in_pixels(polygon: shapely.Geomet
     h, w = 20, 24
     frac = coverage_fraction(window_pieces([polygon], h, w), 0)
     assert frac.min() >= -1e-9 and frac.max() <= 1 + 1e-9
-    inside = shapely.clip_by_rect(polygon, 0, 0, w, h).area
+    # (GEOS's fast clip_by_rect rejects some valid near-degenerate polygons; the full overlay does not)
+    inside = shapely.intersection(polygon, shapely.box(0, 0, w, h)).area
     assert frac.sum() == pytest.approx(inside, rel=1e-9, abs=1e-9)
 
 
@@ -227,7 +231,7 @@ def test_neighbours_partition_their_union(polygon: shapely.Geometry, seed: int, 
     h, w = 20, 24
     wp = window_pieces([polygon, *pieces], h, w)
     whole = coverage_fraction(wp, 0)
-    parts = sum(coverage_fraction(wp, k) for k in range(1, len(pieces) + 1))
+    parts = sum((coverage_fraction(wp, k) for k in range(1, len(pieces) + 1)), np.zeros((h, w)))
     assert parts.max() <= 1 + 1e-9
     np.testing.assert_allclose(parts, whole, atol=1e-9)
     interior = whole > 1 - 1e-12
