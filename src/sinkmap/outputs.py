@@ -26,7 +26,10 @@ __all__ = ["SIGN_CONVENTION", "region_tables", "write_geojson", "write_run"]
 SIGN_CONVENTION = (
     "Carbon sinks (removals from the atmosphere) are positive; emissions are negative. Stocks are positive."
 )
-_COORD_DECIMALS = 6  # ≈ 0.1 m: finer than any boundary source sinkmap ships
+# Coordinate decimals by level (1e-3° ≈ 100 m for a national outline, 1e-4° ≈ 10 m, 1e-5° ≈ 1 m for counties):
+# finer than the boundary sources at each scale, without megabytes of noise digits.
+_COORD_DECIMALS = {"nation": 3, "province": 4, "prefecture": 4}
+_DEFAULT_DECIMALS = 5
 
 
 def _level_frame(level: RegionLevel, sums: NDArray[np.float64], stat_keys: list[str]) -> pd.DataFrame:
@@ -207,6 +210,8 @@ def region_tables(
                 "region_area_km2": [source["region_area_km2"].sum()],
             }
         )
+        top = raw[nation.from_level]
+        top["parent_id"] = top["parent_id"].where(top["parent_id"].notna(), nation.region_id)
         raw = {"nation": pd.concat([head, sums.reset_index(drop=True)], axis=1), **raw}
     nation_id = None if nation is None else nation.region_id
     tables = {name: _derive(frame, epochs) for name, frame in raw.items()}
@@ -219,9 +224,9 @@ def region_tables(
     return tables
 
 
-def _rounded(geom: Any) -> Any:
-    geom = shapely.orient_polygons(geom, exterior_cw=False)  # RFC 7946 §3.1.6: exterior rings counter-clockwise
-    return shapely.transform(geom, lambda xy: np.round(xy, _COORD_DECIMALS))
+def _rounded(geom: Any, decimals: int) -> Any:
+    geom = shapely.set_precision(geom, 10.0**-decimals)  # snaps without creating invalid rings
+    return shapely.orient_polygons(geom, exterior_cw=False)  # RFC 7946 §3.1.6: exterior rings counter-clockwise
 
 
 def _json_value(value: Any) -> Any:
@@ -241,13 +246,14 @@ def write_geojson(path: Path, table: pd.DataFrame, geometry: list[Any], members:
     target set, sign convention, units.
     """
     features = []
+    decimals = _COORD_DECIMALS.get(str(members.get("level")), _DEFAULT_DECIMALS)
     records = table.to_dict(orient="records")
     for record, geom in zip(records, geometry, strict=True):
         features.append(
             {
                 "type": "Feature",
                 "properties": {k: _json_value(v) for k, v in record.items()},
-                "geometry": None if geom is None else shapely.geometry.mapping(_rounded(geom)),
+                "geometry": None if geom is None else shapely.geometry.mapping(_rounded(geom, decimals)),
             }
         )
     doc = {"type": "FeatureCollection", "sinkmap": members, "features": features}
@@ -310,6 +316,7 @@ def write_run(
         outputs[file] = f"{name} regions with forest coverage, stock volume and targets (RFC 7946 GeoJSON)"
     combined = pd.concat(tables.values(), ignore_index=True)
     combined.insert(0, "forest_definition", config.forest_definition.name)
+    combined.insert(1, "target_set", None if targets is None else targets.id)
     combined.to_csv(run_dir / "regions.csv", index=False, encoding="utf-8-sig")
     outputs["regions.csv"] = "all levels' region tables in one CSV (UTF-8 with BOM for spreadsheet programs)"
     for key, path in raster_files.items():
@@ -340,6 +347,10 @@ def write_run(
         "sign_convention": SIGN_CONVENTION,
         "epochs": list(config.epochs),
         "levels": list(tables),
+        "level_parents": {
+            **({config.nation.from_level: "nation"} if config.nation is not None else {}),
+            **{spec.level: spec.parent_level for spec in config.regions if spec.parent_level},
+        },
         "statistics": {s.key: s.description for s in plan.stats},
         "checks": checks,
         "factor_tables": [] if plan.carbon is None else plan.carbon.tables.describe(),
