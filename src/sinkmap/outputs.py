@@ -374,11 +374,15 @@ def _hierarchy_checks(tables: dict[str, pd.DataFrame], levels: list[RegionLevel]
         sums = child.groupby("parent_id")[[f"land_area_km2_{last}", f"forest_area_km2_{last}"]].sum()
         parents = tables[parent].set_index("region_id").loc[lambda d: d.index.isin(sums.index)]
         for col in sums.columns:
-            rel = (sums[col] - parents[col]).abs() / parents[col].where(parents[col] > 0)
+            diff = (sums[col] - parents[col]).abs()
+            # relative to the parent, with a floor of 1e-9 of the level total so empty parents do not divide noise
+            floor = max(float(parents[col].abs().sum()) * 1e-9, 1e-12)
+            rel = diff / parents[col].abs().clip(lower=floor)
             checks.append(
                 {
                     "check": f"sum of {level.name} {col} vs {parent}",
                     "max_relative_difference": float(rel.max()) if len(rel) else None,
+                    "max_absolute_difference": float(diff.max()) if len(diff) else None,
                 }
             )
     return checks

@@ -77,6 +77,21 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
                 parts.append(f"stock {t['stock_volume_m3'] / 1e9:g} bn m³ (gap {row[f'stock_gap_m3_{y}'] / 1e9:+.3f} bn m³)")
             click.echo(f"  {y}: " + "; ".join(parts))
         click.echo("")
+    if "nation" in tables and "total_sink_t_c_per_yr" in tables["nation"]:
+        row = tables["nation"].iloc[0]
+        click.echo(f"carbon ({row['name_en']}; sinks positive):")
+        click.echo(
+            f"  forest carbon {first}: {row[f'forest_carbon_t_c_{first}'] / 1e9:.3f} bn t C "
+            f"(vegetation {row[f'forest_vegetation_carbon_t_c_{first}'] / 1e9:.3f}); {last}: "
+            f"{row[f'forest_carbon_t_c_{last}'] / 1e9:.3f} bn t C"
+        )
+        for part in ("forest", "grassland", "wetland", "karst", "total"):
+            if f"{part}_sink_t_c_per_yr" in row:
+                click.echo(
+                    f"  {part:<9} sink {row[f'{part}_sink_t_c_per_yr'] / 1e6:10.2f} Mt C/yr "
+                    f"{row[f'{part}_sink_t_co2e_per_yr'] / 1e6:10.2f} Mt CO2e/yr"
+                )
+        click.echo("")
     click.echo(f"wrote {result.output_dir} in {result.elapsed_s:.1f} s:")
     for path in ["manifest.json", *result.manifest["outputs"]]:
         click.echo(f"  {result.output_dir / path}")
