@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install sinkmap with its test tools
 
-pipeline: $(STAMP)  ## run the default pipeline on the embedded sample data
+RUN_DIR ?= runs/china-sample
+
+pipeline: $(STAMP)  ## run the default pipeline on the embedded sample data, then write its offline report
 	$(BIN)/sinkmap run $(PIPELINE) --overwrite
+	$(BIN)/sinkmap report $(RUN_DIR) --overwrite
 
 test: $(STAMP)  ## run the whole test suite
 	$(BIN)/python -m pytest
