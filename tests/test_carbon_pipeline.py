@@ -110,3 +110,24 @@ def test_carbon_outputs_and_manifest(carbon_run) -> None:  # type: ignore[no-unt
         assert src.read(1)[0, 0] > 0
     transitions = (out / "transitions.csv").read_text(encoding="utf-8-sig")
     assert "from_class" in transitions.splitlines()[0]
+
+
+def test_karst_catchment_table(tmp_path: Path) -> None:
+    """Hydrochemical-runoff path: ½ × HCO3⁻ × Q × 12/61 / A, by hand for one catchment."""
+    import pandas as pd
+
+    _write_case(tmp_path, ALBERS, Affine(100, 0, 0, 0, -100, 3_000_400))
+    regions = gpd.GeoDataFrame({"id": ["A"], "name": ["a"]}, geometry=[box(0, 3_000_000, 400, 3_000_400)], crs=ALBERS)
+    path = _pipeline(tmp_path, regions)
+    (tmp_path / "catchments.csv").write_text(
+        "catchment_id,area_km2,discharge_l_per_s,hco3_mg_per_l\nHouzhai,73.5,1500,244\n", encoding="utf-8"
+    )
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["carbon"] = {"karst_catchments": "catchments.csv"}
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    out = run_pipeline(load_pipeline(path)).output_dir
+    row = pd.read_csv(out / "karst_catchments.csv", encoding="utf-8-sig").iloc[0]
+    # 244 mg/L × 1500 L/s × 31,536,000 s/yr = 1.1542e13 mg = 11,542 t HCO3⁻/yr; × 12/61 × ½ = 1135.3 t C/yr
+    expected_t_c = 0.5 * 244 * 1500 * 31_536_000 * 1e-9 * 12 / 61
+    assert row["karst_sink_t_c_per_yr"] == pytest.approx(expected_t_c, rel=1e-9)
+    assert row["karst_sink_t_c_per_km2_yr"] == pytest.approx(expected_t_c / 73.5, rel=1e-9)

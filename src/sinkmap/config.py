@@ -64,6 +64,7 @@ class CarbonSpec:
     factors: str | None = None
     karst_include_buried: bool = False
     invest_pools: str | None = None
+    karst_catchments: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,17 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raw_carbon = data["carbon"] or {}
         if raw_carbon is False:
             raw_carbon = {"enabled": False}
-        _check_keys(raw_carbon, {"enabled", "factors", "karst_include_buried", "invest_pools"}, f"{where}: carbon")
+        _check_keys(
+            raw_carbon,
+            {"enabled", "factors", "karst_include_buried", "invest_pools", "karst_catchments"},
+            f"{where}: carbon",
+        )
+        karst_catchments = raw_carbon.get("karst_catchments")
+        if karst_catchments is not None:
+            karst_catchments = karst_catchments if Path(karst_catchments).is_absolute() else str(base / karst_catchments)
+            from sinkmap.carbon.karst import read_catchment_table
+
+            read_catchment_table(karst_catchments)  # validate now
         invest_pools = raw_carbon.get("invest_pools")
         if invest_pools is not None:
             invest_pools = invest_pools if Path(invest_pools).is_absolute() else str(base / invest_pools)
@@ -340,6 +351,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             factors=factors,
             karst_include_buried=bool(raw_carbon.get("karst_include_buried", False)),
             invest_pools=invest_pools,
+            karst_catchments=karst_catchments,
         )
 
     targets = data.get("targets", "cpc_2021")

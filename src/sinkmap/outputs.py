@@ -314,6 +314,12 @@ def write_run(
         file = f"regions_{name}.geojson"
         write_geojson(run_dir / file, table, geometry, {**members, "level": name})
         outputs[file] = f"{name} regions with forest coverage, stock volume and targets (RFC 7946 GeoJSON)"
+    if config.carbon.karst_catchments is not None:
+        _write_catchments(run_dir / "karst_catchments.csv", config.carbon.karst_catchments)
+        outputs["karst_catchments.csv"] = (
+            "karst carbon sink per gauged catchment by the hydrochemical-runoff method (½ × HCO3⁻ × Q × 12/61 / A), "
+            "t C/km²/yr and t C/yr, sink positive"
+        )
     combined = pd.concat(tables.values(), ignore_index=True)
     combined.insert(0, "forest_definition", config.forest_definition.name)
     combined.insert(1, "target_set", None if targets is None else targets.id)
@@ -360,6 +366,26 @@ def write_run(
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return tables, manifest
+
+
+def _write_catchments(path: Path, table_path: str) -> None:
+    from sinkmap.carbon.karst import read_catchment_table
+
+    table = read_catchment_table(table_path)
+    frame = pd.DataFrame(
+        {
+            "catchment_id": list(table.catchment_id),
+            "area_km2": table.area_km2,
+            "discharge_l_per_s": table.discharge_l_per_s,
+            "hco3_mg_per_l": table.hco3_mg_per_l,
+            "non_carbonic_fraction": table.non_carbonic_fraction,
+            "karst_sink_t_c_per_km2_yr": table.sink_t_c_per_km2_yr(),
+            "karst_sink_t_c_per_yr": table.sink_t_c_per_yr(),
+            "method": "hydrochemical runoff: area basis = catchment area as given",
+        }
+    )
+    frame["karst_sink_t_co2e_per_yr"] = frame["karst_sink_t_c_per_yr"] * 44.0 / 12.0
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
 
 
 def _hierarchy_checks(tables: dict[str, pd.DataFrame], levels: list[RegionLevel], config: Any) -> list[dict[str, Any]]:
