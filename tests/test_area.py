@@ -71,7 +71,7 @@ def _region_area_on_grid(crs: CRS, transform: Affine, shape: tuple[int, int], re
 
     total = 0.0
     for window in grid.windows(64):
-        hits, pieces = zones.pieces(window)
+        _, pieces = zones.pieces(window)
         if pieces.size:
             area = grid.pixel_area_m2(window)
             ones = np.ones((window.height, window.width)) * area

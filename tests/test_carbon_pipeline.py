@@ -17,7 +17,7 @@ from sinkmap.carbon import karst, zones
 from sinkmap.config import load_pipeline
 from sinkmap.factors import packaged_factor_tables
 from sinkmap.pipeline import run_pipeline
-from test_pipeline import ALBERS, CANOPY, LANDCOVER, PRECIP, STOCK, _pipeline, _write_case
+from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
 
 TEMPERATURE = np.full((4, 4), 16.0, np.float32)
 FOREST_TYPE = np.array([[2, 4, 0, 0], [6, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], np.uint8)

@@ -221,7 +221,7 @@ def test_unknown_layer_role(projected_case: Path) -> None:
 
 def test_missing_file_named(projected_case: Path) -> None:
     (projected_case.parent / "precip.tif").unlink()
-    with pytest.raises(InputNotFoundError, match="precip.tif"):
+    with pytest.raises(InputNotFoundError, match=r"precip\.tif"):
         load_pipeline(projected_case)
 
 

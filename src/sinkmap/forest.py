@@ -10,6 +10,7 @@ definition in effect is written into every output.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,7 +83,7 @@ class ForestComponents:
         return self.tree | self.bamboo | self.special_shrub
 
 
-def _isin(codes: NDArray[np.generic], values: tuple[int, ...]) -> NDArray[np.bool_]:
+def _isin(codes: NDArray[Any], values: tuple[int, ...]) -> NDArray[np.bool_]:
     return np.isin(codes, np.asarray(values, dtype=codes.dtype)) if values else np.zeros(codes.shape, bool)
 
 
@@ -90,13 +91,13 @@ def forest_components(
     definition: ForestDefinition,
     valid: NDArray[np.bool_],
     *,
-    canopy_cover_pct: NDArray[np.generic] | None = None,
-    landcover: NDArray[np.generic] | None = None,
-    forest_type: NDArray[np.generic] | None = None,
-    shrub_cover_pct: NDArray[np.generic] | None = None,
-    annual_precip_mm: NDArray[np.generic] | None = None,
-    mean_temperature_c: NDArray[np.generic] | None = None,
-    carbonate: NDArray[np.generic] | None = None,
+    canopy_cover_pct: NDArray[Any] | None = None,
+    landcover: NDArray[Any] | None = None,
+    forest_type: NDArray[Any] | None = None,
+    shrub_cover_pct: NDArray[Any] | None = None,
+    annual_precip_mm: NDArray[Any] | None = None,
+    mean_temperature_c: NDArray[Any] | None = None,
+    carbonate: NDArray[Any] | None = None,
 ) -> ForestComponents:
     """Classify pixels as tree stand, bamboo or special shrubland under ``definition``.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -30,7 +31,7 @@ class Window:
     def size(self) -> int:
         return self.height * self.width
 
-    def to_rasterio(self):  # type: ignore[no-untyped-def]
+    def to_rasterio(self) -> Any:
         from rasterio.windows import Window as RioWindow
 
         return RioWindow(self.col_off, self.row_off, self.width, self.height)

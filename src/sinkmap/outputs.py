@@ -398,7 +398,8 @@ def _hierarchy_checks(tables: dict[str, pd.DataFrame], levels: list[RegionLevel]
             continue
         child = tables[level.name]
         sums = child.groupby("parent_id")[[f"land_area_km2_{last}", f"forest_area_km2_{last}"]].sum()
-        parents = tables[parent].set_index("region_id").loc[lambda d: d.index.isin(sums.index)]
+        parents = tables[parent].set_index("region_id")
+        parents = parents[parents.index.isin(sums.index)]
         for col in sums.columns:
             diff = (sums[col] - parents[col]).abs()
             # relative to the parent, with a floor of 1e-9 of the level total so empty parents do not divide noise

@@ -23,15 +23,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sinkmap.carbon.invest import POOL_COLUMNS, InvestCarbonTable, read_invest_carbon_table
 from sinkmap.carbon_step import CarbonSettings, carbon_stats, carbon_window
 from sinkmap.config import PipelineConfig
 from sinkmap.coverage import weighted_sums
-from sinkmap.carbon.invest import POOL_COLUMNS, InvestCarbonTable, read_invest_carbon_table
-from sinkmap.errors import AlignmentError, ConfigError, FactorTableError, OutputExistsError, SinkmapError
-from sinkmap.invest_run import _lookup_codes as _invest_lookup
+from sinkmap.errors import (
+    AlignmentError,
+    ConfigError,
+    FactorTableError,
+    OutputExistsError,
+    SinkmapError,
+)
 from sinkmap.factors import load_factor_tables
 from sinkmap.forest import ForestComponents, forest_components
 from sinkmap.grid import GridSpec, Window
+from sinkmap.invest_run import _lookup_codes as _invest_lookup
 from sinkmap.io.rasters import RasterPart, assemble_cog, write_part
 from sinkmap.io.sources import LayerSource
 from sinkmap.regions import RegionLevel, ZoneIndex, load_level
@@ -216,15 +222,17 @@ def process_window(plan: Plan, window: Window) -> WindowResult:
     unknown: set[int] = set()
     if plan.invest is not None:
         for epoch in plan.config.epochs:
-            codes, valid = ctx.layer("landcover", epoch)  # type: ignore[misc]
+            landcover = ctx.layer("landcover", epoch)
+            assert landcover is not None  # checked at load time: invest_pools needs landcover
+            codes, valid = landcover
             densities, bad = _invest_lookup(plan.invest, codes, valid)
             unknown |= bad
             for i, pool in enumerate(POOL_COLUMNS):
                 by_key[f"invest_{pool}_t_c_{epoch}"] = np.where(np.isfinite(densities[i]), densities[i], 0.0) / 1e4
     values = [by_key[stat.key] for stat in plan.stats]
     parts: list[RasterPart] = []
-    for name, epoch in plan.rasters:
-        key = name if epoch is None else f"{name}_{epoch}"
+    for name, raster_epoch in plan.rasters:
+        key = name if raster_epoch is None else f"{name}_{raster_epoch}"
         parts.append(write_part(plan.work_dir, key, window, plan.grid, rasters[key]))
     if row_weight is None:  # area varies along rows (a projection that is not equal-area)
         values = [np.asarray(v, dtype=np.float64) * area for v in values]
