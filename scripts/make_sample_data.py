@@ -952,14 +952,14 @@ class Noise:
 
 
 NOISE_OCTAVES_KM: dict[str, tuple[float, ...]] = {
-    "tree": (320, 160, 80, 40, 20, 10, 5),
-    "shrub": (160, 80, 40, 20, 10, 5),
+    "tree": (10, 5),
+    "shrub": (10, 5),
     "bamboo": (80, 40, 20, 10, 5),
     "canopy": (160, 60, 20, 8),
     "stock": (160, 60, 20, 8),
     "landcover": (200, 80, 30, 12, 5),
     "crop": (150, 60, 20, 8),
-    "karst": (300, 150, 75, 35, 15, 7),
+    "karst": (75, 35, 15, 7),
     "buried": (400, 200, 100, 50, 25),
     "wetland": (40, 20, 10, 5, 2.5),
     "edge": (20, 10, 5, 2.5),
@@ -968,8 +968,19 @@ NOISE_OCTAVES_KM: dict[str, tuple[float, ...]] = {
 }
 
 
+LOCAL_NOISE_FIELDS = ("tree", "shrub")
+"""Noise fields that only vary locally: their Gaussian mean over ``LOCAL_NOISE_SIGMA_KM`` is subtracted."""
+LOCAL_NOISE_SIGMA_KM = 15.0
+
+
 def make_noise(domain: Domain, seed: int) -> Noise:
-    """Every noise field of the generator, sampled at the China pixels."""
+    """Every noise field of the generator, sampled at the China pixels.
+
+    The fields that pick the forest pixels inside a province (``LOCAL_NOISE_FIELDS``) are high-passed: their
+    smoothed mean (Gaussian, σ ``LOCAL_NOISE_SIGMA_KM``) is subtracted, so a prefecture-sized area (~ 90 km
+    across) averages to ≈ 0 and the noise only decides which pixels of a landscape are wooded, not whether a
+    whole landscape is.
+    """
     xs, ys = domain.grid.x_centres(), domain.grid.y_centres()
     fields = {
         name: domain.take(value_noise(xs, ys, seed=seed, name=name, spacings_km=octaves)).astype(
@@ -977,6 +988,9 @@ def make_noise(domain: Domain, seed: int) -> Noise:
         )
         for name, octaves in NOISE_OCTAVES_KM.items()
     }
+    smoother = Smoother(domain, sigma_km=LOCAL_NOISE_SIGMA_KM)
+    for name in LOCAL_NOISE_FIELDS:
+        fields[name] = (fields[name] - smoother.pixels(fields[name])).astype(np.float32)
     return Noise(**fields)
 
 
@@ -1151,7 +1165,11 @@ class Smoother:
         self.prov = domain.prov
 
     def __call__(self, per_province: NDArray[np.float64]) -> NDArray[np.float64]:
-        sums = np.bincount(self.cell, weights=per_province[self.prov], minlength=self.count.size)
+        return self.pixels(per_province[self.prov])
+
+    def pixels(self, values: NDArray[np.floating]) -> NDArray[np.float64]:
+        """Gaussian-smoothed version of a per-China-pixel field (same smoothing as for per-province values)."""
+        sums = np.bincount(self.cell, weights=values, minlength=self.count.size)
         mask = self.count > 0
         mean = np.where(mask, sums / np.maximum(self.count, 1), 0.0).reshape(self.shape)
         blurred = gaussian_blur_masked(mean, mask.reshape(self.shape), self.sigma_px)
@@ -1443,8 +1461,31 @@ class Scores:
     hard_nonforest: NDArray[np.bool_]
 
 
+TREE_CLIMATE_CAP = 1.5
+"""Cap on the climate term of the tree propensity: above it (moisture index ≳ 0.65 and well above the tree line)
+climate no longer ranks sites, so a wetter corner of a humid province does not take all of its forest."""
+TREE_RELIEF_WEIGHT = 0.8
+"""Weight of the relief term (−0.8 … +1: flat lowland plain … rugged mountains) in the tree propensity."""
+TOWN_TREE_WEIGHT = 1.5
+"""Tree propensity lost next to built-up areas on plains (× urban influence², so it fades within about two city
+radii); cities in hill country or on plateaus keep their wooded hills."""
+TREE_NOISE_WEIGHT = 1.2
+"""Weight of the (local, high-passed) noise in the tree propensity; its standard deviation is ≈ 0.85."""
+LOWLAND_FULL_M, LOWLAND_NONE_M = 300.0, 700.0
+"""Elevation proxy (m) below which flat land counts fully as a farmed plain, above which not at all."""
+
+
 def build_scores(climate: Climate, masks: StaticMasks, noise: Noise) -> Scores:
-    """Tree, shrub, bamboo and cropland propensities from climate, relief proxy, towns and noise."""
+    """Tree, shrub, bamboo and cropland propensities from climate, relief proxy, towns and noise.
+
+    Tree propensity = min(climate, cap) + relief − town fringe + local noise. Each province takes its forest from
+    the top of this score with one threshold, so every term that varies over tens of kilometres decides whether a
+    whole landscape is wooded; those terms are kept to what the inputs support and to a size comparable with the
+    local noise: the climate term stops ranking sites once they are clearly humid (``TREE_CLIMATE_CAP``), flat land
+    counts as a farmed plain only in the lowlands (a plateau that reads flat on the 10′ WorldClim grid, such as
+    Guiyang's or Kunming's, is dissected hill country), the town fringe applies on plains only, and the noise is
+    high-passed (see ``make_noise``) so that it averages to ≈ 0 over any prefecture-sized area.
+    """
     t = climate.bio1_c.astype(np.float64)
     p = climate.annual_precip_mm.astype(np.float64)
     e = climate.elevation_m.astype(np.float64)
@@ -1452,8 +1493,14 @@ def build_scores(climate: Climate, masks: StaticMasks, noise: Noise) -> Scores:
     s_clim = tree_climate_score(p, t, climate.lat)
     rug = climate.ruggedness_c.astype(np.float64)
     relief = np.where(p > 350, np.clip((rug - 0.7) / 0.6, -0.8, 1.0), 0.0)
+    lowland = np.clip((LOWLAND_NONE_M - e) / (LOWLAND_NONE_M - LOWLAND_FULL_M), 0.0, 1.0)
+    relief = np.where(relief < 0.0, relief * lowland, relief)
     u = masks.urban_influence.astype(np.float64)
-    tree = s_clim + 1.2 * relief - 2.5 * u + 1.0 * noise.tree
+    plain = np.clip(-relief / 0.8, 0.0, 1.0)  # 1 on flat lowland, 0 in hill country and on plateaus
+    tree = (
+        np.minimum(s_clim, TREE_CLIMATE_CAP) + TREE_RELIEF_WEIGHT * relief - TOWN_TREE_WEIGHT * u * u * plain
+        + TREE_NOISE_WEIGHT * noise.tree
+    )  # fmt: skip
     tree = np.where(masks.mangrove, tree + MANGROVE_SCORE_BONUS, tree)
     karst = masks.karst_exposed.astype(np.float64)
     shrub = (

@@ -19,9 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
+from rasterio import features
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_geom
+from rasterio.windows import Window
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "rasters" / "china_sample"
@@ -29,6 +33,7 @@ CALIBRATION = ROOT / "rasters" / "calibration"
 GENERATOR = ROOT / "scripts" / "make_sample_data.py"
 BIO1 = ROOT / "rasters" / "climate" / "worldclim21_10m_bio_1_china.tif"
 HUE_REGIONS = ROOT / "vectors" / "hue_sample_regions.geojson"
+GUIZHOU_PREFECTURES = ROOT / "vectors" / "guizhou_prefectures.geojson"
 HANSEN_TREECOVER = (
     ROOT / "rasters" / "hansen_hue" / "hansen_gfc2018v16_treecover2000_vietnam_hue.tif"
 )
@@ -293,6 +298,89 @@ def test_national_calibration(epoch: int) -> None:
     cov_t, stock_t = NATIONAL_TARGETS[epoch]
     assert coverage == pytest.approx(cov_t, rel=0.015)
     assert stock == pytest.approx(stock_t, rel=0.015)
+
+
+def _guizhou_prefecture_coverage(epoch: int) -> dict[str, tuple[str, int, float]]:
+    """Forest coverage of each Guizhou prefecture under China's forest definition, from the committed tiles, with
+    centre-of-pixel membership: adcode → (English name, land pixels, coverage %). Reads only the part of each tile
+    that covers Guizhou."""
+    doc = json.loads(GUIZHOU_PREFECTURES.read_text(encoding="utf-8"))
+    feats = doc["features"]
+    src_crs = CRS.from_user_input(doc["crs"]["properties"]["name"])  # EPSG:4490
+    codes = [f["properties"]["adcode"] for f in feats]
+    land = np.zeros(len(feats) + 1, np.int64)
+    forest = np.zeros(len(feats) + 1, np.int64)
+    for lc_path in sorted(SAMPLE.glob(f"synthetic_landcover_{epoch}_*.tif")):
+        suffix = lc_path.name.rsplit("_", 1)[1]
+        with rasterio.open(lc_path) as src:
+            geoms = [transform_geom(src_crs, src.crs, f["geometry"]) for f in feats]
+            xy = np.array([p for g in geoms for p in _vertices(g)])
+            t = src.transform
+            c0 = max(0, int((xy[:, 0].min() - t.c) // t.a))
+            c1 = min(src.width, int((xy[:, 0].max() - t.c) // t.a) + 1)
+            r0 = max(0, int((t.f - xy[:, 1].max()) // -t.e))
+            r1 = min(src.height, int((t.f - xy[:, 1].min()) // -t.e) + 1)
+            if c0 >= c1 or r0 >= r1:
+                continue
+            win = Window(c0, r0, c1 - c0, r1 - r0)
+            transform = Affine(t.a, 0.0, t.c + t.a * c0, 0.0, t.e, t.f + t.e * r0)
+            lc = src.read(1, window=win)
+            with rasterio.open(BIO1) as b, WarpedVRT(
+                b, crs=src.crs, transform=transform, width=c1 - c0, height=r1 - r0,
+                resampling=Resampling.bilinear, nodata=b.nodata, tolerance=1e-9,
+            ) as vrt:  # fmt: skip
+                bio1 = vrt.read(1)
+                bio1 = np.where(bio1 == np.float32(b.nodata), np.nan, bio1)
+
+        def read(name: str, suffix: str = suffix, win: Window = win) -> np.ndarray:
+            with rasterio.open(SAMPLE / f"synthetic_{name}_{suffix}") as s:
+                return s.read(1, window=win)
+
+        canopy, ftype = read(f"canopy_cover_{epoch}"), read("forest_type")
+        precip, carb = read("annual_precip"), read("carbonate")
+        with np.errstate(invalid="ignore"):
+            special = (lc == 3) & ((precip < 400) | (bio1 < 0) | (carb == 1))
+        valid = lc != 0
+        is_forest = valid & ((canopy >= 20) | (lc == 2) | (ftype == 6) | special)
+        zones = features.rasterize(
+            ((g, i + 1) for i, g in enumerate(geoms)), out_shape=lc.shape, transform=transform, fill=0,
+            dtype="int16", all_touched=False,
+        )  # fmt: skip
+        land += np.bincount(zones[valid], minlength=len(feats) + 1)
+        forest += np.bincount(zones[is_forest], minlength=len(feats) + 1)
+    return {
+        code: (
+            f["properties"]["name_en"],
+            int(land[i + 1]),
+            100.0 * forest[i + 1] / max(land[i + 1], 1),
+        )
+        for i, (code, f) in enumerate(zip(codes, feats, strict=True))
+    }
+
+
+def _pixel_area_km2() -> float:
+    with rasterio.open(next(SAMPLE.glob("synthetic_landcover_2020_*.tif"))) as src:
+        return abs(src.transform.a * src.transform.e) / 1e6
+
+
+def _vertices(geometry: dict) -> list[list[float]]:
+    polys = (
+        geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    )
+    return [list(p) for poly in polys for ring in poly for p in ring]
+
+
+@pytest.mark.parametrize("epoch", EPOCHS)
+def test_guizhou_prefectures_plausible(epoch: int) -> None:
+    """Within-province forest allocation is spatially plausible: every Guizhou prefecture (Guizhou 43.8 % in 2020,
+    47.3 % in 2025) has 25–70 % forest coverage. Guards against a prefecture-sized area left empty (Guiyang once
+    read 0 %) or filled."""
+    cov = _guizhou_prefecture_coverage(epoch)
+    assert len(cov) == 9
+    land_km2 = sum(n for _, n, _ in cov.values()) * _pixel_area_km2()
+    assert land_km2 == pytest.approx(176_000, rel=0.02)  # Guizhou's land area
+    bad = {code: (name, round(c, 1)) for code, (name, _, c) in cov.items() if not 25.0 <= c <= 70.0}
+    assert not bad, f"{epoch}: Guizhou prefectures outside 25–70 % forest coverage: {bad}"
 
 
 def _run_generator(out: Path) -> None:
