@@ -10,9 +10,9 @@ each in its own subprocess (so peak memory is per tool), it measures the same jo
 
 * ``raw read``: both rasters read fully in windows by 2 threads — the limit any tool reading them has;
 * ``baseline``: rasterize-per-window + ``np.bincount`` with centre-of-pixel boundaries (not exact; reference);
-* ``sinkmap``: :func:`sinkmap.zonal.zonal_stats` with exact boundaries, on 1 and 2 threads, and on a
-  dask.distributed LocalCluster of 1 and 2 worker processes (reached by its ``tcp://`` address; start-up time
-  reported separately);
+* ``sinkmap``: :func:`sinkmap.zonal.zonal_stats` with exact boundaries, on 1 and 2 threads, and with
+  ``workers=1`` / ``workers=2`` (a dask.distributed LocalCluster of worker processes that sinkmap starts, as
+  ``sinkmap run --workers N`` does; its start-up is in the time and also reported alone);
 * ``exactextract``: its built-in ``sum`` operation over the value raster and over a forest mask made on the fly
   from the land cover (a pre-masked source: the masking is inside the timed run);
 * ``rasterstats``: ``zonal_stats`` with ``categorical=True`` on the land cover and ``sum`` on the values (its
@@ -303,6 +303,22 @@ def generate_regions(
     return path
 
 
+def stretch_regions(path: Path, folder: Path, factor: float) -> Path:
+    """The regions of ``path`` stretched by ``factor`` east-west about the extent's west edge."""
+    import geopandas as gpd
+    import shapely
+
+    out = folder / f"{path.stem}_x{factor:g}.gpkg"
+    gdf = gpd.read_file(path)
+    gdf["geometry"] = [
+        shapely.affinity.scale(g, xfact=factor, yfact=1.0, origin=(ORIGIN[0], ORIGIN[1]))
+        for g in gdf.geometry
+    ]
+    out.unlink(missing_ok=True)
+    gdf.to_file(out, driver="GPKG")
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Tools. Each runs in its own subprocess (``--run-tool``) and returns a result dict; per-region results are
 # written to a CSV beside the data so that the parent can compare the tools.
@@ -412,7 +428,9 @@ def tool_baseline(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def tool_sinkmap(job: dict[str, Any]) -> dict[str, Any]:
-    """``sinkmap.zonal.zonal_stats`` on threads, or on a LocalCluster reached by its tcp:// address."""
+    """``sinkmap.zonal.zonal_stats`` on threads, or with ``workers=N`` and no scheduler: a LocalCluster of N
+    single-threaded worker processes started by sinkmap itself (what ``sinkmap run --workers N`` does). The
+    cluster's start-up is inside the timed call; it is also measured alone beforehand and reported."""
     from sinkmap.zonal import zonal_stats
 
     gdf = _regions(job)
@@ -425,27 +443,23 @@ def tool_sinkmap(job: dict[str, Any]) -> dict[str, Any]:
         from distributed import LocalCluster
 
         t0 = time.perf_counter()
-        cluster = LocalCluster(
+        with LocalCluster(
             n_workers=job["workers"],
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             silence_logs=logging.ERROR,
-        )
-        extra["startup_seconds"] = time.perf_counter() - t0
-        kwargs: dict[str, Any] = {"scheduler": cluster.scheduler_address}
+        ):
+            extra["startup_seconds"] = time.perf_counter() - t0
+        extra["workers"] = job["workers"]
+        kwargs: dict[str, Any] = {"workers": job["workers"]}
     else:
-        cluster = None
         kwargs = {"scheduler": "threads", "workers": job["workers"]}
-    try:
-        t0 = time.perf_counter()
-        table = zonal_stats(
-            gdf, layers, id_field="region_id", classes=classes, chunk_size=job["chunk"], **kwargs
-        )
-        seconds = time.perf_counter() - t0
-    finally:
-        if cluster is not None:
-            cluster.close()
+    t0 = time.perf_counter()
+    table = zonal_stats(
+        gdf, layers, id_field="region_id", classes=classes, chunk_size=job["chunk"], **kwargs
+    )
+    seconds = time.perf_counter() - t0
     _save(job, table.index, table["forest_area_m2"].to_numpy(), table["val_sum"].to_numpy())
     return {"seconds": seconds, **extra}
 
@@ -621,12 +635,51 @@ def _tree_rss(proc: Any) -> int:
     return total
 
 
+def _busy_cpu_s() -> float:
+    """CPU seconds used so far by the whole machine (all cores, every process)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return float(
+        sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+    )
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and of its reaped children (with theirs)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+QUIET = {"max_wait_s": 0.0, "threshold": 0.25}  # set from --wait-quiet
+
+
+def wait_for_quiet() -> float:
+    """Wait (up to QUIET["max_wait_s"]) until other processes use less than QUIET["threshold"] cores, measured
+    over 2 s; return what they used in the last measurement."""
+    waited, others = 0.0, 0.0
+    while True:
+        b0, o0 = _busy_cpu_s(), _own_cpu_s()
+        time.sleep(2.0)
+        others = max(0.0, (_busy_cpu_s() - b0) - (_own_cpu_s() - o0)) / 2.0
+        waited += 2.0
+        if others < QUIET["threshold"] or waited >= QUIET["max_wait_s"]:
+            return others
+
+
 def run_tool(job: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    """Run one tool in a fresh subprocess; return its result with the peak memory of its process tree."""
+    """Run one tool in a fresh subprocess; return its result with the peak memory of its process tree and the
+    CPU other processes used meanwhile (``others``, in cores: the machine is shared)."""
     import psutil
 
     cmd = [sys.executable, str(Path(__file__).resolve()), "--run-tool", json.dumps(job)]
+    if QUIET["max_wait_s"] > 0:
+        wait_for_quiet()
     load = os.getloadavg()[0]
+    busy0, own0, t0 = _busy_cpu_s(), _own_cpu_s(), time.perf_counter()
     child = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -636,6 +689,8 @@ def run_tool(job: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         peak = max(peak, _tree_rss(proc))
         time.sleep(0.02)
     out, err = child.communicate()
+    elapsed = time.perf_counter() - t0
+    others = max(0.0, (_busy_cpu_s() - busy0) - (_own_cpu_s() - own0)) / elapsed
     if child.returncode != 0:
         raise RuntimeError(f"tool {job['tool']} failed ({child.returncode}):\n{err[-4000:]}")
     result = json.loads(out.strip().splitlines()[-1])
@@ -643,6 +698,7 @@ def run_tool(job: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     result["maxrss_mib"] = result.pop("maxrss_bytes", 0) / 2**20
     result["peak_mib"] = max(result["tree_peak_mib"], result["maxrss_mib"])
     result["load_before"] = load
+    result["others"] = others
     return result
 
 
@@ -682,14 +738,16 @@ class Report:
 def _row(report: Report, r: dict[str, Any], raw_mpx: float | None) -> None:
     ratio = "" if raw_mpx is None else f"{r['mpx_s'] / raw_mpx:6.2f}"
     report(
-        f"  {r['label']:<34} {r['regions']:>7} {r['pixels'] / 1e6:>9.1f} {r['seconds']:>8.2f} {r['mpx_s']:>8.1f} "
-        f"{ratio:>6} {r['peak_mib']:>8.0f}  {r.get('note', '')}"
+        f"  {r['label']:<36} {r['regions']:>7} {r['pixels'] / 1e6:>7.0f} {r['seconds']:>7.2f} {r['mpx_s']:>7.1f} "
+        f"{ratio:>6} {r['peak_mib']:>6.0f} {r.get('others', 0.0):>6.2f}  {r.get('note', '')}"
     )
 
 
 # A region with (almost) no valid data has sums near 0, where relative differences say nothing: differences are
-# taken relative to max(|reference|, one full pixel's worth), i.e. 900 m² of forest or a value sum of 1.
-_FLOOR = {"forest_area_m2": PIXEL_M * PIXEL_M, "val_sum": 1.0}
+# taken relative to max(|reference|, one full pixel's worth), i.e. 900 m² of forest or a value sum of 100 (a
+# typical forest pixel's value). Float64 rounding in the row tails scales with a window row's sum, not with the
+# region's, so a sliver region's sum can differ by ~1e-8 of itself between two exact implementations.
+_FLOOR = {"forest_area_m2": PIXEL_M * PIXEL_M, "val_sum": 100.0}
 
 
 def _compare(a: Path, b: Path) -> dict[str, float]:
@@ -734,6 +792,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also run sinkmap from this source folder (a patched copy of src/, put first on PYTHONPATH); "
         "its rows are labelled [patch]",
     )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=120.0,
+        help="before each run, wait up to this many seconds for other processes to use < 0.25 cores (default 120)",
+    )
     parser.add_argument("--run-tool", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_tool:
@@ -750,6 +814,7 @@ def main(argv: list[str] | None = None) -> int:
     import sinkmap
 
     skip = set(filter(None, args.skip.split(",")))
+    QUIET["max_wait_s"] = args.wait_quiet
     report = Report()
     env = {
         **os.environ,
@@ -801,7 +866,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         print(
             f"    {label} [{n}]: {r['seconds']:.2f} s, {r['mpx_s']:.1f} Mpx/s, peak {r['peak_mib']:.0f} MiB "
-            f"(load {r['load_before']:.2f})",
+            f"(other processes {r['others']:.2f} cores; load {r['load_before']:.2f})",
             flush=True,
         )
         return r
@@ -860,7 +925,10 @@ def main(argv: list[str] | None = None) -> int:
         if patch_env:
             for w in (1, 2):
                 run("sinkmap", f"sinkmap {w} thread{'s' * (w > 1)}", n, workers=w, patch=True)
-            run("sinkmap", "sinkmap LocalCluster 2 proc", n, workers=2, cluster=True, patch=True)
+            if "cluster" not in skip:
+                run(
+                    "sinkmap", "sinkmap LocalCluster 2 proc", n, workers=2, cluster=True, patch=True
+                )
         if "exactextract" not in skip:
             run_slow("exactextract", "exactextract", n)
         if "rasterstats" not in skip:
@@ -878,7 +946,9 @@ def main(argv: list[str] | None = None) -> int:
     seen: dict[tuple[str, Any], dict[str, Any]] = {}
     for r in results:
         key = (r["label"], r["regions"])
+        r["peaks"] = [r["peak_mib"]]
         if key in seen:
+            r["peaks"] = seen[key]["peaks"] = [*seen[key]["peaks"], r["peak_mib"]]
             if r["mpx_s"] > seen[key]["mpx_s"]:
                 r["note"] = (
                     r["note"] + "; " if r["note"] else ""
@@ -910,10 +980,11 @@ def main(argv: list[str] | None = None) -> int:
         d_rows, d_cols = rows, 2 * cols
         d_folder = DATA / f"{d_rows}x{d_cols}"
         report(
-            f"memory growth: a {d_rows} x {d_cols} raster (twice the pixels) with its own {max(counts)} regions"
+            f"memory growth: a {d_rows} x {d_cols} raster (twice the pixels), with the same {max(counts)} regions "
+            "stretched 2x east-west (same vertices, so only the raster grows)"
         )
         d_lc, d_val = generate_rasters(d_folder, d_rows, d_cols)
-        d_regions = generate_regions(d_folder, max(counts), d_rows, d_cols)
+        d_regions = stretch_regions(region_files[max(counts)], d_folder, 2.0)
         job = {
             "lc": str(d_lc),
             "val": str(d_val),
@@ -927,19 +998,30 @@ def main(argv: list[str] | None = None) -> int:
         for suffix, tool_env in (("", env), (" [patch]", patch_env)):
             if tool_env is None:
                 continue
-            res = run_tool(job, tool_env)
             label = f"sinkmap 2 threads{suffix}, raster x2"
-            doubles.append(record(label, "sinkmap", max(counts), res, d_rows * d_cols))
-            results.remove(doubles[-1])
+            runs = [
+                record(label, "sinkmap", max(counts), run_tool(job, tool_env), d_rows * d_cols)
+                for _ in range(2)
+            ]
+            for r in runs:
+                results.remove(r)
+            best = max(runs, key=lambda r: r["mpx_s"])
+            best["peaks"] = [r["peak_mib"] for r in runs]
+            best["note"] = (
+                f"best of 2 (other {max(r['seconds'] for r in runs):.2f} s); peaks "
+                + ", ".join(f"{p:.0f}" for p in best["peaks"])
+            )
+            doubles.append(best)
 
     # ---- report ----
     report("")
     report(
         f"results — Mpx/s counts grid pixels (each pixel read in both layers); ratio = Mpx/s / raw read "
-        f"({raw_mpx:.1f} Mpx/s, best 2-thread raw read); peak = max RSS of the tool's process tree (MiB)"
+        f"({raw_mpx:.1f} Mpx/s, best 2-thread raw read); peak = max RSS of the tool's process tree (MiB); others = "
+        "cores used by other processes during the run (the machine is shared; each run waits for < 0.25 first)"
     )
     report(
-        f"  {'tool':<34} {'regions':>7} {'Mpx':>9} {'seconds':>8} {'Mpx/s':>8} {'ratio':>6} {'peak':>8}  note"
+        f"  {'tool':<36} {'regions':>7} {'Mpx':>7} {'seconds':>7} {'Mpx/s':>7} {'ratio':>6} {'peak':>6} {'others':>6}  note"
     )
     for r in kept:
         _row(report, r, raw_mpx)
@@ -948,13 +1030,15 @@ def main(argv: list[str] | None = None) -> int:
     cluster_rows = [r for r in kept if "LocalCluster" in r["label"] and "startup_seconds" in r]
     if cluster_rows:
         starts = ", ".join(
-            f"{r['label'][-6:]} {r['startup_seconds']:.1f} s" for r in cluster_rows[:2]
+            f"{r['workers']} proc {r['startup_seconds']:.1f} s" for r in cluster_rows[:2]
         )
-        report(f"  (LocalCluster start-up, not included in the times above: {starts})")
+        report(
+            f"  (LocalCluster start + stop alone, included in the LocalCluster times above: {starts})"
+        )
     # ---- agreement between tools ----
     report("")
     report(
-        "agreement with sinkmap 2 threads (max over regions of |difference| / max(|sinkmap|, one pixel: 900 m² or 1.0)):"
+        "agreement with sinkmap 2 threads (max over regions of |difference| / max(|sinkmap|, one pixel: 900 m² or 100)):"
     )
     agreement: dict[str, dict[str, float]] = {}
     for n in counts:
@@ -1033,12 +1117,15 @@ def main(argv: list[str] | None = None) -> int:
                 for r in mine
                 if r["label"] == f"sinkmap 2 threads{suffix}" and r["regions"] == max(counts)
             )
-            growth = double["peak_mib"] / ref["peak_mib"] - 1
-            ok = growth <= TARGET_GROWTH and double["peak_mib"] < TARGET_PEAK_MIB
+            # RSS peaks vary by ±10 % between identical runs (GDAL's block cache, malloc arenas): compare the
+            # mean of two runs at each size
+            before, after = float(np.mean(ref["peaks"])), float(np.mean(double["peaks"]))
+            growth = after / before - 1
+            ok = growth <= TARGET_GROWTH and max(double["peaks"]) < TARGET_PEAK_MIB
             verdicts[f"{who} memory_growth"] = ok
             report(
-                f"  [{'PASS' if ok else 'FAIL'}] {who}: raster doubled, peak {ref['peak_mib']:.0f} → "
-                f"{double['peak_mib']:.0f} MiB ({100 * growth:+.1f} %, target ≤ +{100 * TARGET_GROWTH:.0f} %); "
+                f"  [{'PASS' if ok else 'FAIL'}] {who}: raster doubled, mean peak of 2 runs {before:.0f} → "
+                f"{after:.0f} MiB ({100 * growth:+.1f} %, target ≤ +{100 * TARGET_GROWTH:.0f} %); "
                 f"throughput {double['mpx_s']:.1f} Mpx/s"
             )
     ee = [(k, v) for k, v in agreement.items() if k.startswith("exactextract")]
