@@ -4,7 +4,7 @@ The boundary data are real (Tianditu, ``vectors/``): Guizhou's 88 counties, its 
 provinces. Their manifest (``shared/data/MANIFEST.md``) says the counties tile the province exactly; the tests
 measure it (gaps and overlaps between a level's union and the parent polygon, as a fraction of the parent) and
 derive the tolerance from it: where the layers tile exactly, the only difference left is float64 rounding in sums
-over ~10⁵ boundary pieces (< 1e-11 relative observed), so 1e-9 relative is asserted. Nationally the provinces
+over ~10⁵ boundary pieces (≤ 2e-14 relative observed), so 1e-9 relative is asserted. Nationally the provinces
 overlap by 2.8e-8 of China's area (slivers along some borders), none of it near Guizhou, so "nation" is tested
 over a raster around Guizhou where the provinces tile exactly (measured in the test too).
 """
