@@ -100,9 +100,17 @@ def _run_distributed(
     cluster = None
     try:
         if address is None:
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
-            )
+            # dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap
+            # threshold: every array of more than 128 KiB is then a fresh mmap whose pages fault in on first
+            # touch, and a window task takes ~2x as long as on a thread. Unset it for the workers we start.
+            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             client = Client(cluster)
         else:
             try:

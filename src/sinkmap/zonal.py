@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sinkmap.coverage import weighted_sums
+from sinkmap.coverage import weighted_sums, weighted_sums_rows
 from sinkmap.errors import ConfigError
 from sinkmap.grid import GridSpec, Window
 from sinkmap.io.sources import LayerSource
@@ -51,45 +51,60 @@ class ZonalPlan:
         return cols
 
 
+def _zero_invalid(values: NDArray[Any], valid: NDArray[np.bool_], nodata: float | None) -> NDArray[Any]:
+    """``values`` with invalid cells set to 0, skipping the pass where they already are."""
+    if values.dtype.kind in "iub":
+        if nodata is None or nodata == 0:  # invalid cells hold the nodata value or the 0 fill outside the layer
+            return values
+        return np.multiply(values, valid, dtype=values.dtype)
+    return np.where(valid, values, values.dtype.type(0))
+
+
+def _members(values: NDArray[Any], valid: NDArray[np.bool_], codes: tuple[int, ...], nodata: float | None) -> NDArray[np.bool_]:
+    """Cells whose code is in ``codes``; one comparison per code (np.isin builds a lookup table every call)."""
+    if len(codes) <= 4:
+        member = values == values.dtype.type(codes[0])
+        for code in codes[1:]:
+            member |= values == values.dtype.type(code)
+    else:
+        member = np.isin(values, np.asarray(codes, dtype=values.dtype))
+    # invalid cells hold the nodata value (inside or outside the layer): when it is no class code, they are no members
+    if values.dtype.kind in "iu" and nodata is not None and nodata not in codes:
+        return member
+    return member & valid
+
+
 def _zonal_window(plan: ZonalPlan, window: Window) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     hits, pieces = plan.zones.pieces(window)
     if pieces.size == 0:
         return hits, np.zeros((0, len(plan.columns)))
     area = plan.grid.pixel_area_m2(window)
     row_area = np.broadcast_to(area[:, 0], (window.height,)) if area.shape[1] == 1 else None
-    plain: list[NDArray[Any]] = []  # summed without area
-    areal: list[NDArray[Any]] = []  # multiplied by pixel area
+    values: list[NDArray[Any]] = []  # per layer: valid, values with invalid cells 0; per class: members
     layers = {}
     for name, source in plan.sources.items():
-        values, valid = source.read(window)
-        layers[name] = (values, valid)
-        if values.dtype.kind == "f":
-            clean = np.where(valid, values, values.dtype.type(0))
-        elif valid.all():
-            clean = values
-        else:
-            clean = np.where(valid, values, values.dtype.type(0))
-        plain += [valid, clean]
-        areal.append(valid)
+        data, valid = source.read(window)
+        layers[name] = (data, valid)
+        values += [valid, _zero_invalid(data, valid, source.nodata)]
     for _name, (layer, codes) in plan.classes.items():
-        values, valid = layers[layer]
-        member = np.isin(values, np.asarray(codes, dtype=values.dtype)) & valid
-        plain.append(member)
-        areal.append(member)
-    plain_sums = weighted_sums(pieces, plain)
-    if row_area is not None:
-        areal_sums = weighted_sums(pieces, areal, row_weight=row_area)
+        data, valid = layers[layer]
+        values.append(_members(data, valid, codes, plan.sources[layer].nodata))
+    n = len(plan.sources)
+    areal_index = [2 * i for i in range(n)] + [2 * n + j for j in range(len(plan.classes))]
+    if row_area is not None:  # area constant along rows: one pass per array gives sums and area-weighted sums
+        sums = weighted_sums_rows(pieces, values, [None, row_area])
+        plain_sums, areal_sums = sums[:, :, 0], sums[:, areal_index, 1]
     else:
-        areal_sums = weighted_sums(pieces, [np.asarray(v, dtype=np.float64) * area for v in areal])
+        plain_sums = weighted_sums_rows(pieces, values, [None])[:, :, 0]
+        areal_sums = weighted_sums(pieces, [np.asarray(values[i], dtype=np.float64) * area for i in areal_index])
     # interleave into plan.columns order
     out = np.zeros((hits.size, len(plan.columns)))
     col = 0
-    for i in range(len(plan.sources)):
+    for i in range(n):
         out[:, col] = plain_sums[:, 2 * i]
         out[:, col + 1] = plain_sums[:, 2 * i + 1]
         out[:, col + 2] = areal_sums[:, i]
         col += 3
-    n = len(plan.sources)
     for j in range(len(plan.classes)):
         out[:, col] = plain_sums[:, 2 * n + j]
         out[:, col + 1] = areal_sums[:, n + j]
