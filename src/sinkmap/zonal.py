@@ -34,18 +34,23 @@ from sinkmap.scheduler import run_tasks
 __all__ = ["ZonalPlan", "zonal_stats"]
 
 
+LAYER_STATS = ("count", "sum", "area")
+
+
 @dataclass(frozen=True)
 class ZonalPlan:
     grid: GridSpec
     sources: dict[str, LayerSource]
     classes: dict[str, tuple[str, tuple[int, ...]]]
     zones: ZoneIndex
+    stats: dict[str, tuple[str, ...]]
 
     @property
     def columns(self) -> list[str]:
         cols = []
         for name in self.sources:
-            cols += [f"{name}_count", f"{name}_sum", f"{name}_area_m2"]
+            wanted = self.stats[name]
+            cols += [c for stat, c in zip(LAYER_STATS, (f"{name}_count", f"{name}_sum", f"{name}_area_m2"), strict=True) if stat in wanted]
         for name in self.classes:
             cols += [f"{name}_count", f"{name}_area_m2"]
         return cols
@@ -80,35 +85,38 @@ def _zonal_window(plan: ZonalPlan, window: Window) -> tuple[NDArray[np.int64], N
         return hits, np.zeros((0, len(plan.columns)))
     area = plan.grid.pixel_area_m2(window)
     row_area = np.broadcast_to(area[:, 0], (window.height,)) if area.shape[1] == 1 else None
-    values: list[NDArray[Any]] = []  # per layer: valid, values with invalid cells 0; per class: members
+    # arrays to sum, each with the output columns of its plain sum and (optionally) its area-weighted sum
+    values: list[NDArray[Any]] = []
+    targets: list[tuple[str | None, str | None]] = []
     layers = {}
     for name, source in plan.sources.items():
         data, valid = source.read(window)
         layers[name] = (data, valid)
-        values += [valid, _zero_invalid(data, valid, source.nodata)]
-    for _name, (layer, codes) in plan.classes.items():
+        wanted = plan.stats[name]
+        if "count" in wanted or "area" in wanted:
+            values.append(valid)
+            targets.append((f"{name}_count" if "count" in wanted else None, f"{name}_area_m2" if "area" in wanted else None))
+        if "sum" in wanted:
+            values.append(_zero_invalid(data, valid, source.nodata))
+            targets.append((f"{name}_sum", None))
+    for name, (layer, codes) in plan.classes.items():
         data, valid = layers[layer]
         values.append(_members(data, valid, codes, plan.sources[layer].nodata))
-    n = len(plan.sources)
-    areal_index = [2 * i for i in range(n)] + [2 * n + j for j in range(len(plan.classes))]
+        targets.append((f"{name}_count", f"{name}_area_m2"))
+    column = {c: i for i, c in enumerate(plan.columns)}
+    out = np.zeros((hits.size, len(plan.columns)))
+    areal = [i for i, (_, a) in enumerate(targets) if a is not None]
     if row_area is not None:  # area constant along rows: one pass per array gives sums and area-weighted sums
         sums = weighted_sums_rows(pieces, values, [None, row_area])
-        plain_sums, areal_sums = sums[:, :, 0], sums[:, areal_index, 1]
+        plain_sums, areal_sums = sums[:, :, 0], sums[:, areal, 1]
     else:
         plain_sums = weighted_sums_rows(pieces, values, [None])[:, :, 0]
-        areal_sums = weighted_sums(pieces, [np.asarray(values[i], dtype=np.float64) * area for i in areal_index])
-    # interleave into plan.columns order
-    out = np.zeros((hits.size, len(plan.columns)))
-    col = 0
-    for i in range(n):
-        out[:, col] = plain_sums[:, 2 * i]
-        out[:, col + 1] = plain_sums[:, 2 * i + 1]
-        out[:, col + 2] = areal_sums[:, i]
-        col += 3
-    for j in range(len(plan.classes)):
-        out[:, col] = plain_sums[:, 2 * n + j]
-        out[:, col + 1] = areal_sums[:, n + j]
-        col += 2
+        areal_sums = weighted_sums(pieces, [np.asarray(values[i], dtype=np.float64) * area for i in areal])
+    for i, (plain, _) in enumerate(targets):
+        if plain is not None:
+            out[:, column[plain]] = plain_sums[:, i]
+    for j, i in enumerate(areal):
+        out[:, column[targets[i][1]]] = areal_sums[:, j]  # type: ignore[index]
     return hits, out
 
 
@@ -119,6 +127,7 @@ def zonal_stats(
     id_field: str,
     classes: Mapping[str, tuple[str, Sequence[int]]] | None = None,
     resampling: Mapping[str, str] | None = None,
+    stats: Mapping[str, Sequence[str]] | None = None,
     chunk_size: int = 1024,
     scheduler: str | None = None,
     workers: int | None = None,
@@ -132,6 +141,8 @@ def zonal_stats(
         id_field: the regions' id field (returned as the index).
         classes: class name → (layer name, codes); adds ``<class>_count`` and ``<class>_area_m2``.
         resampling: layer name → resampling method for layers on another grid.
+        stats: layer name → which of ``count``, ``sum``, ``area`` to compute (default all three); each one left
+            out saves a pass over the pixels (a land-cover layer used only for ``classes`` can take ``()``).
         chunk_size: window size in pixels.
         scheduler, workers: as for :func:`sinkmap.scheduler.run_tasks`.
 
@@ -158,7 +169,12 @@ def zonal_stats(
     else:
         level = load_level(RegionLayerSpec(level="regions", path=str(regions), id_field=id_field, name_field=id_field))
     zones = ZoneIndex.build([level], grid)
-    plan = ZonalPlan(grid, sources, classes, zones)
+    chosen = {name: tuple((stats or {}).get(name, LAYER_STATS)) for name in sources}
+    for name, wanted in chosen.items():
+        unknown = set(wanted) - set(LAYER_STATS)
+        if unknown:
+            raise ConfigError(f"stats for layer {name!r}: unknown {sorted(unknown)}; choose from {LAYER_STATS}")
+    plan = ZonalPlan(grid, sources, classes, zones, chosen)
     results = run_tasks(_zonal_window, plan, list(grid.windows(chunk_size)), scheduler=scheduler, workers=workers)
     total = np.zeros((len(zones), len(plan.columns)))
     for hits, sums in results:
@@ -166,6 +182,7 @@ def zonal_stats(
             total[hits] += sums
     table = pd.DataFrame(total, columns=plan.columns, index=pd.Index(level.ids, name=id_field))
     for name in sources:
-        count = table[f"{name}_count"]
-        table[f"{name}_mean"] = table[f"{name}_sum"] / count.where(count > 0)
+        if {"count", "sum"} <= set(chosen[name]):
+            count = table[f"{name}_count"]
+            table[f"{name}_mean"] = table[f"{name}_sum"] / count.where(count > 0)
     return table
