@@ -11,7 +11,9 @@ Results come back in task order whatever the scheduler, so sums are added in the
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -40,6 +42,30 @@ class _Progress(Callback):  # type: ignore[misc]
             self.report(self.done, self.total)
 
 
+_TRIM_EVERY = 16  # windows per thread between returns of freed memory to the system
+_local = threading.local()
+try:  # glibc: give freed heap pages back (per-thread arenas otherwise keep every window's temporaries)
+    _malloc_trim: Callable[[int], int] | None = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _malloc_trim = None
+
+
+def _trimmed(func: Callable[[Any, T], R], plan: Any, item: T) -> R:
+    """Run one task; every few tasks on this thread, hand freed memory back to the operating system.
+
+    Window tasks allocate and free tens of MB each; glibc keeps freed pages in per-thread arenas, so without this
+    the resident memory grows with the number of windows, not with the window size (measured: +19 % peak when
+    the raster doubles, flat with it; see bench/README.md).
+    """
+    try:
+        return func(plan, item)
+    finally:
+        count = getattr(_local, "count", 0) + 1
+        _local.count = count
+        if _malloc_trim is not None and count % _TRIM_EVERY == 0:
+            _malloc_trim(0)
+
+
 def run_tasks(
     func: Callable[[Any, T], R],
     plan: Any,
@@ -65,7 +91,7 @@ def run_tasks(
     keys = []
     for i, item in enumerate(items):
         key = (f"window-{plan_key}", i)
-        graph[key] = (func, plan_key, item)
+        graph[key] = (_trimmed, func, plan_key, item)
         keys.append(key)
     kwargs: dict[str, Any] = {"scheduler": name}
     if workers is not None and name in {"threads", "processes"}:
@@ -123,7 +149,7 @@ def _run_distributed(
         with client:
             log.info("dask.distributed: %s", client)
             plan_future = client.scatter(plan, broadcast=True)
-            futures = [client.submit(func, plan_future, item, pure=False) for item in items]
+            futures = [client.submit(_trimmed, func, plan_future, item, pure=False) for item in items]
             index = {f.key: i for i, f in enumerate(futures)}
             results: list[Any] = [None] * len(items)
             for done, future in enumerate(as_completed(futures), start=1):
