@@ -362,6 +362,12 @@ class ColumnLabel:
 
 
 _FIXED = {
+    "total_sink_density_t_c_per_km2_yr": ColumnLabel(
+        "单位面积碳汇", "total carbon sink per km² of land (sinks positive)", "t C/km²/yr"
+    ),
+    "karst_sink_density_t_c_per_km2_yr": ColumnLabel(
+        "岩溶碳汇强度", "karst carbon sink per km² of exposed carbonate (sinks positive)", "t C/km²/yr"
+    ),
     "level": ColumnLabel("级别", "administrative level"),
     "region_id": ColumnLabel("区划代码", "region id (administrative division code, adcode)"),
     "name_zh": ColumnLabel("名称", "name in Chinese"),
@@ -498,6 +504,7 @@ _COMPILED = tuple(
     for p, label in _PATTERNS
 )
 _UNIT_HINTS = (
+    ("t_c_per_km2_yr", "t C/km²/yr"),
     ("t_co2e_per_ha_per_yr", "t CO₂e/ha/yr"),
     ("t_c_per_ha_per_yr", "t C/ha/yr"),
     ("t_co2e_per_yr", "t CO₂e/yr"),

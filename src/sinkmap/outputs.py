@@ -133,6 +133,8 @@ def _derive_carbon(frame: pd.DataFrame, epochs: tuple[int, ...]) -> pd.DataFrame
     total = sum(sinks.values())
     out["total_sink_t_c_per_yr"] = total
     out["total_sink_t_co2e_per_yr"] = total * c2co2
+    land = frame[f"land_area_m2_{last}"] / 1e6
+    out["total_sink_density_t_c_per_km2_yr"] = np.where(land > 0, total / land.where(land > 0, 1), np.nan)
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -84,14 +84,15 @@ def carbon_columns(table: pd.DataFrame) -> list[str]:
 
 
 def sink_column(columns: list[str], table: pd.DataFrame | None = None) -> str | None:
-    """The sink column to map, among names containing ``sink`` (numeric ones when ``table`` is given): a per-area
-    one first, then a total in CO₂e, a total, any CO₂e one, else the shortest name."""
+    """The sink column to map, among names containing ``sink`` (numeric ones when ``table`` is given): the total
+    per area first, then any per-area one, then a total in CO₂e, a total, any CO₂e one, else the shortest name."""
     sinks = [c for c in columns if "sink" in c.lower()]
     if table is not None:
         sinks = [c for c in sinks if c in table.columns and pd.api.types.is_numeric_dtype(table[c])]
     if not sinks:
         return None
     for pick in (
+        lambda c: ("per_ha" in c or "per_km2" in c) and "total" in c,
         lambda c: "per_ha" in c or "per_km2" in c,
         lambda c: "total" in c and "co2e" in c,
         lambda c: "total" in c,
@@ -593,7 +594,7 @@ def build_report(
                     national,
                     values,
                     classes=F.diverging_classes(values),
-                    title=ctx.labeler.text("碳汇", "Carbon sink") + f" ({sink})",
+                    title=ctx.labeler.text("碳汇", "Carbon sink") + f" — {column_label(sink).en}",
                     legend_title=f"{sink_unit}\n(sinks positive)",
                     labeler=ctx.labeler,
                     lines=lines,
