@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -123,3 +124,39 @@ def require_codes(
     bad = sorted(int(c) for c in present if int(c) not in set(allowed))
     if bad:
         raise ValueError(f"{name} holds unknown code(s) {bad}; allowed codes are {sorted(allowed)}")
+
+
+@dataclass(frozen=True)
+class CarbonPools:
+    """Biomass carbon pools per pixel, t C/ha (float64 arrays, NaN where not computed)."""
+
+    agb_t_c_per_ha: FloatArray
+    bgb_t_c_per_ha: FloatArray
+    deadwood_t_c_per_ha: FloatArray
+    litter_t_c_per_ha: FloatArray
+
+    @property
+    def vegetation_t_c_per_ha(self) -> FloatArray:
+        """Living biomass carbon (AGB + BGB), t C/ha — the quantity NFI "forest vegetation carbon" reports."""
+        return self.agb_t_c_per_ha + self.bgb_t_c_per_ha
+
+    @property
+    def total_t_c_per_ha(self) -> FloatArray:
+        """AGB + BGB + dead wood + litter carbon, t C/ha (soil not included)."""
+        return self.agb_t_c_per_ha + self.bgb_t_c_per_ha + self.deadwood_t_c_per_ha + self.litter_t_c_per_ha
+
+    @property
+    def total_co2e_t_per_ha(self) -> FloatArray:
+        """:attr:`total_t_c_per_ha` × 44/12, t CO₂e/ha."""
+        return self.total_t_c_per_ha * C_TO_CO2
+
+    def as_dict(self) -> dict[str, FloatArray]:
+        """Pools by short name: ``agb``, ``bgb``, ``deadwood``, ``litter``, ``total`` (t C/ha), ``total_co2e``."""
+        return {
+            "agb": self.agb_t_c_per_ha,
+            "bgb": self.bgb_t_c_per_ha,
+            "deadwood": self.deadwood_t_c_per_ha,
+            "litter": self.litter_t_c_per_ha,
+            "total": self.total_t_c_per_ha,
+            "total_co2e": self.total_co2e_t_per_ha,
+        }

@@ -18,7 +18,7 @@ Chain, per pixel (densities per hectare):
 5. CO₂e = C × 44/12.
 
 Bamboo (``forest_type`` 6) has no growing stock: it gets the ``bamboo_biomass`` default AGB and R (unverified
-placeholders, see the table notes) and the same dead-wood/litter fractions.
+developer estimates, see the table notes) and the same dead-wood/litter fractions.
 
 Mixed forest (5) averages hardwood and conifer factors with equal weights; evergreen needleleaf (4) averages the two
 conifer groups that dominate Chinese evergreen conifer stands (pines and Cunninghamia/spruce/fir as "other
@@ -39,8 +39,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sinkmap.carbon._common import (
-    C_TO_CO2,
     BoolArray,
+    CarbonPools,
     FloatArray,
     as_codes,
     as_float,
@@ -144,46 +144,11 @@ DEADWOOD_DOMAIN_BY_ECOZONE: Mapping[int, str] = MappingProxyType(
 
 
 @dataclass(frozen=True)
-class ForestCarbon:
-    """Forest biomass and carbon densities per pixel (float64 arrays, NaN where not computed)."""
+class ForestCarbon(CarbonPools):
+    """Forest biomass (t d.m./ha) and carbon pools (t C/ha) per pixel (float64 arrays, NaN where not computed)."""
 
     agb_t_dm_per_ha: FloatArray
     bgb_t_dm_per_ha: FloatArray
-    agb_t_c_per_ha: FloatArray
-    bgb_t_c_per_ha: FloatArray
-    deadwood_t_c_per_ha: FloatArray
-    litter_t_c_per_ha: FloatArray
-
-    @property
-    def vegetation_t_c_per_ha(self) -> FloatArray:
-        """Living biomass carbon (AGB + BGB), t C/ha — the quantity NFI "forest vegetation carbon" reports."""
-        return self.agb_t_c_per_ha + self.bgb_t_c_per_ha
-
-    @property
-    def total_t_c_per_ha(self) -> FloatArray:
-        """AGB + BGB + dead wood + litter carbon, t C/ha (soil not included)."""
-        return (
-            self.agb_t_c_per_ha
-            + self.bgb_t_c_per_ha
-            + self.deadwood_t_c_per_ha
-            + self.litter_t_c_per_ha
-        )
-
-    @property
-    def total_co2e_t_per_ha(self) -> FloatArray:
-        """:attr:`total_t_c_per_ha` × 44/12, t CO₂e/ha."""
-        return self.total_t_c_per_ha * C_TO_CO2
-
-    def as_dict(self) -> dict[str, FloatArray]:
-        """Pools by short name: ``agb``, ``bgb``, ``deadwood``, ``litter``, ``total`` (t C/ha), ``total_co2e``."""
-        return {
-            "agb": self.agb_t_c_per_ha,
-            "bgb": self.bgb_t_c_per_ha,
-            "deadwood": self.deadwood_t_c_per_ha,
-            "litter": self.litter_t_c_per_ha,
-            "total": self.total_t_c_per_ha,
-            "total_co2e": self.total_co2e_t_per_ha,
-        }
 
 
 def bcef_s_t_per_m3(

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from sinkmap.carbon._common import (
-    C_TO_CO2,
+    CarbonPools,
     FloatArray,
     as_codes,
     as_float,
@@ -74,38 +74,8 @@ MANGROVE_CLIMATE_BY_ECOZONE: Mapping[int, str] = MappingProxyType(
 
 
 @dataclass(frozen=True)
-class MangroveCarbon:
+class MangroveCarbon(CarbonPools):
     """Mangrove biomass carbon pools, t C/ha (float64, NaN off mangrove pixels)."""
-
-    agb_t_c_per_ha: FloatArray
-    bgb_t_c_per_ha: FloatArray
-    deadwood_t_c_per_ha: FloatArray
-    litter_t_c_per_ha: FloatArray
-
-    @property
-    def total_t_c_per_ha(self) -> FloatArray:
-        """Sum of the four pools, t C/ha."""
-        return (
-            self.agb_t_c_per_ha
-            + self.bgb_t_c_per_ha
-            + self.deadwood_t_c_per_ha
-            + self.litter_t_c_per_ha
-        )
-
-    @property
-    def total_co2e_t_per_ha(self) -> FloatArray:
-        """Total × 44/12, t CO₂e/ha."""
-        return self.total_t_c_per_ha * C_TO_CO2
-
-    def as_dict(self) -> dict[str, FloatArray]:
-        """``agb``, ``bgb``, ``deadwood``, ``litter``, ``total`` (t C/ha)."""
-        return {
-            "agb": self.agb_t_c_per_ha,
-            "bgb": self.bgb_t_c_per_ha,
-            "deadwood": self.deadwood_t_c_per_ha,
-            "litter": self.litter_t_c_per_ha,
-            "total": self.total_t_c_per_ha,
-        }
 
 
 def wetland_soil_sink_t_c_per_ha_yr(
