@@ -50,7 +50,8 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
     first, last = epochs[0], epochs[-1]
     targets = result.manifest["targets"]
     click.echo("")
-    for level in [name for name in tables if name in ("nation", "province")] or list(tables)[:1]:
+    # the nation and the first configured level (provinces in the sample)
+    for level in list(tables)[:2]:
         table = tables[level]
         click.echo(f"{level} — forest coverage (%) and stock volume (billion m³), {first} → {last}")
         header = f"  {'region':<22} {'land km²':>12} {'cov ' + str(first):>9} {'cov ' + str(last):>9} {'stock ' + str(first):>10} {'stock ' + str(last):>10}"
