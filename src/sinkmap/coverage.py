@@ -28,7 +28,9 @@ proportional to the boundary length; no per-region raster is ever built.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -211,7 +213,7 @@ def _segment_sums(flat: NDArray[np.generic], breaks: NDArray[np.int64], width: i
 
 def weighted_sums_rows(
     pieces: WindowPieces,
-    values: list[NDArray[np.generic]],
+    values: Sequence[NDArray[Any]],
     row_weights: list[NDArray[np.float64] | None],
 ) -> NDArray[np.float64]:
     """Coverage-weighted sums ``Σ v · coverage · w`` for every value array and every per-row weight at once.
@@ -257,7 +259,7 @@ def weighted_sums_rows(
 
 def weighted_sums(
     pieces: WindowPieces,
-    values: list[NDArray[np.generic]],
+    values: Sequence[NDArray[Any]],
     *,
     row_weight: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:

@@ -30,7 +30,7 @@ from sinkmap.io.sources import LayerSource
 from sinkmap.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
 from sinkmap.scheduler import run_tasks
 
-__all__ = ["InvestPlan", "invest_storage"]
+__all__ = ["InvestPlan", "invest_storage", "pool_densities"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class InvestPlan:
         return cols
 
 
-def _lookup_codes(
+def pool_densities(
     table: InvestCarbonTable, codes: NDArray[Any], valid: NDArray[np.bool_]
 ) -> tuple[NDArray[np.float64], set[int]]:
     """Densities (pools × cells, t C/ha; NaN where invalid or unknown) and the unknown codes seen."""
@@ -77,7 +77,7 @@ def _invest_window(plan: InvestPlan, window: Window) -> tuple[NDArray[np.int64],
     unknown: set[int] = set()
     for source in plan.sources:
         codes, valid = source.read(window)
-        d, bad = _lookup_codes(plan.table, codes, valid)
+        d, bad = pool_densities(plan.table, codes, valid)
         unknown |= bad
         dens.append(d)
         ok = np.isfinite(d[0])

@@ -37,7 +37,7 @@ from sinkmap.errors import (
 from sinkmap.factors import load_factor_tables
 from sinkmap.forest import ForestComponents, forest_components
 from sinkmap.grid import GridSpec, Window
-from sinkmap.invest_run import _lookup_codes as _invest_lookup
+from sinkmap.invest_run import pool_densities
 from sinkmap.io.rasters import RasterPart, assemble_cog, write_part
 from sinkmap.io.sources import LayerSource
 from sinkmap.regions import RegionLevel, ZoneIndex, load_level
@@ -89,6 +89,7 @@ class WindowContext:
         self.plan = plan
         self.window = window
         self._cache: dict[tuple[str, int | None], tuple[NDArray[Any], NDArray[np.bool_]] | None] = {}
+        self._converted: dict[tuple[str, str, int | None], NDArray[Any] | None] = {}
 
     def layer(self, role: str, epoch: int | None = None) -> tuple[NDArray[Any], NDArray[np.bool_]] | None:
         """(values, valid) of a layer for an epoch (static layers ignore the epoch), or None if absent."""
@@ -99,20 +100,22 @@ class WindowContext:
         return self._cache[key]
 
     def continuous(self, role: str, epoch: int | None = None) -> NDArray[np.float32] | None:
-        """A continuous layer as float32 with NaN where invalid."""
-        got = self.layer(role, epoch)
-        if got is None:
-            return None
-        values, valid = got
-        return np.where(valid, values.astype(np.float32), np.float32(np.nan))
+        """A continuous layer as float32 with NaN where invalid (converted once per window)."""
+        key = ("continuous", role, epoch)
+        if key not in self._converted:
+            got = self.layer(role, epoch)
+            self._converted[key] = (
+                None if got is None else np.where(got[1], got[0].astype(np.float32), np.float32(np.nan))
+            )
+        return self._converted[key]
 
     def categorical(self, role: str, epoch: int | None = None) -> NDArray[np.int32] | None:
-        """A categorical layer as int32 with −1 where invalid."""
-        got = self.layer(role, epoch)
-        if got is None:
-            return None
-        values, valid = got
-        return np.where(valid, values.astype(np.int32), np.int32(-1))
+        """A categorical layer as int32 with −1 where invalid (converted once per window)."""
+        key = ("categorical", role, epoch)
+        if key not in self._converted:
+            got = self.layer(role, epoch)
+            self._converted[key] = None if got is None else np.where(got[1], got[0].astype(np.int32), np.int32(-1))
+        return self._converted[key]
 
     def canopy(self, epoch: int) -> tuple[NDArray[np.float32], NDArray[np.bool_]] | None:
         """Canopy cover (%) for ``epoch``: read, or derived from a base-year canopy and a loss-year layer."""
@@ -225,7 +228,7 @@ def process_window(plan: Plan, window: Window) -> WindowResult:
             landcover = ctx.layer("landcover", epoch)
             assert landcover is not None  # checked at load time: invest_pools needs landcover
             codes, valid = landcover
-            densities, bad = _invest_lookup(plan.invest, codes, valid)
+            densities, bad = pool_densities(plan.invest, codes, valid)
             unknown |= bad
             for i, pool in enumerate(POOL_COLUMNS):
                 by_key[f"invest_{pool}_t_c_{epoch}"] = np.where(np.isfinite(densities[i]), densities[i], 0.0) / 1e4

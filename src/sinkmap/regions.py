@@ -167,7 +167,8 @@ class ZoneIndex:
 
     @classmethod
     def build(cls, levels: Sequence[RegionLevel], grid: GridSpec) -> ZoneIndex:
-        geoms, keys = [], []
+        geoms: list[NDArray[np.object_]] = []
+        keys: list[tuple[str, int]] = []
         for level in levels:
             geoms.append(_to_pixels(level.geometry, grid))
             keys.extend((level.name, i) for i in range(len(level)))

@@ -11,6 +11,7 @@ Results come back in task order whatever the scheduler, so sums are added in the
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import threading
@@ -18,6 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import dask
+import dask.multiprocessing
+import dask.threaded
 from dask.callbacks import Callback
 
 from sinkmap.errors import ConfigError
@@ -29,7 +32,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class _Progress(Callback):  # type: ignore[misc]
+class _Progress(Callback):
     def __init__(self, total: int, report: Callable[[int, int], None]) -> None:
         super().__init__()
         self.total = total
@@ -93,23 +96,14 @@ def run_tasks(
         key = (f"window-{plan_key}", i)
         graph[key] = (_trimmed, func, plan_key, item)
         keys.append(key)
-    kwargs: dict[str, Any] = {"scheduler": name}
-    if workers is not None and name in {"threads", "processes"}:
-        kwargs["num_workers"] = workers
-    if progress is not None:
-        with _Progress(len(items), progress):
-            results = dask.get(graph, keys) if name in {"synchronous", "sync"} else _local_get(graph, keys, kwargs)
+    if name in {"synchronous", "sync"}:
+        get: Callable[..., Any] = dask.get
+        kwargs: dict[str, Any] = {}
     else:
-        results = dask.get(graph, keys) if name in {"synchronous", "sync"} else _local_get(graph, keys, kwargs)
-    return list(results)
-
-
-def _local_get(graph: dict[Any, Any], keys: list[Any], kwargs: dict[str, Any]) -> Any:
-    if kwargs["scheduler"] == "threads":
-        from dask.threaded import get
-    else:
-        from dask.multiprocessing import get
-    return get(graph, keys, **{k: v for k, v in kwargs.items() if k != "scheduler"})
+        get = dask.threaded.get if name == "threads" else dask.multiprocessing.get
+        kwargs = {} if workers is None else {"num_workers": workers}
+    with _Progress(len(items), progress) if progress is not None else contextlib.nullcontext():
+        return list(get(graph, keys, **kwargs))
 
 
 def _run_distributed(

@@ -151,8 +151,8 @@ def zonal_stats(
     """
     if not layers:
         raise ConfigError("zonal_stats needs at least one layer")
-    classes = {k: (v[0], tuple(int(c) for c in v[1])) for k, v in (classes or {}).items()}
-    for name, (layer, _) in classes.items():
+    class_codes = {k: (v[0], tuple(int(c) for c in v[1])) for k, v in (classes or {}).items()}
+    for name, (layer, _) in class_codes.items():
         if layer not in layers:
             raise ConfigError(f"class {name!r} refers to layer {layer!r}, which is not among {list(layers)}")
     sources: dict[str, LayerSource] = {}
@@ -174,7 +174,7 @@ def zonal_stats(
         unknown = set(wanted) - set(LAYER_STATS)
         if unknown:
             raise ConfigError(f"stats for layer {name!r}: unknown {sorted(unknown)}; choose from {LAYER_STATS}")
-    plan = ZonalPlan(grid, sources, classes, zones, chosen)
+    plan = ZonalPlan(grid, sources, class_codes, zones, chosen)
     results = run_tasks(_zonal_window, plan, list(grid.windows(chunk_size)), scheduler=scheduler, workers=workers)
     total = np.zeros((len(zones), len(plan.columns)))
     for hits, sums in results:

@@ -209,20 +209,10 @@ def ipcc_climate_zone(
     Returns:
         uint8 codes 1–12, 0 where any required input is NaN.
     """
-    mat, lat, amp = _inputs(mean_temperature_c, latitude_deg, annual_half_range_c)
-    prec = as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
-    shape = np.broadcast_shapes(mat.shape, prec.shape)
-    mat, lat, amp, prec = (np.broadcast_to(x, shape) for x in (mat, lat, amp, prec))
-    pet = (
-        thornthwaite_pet_mm_per_yr(mat, lat, annual_half_range_c=amp)
-        if pet_mm_per_yr is None
-        else np.broadcast_to(as_float(pet_mm_per_yr, "pet_mm_per_yr"), shape)
+    mat, lat, amp, prec, pet, elev = _climate_inputs(
+        mean_temperature_c, annual_precip_mm_per_yr, latitude_deg, elevation_m, pet_mm_per_yr, annual_half_range_c
     )
-    elev = (
-        np.zeros(shape)
-        if elevation_m is None
-        else np.broadcast_to(as_float(elevation_m, "elevation_m"), shape)
-    )
+    shape = mat.shape
     moist = prec >= pet
     warmest = mat + amp
     out = np.zeros(shape, dtype=np.uint8)
@@ -263,20 +253,10 @@ def fao_ecological_zone(
     Returns:
         uint8 codes 1–13, 0 where any required input is NaN.
     """
-    mat, lat, amp = _inputs(mean_temperature_c, latitude_deg, annual_half_range_c)
-    prec = as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
-    shape = np.broadcast_shapes(mat.shape, prec.shape)
-    mat, lat, amp, prec = (np.broadcast_to(x, shape) for x in (mat, lat, amp, prec))
-    pet = (
-        thornthwaite_pet_mm_per_yr(mat, lat, annual_half_range_c=amp)
-        if pet_mm_per_yr is None
-        else np.broadcast_to(as_float(pet_mm_per_yr, "pet_mm_per_yr"), shape)
+    mat, lat, amp, prec, pet, elev = _climate_inputs(
+        mean_temperature_c, annual_precip_mm_per_yr, latitude_deg, elevation_m, pet_mm_per_yr, annual_half_range_c
     )
-    elev = (
-        np.zeros(shape)
-        if elevation_m is None
-        else np.broadcast_to(as_float(elevation_m, "elevation_m"), shape)
-    )
+    shape = mat.shape
     months_above_10 = np.zeros(shape, dtype=np.int64)
     for m in range(12):
         months_above_10 += _month_t(mat, lat, amp, m) > 10.0
@@ -315,6 +295,28 @@ def fao_ecological_zone(
 
 
 # ---------------------------------------------------------------------- private
+def _climate_inputs(
+    mean_temperature_c: ArrayLike,
+    annual_precip_mm_per_yr: ArrayLike,
+    latitude_deg: ArrayLike,
+    elevation_m: ArrayLike | None,
+    pet_mm_per_yr: ArrayLike | None,
+    annual_half_range_c: ArrayLike | None,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Validated, broadcast (MAT, latitude, half range, MAP, PET, elevation) for the zone classifications."""
+    mat, lat, amp = _inputs(mean_temperature_c, latitude_deg, annual_half_range_c)
+    prec = as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
+    shape = np.broadcast_shapes(mat.shape, prec.shape)
+    mat, lat, amp, prec = (np.broadcast_to(x, shape) for x in (mat, lat, amp, prec))
+    pet = (
+        thornthwaite_pet_mm_per_yr(mat, lat, annual_half_range_c=amp)
+        if pet_mm_per_yr is None
+        else np.broadcast_to(as_float(pet_mm_per_yr, "pet_mm_per_yr"), shape)
+    )
+    elev = np.zeros(shape) if elevation_m is None else np.broadcast_to(as_float(elevation_m, "elevation_m"), shape)
+    return mat, lat, amp, prec, pet, elev
+
+
 def _inputs(
     mean_temperature_c: ArrayLike, latitude_deg: ArrayLike, annual_half_range_c: ArrayLike | None
 ) -> tuple[FloatArray, FloatArray, FloatArray]:

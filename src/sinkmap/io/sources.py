@@ -374,7 +374,8 @@ def _bounds_in(source: GridSpec, target: GridSpec) -> tuple[float, float, float,
 
     if source.crs.equals(target.crs):
         return source.bounds
-    return tuple(transform_bounds(source.crs_wkt, target.crs_wkt, *source.bounds, densify_pts=21))  # type: ignore[return-value]
+    left, bottom, right, top = transform_bounds(source.crs_wkt, target.crs_wkt, *source.bounds, densify_pts=21)
+    return (left, bottom, right, top)
 
 
 def _overlaps(target: GridSpec, source: GridSpec) -> bool:

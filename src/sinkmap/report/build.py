@@ -285,12 +285,8 @@ def _stock_frames(ctx: _Context) -> tuple[pd.DataFrame, pd.DataFrame]:
         units = units[
             pd.to_numeric(units[f"stock_volume_m3_{last}"], errors="coerce").notna()
         ].head(_MAX_BARS)
-    keys: list[tuple[str, str]] = []
-    nation = ctx.nation()
-    if nation is not None:
-        keys.append(("nation", str(nation["region_id"])))
+    keys = _headline_keys(ctx)
     if ctx.region is not None and ctx.region.level != "nation":
-        keys.append((ctx.region.level, ctx.region.region_id))
         keys.extend(ctx.children(ctx.region))
     rows = []
     for rec in ctx.frame_of(keys).to_dict(orient="records"):
@@ -319,13 +315,19 @@ def _stock_frames(ctx: _Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
+def _headline_keys(ctx: _Context) -> list[tuple[str, str]]:
+    """(level, region id) of the regions shown in headlines and trends: the nation, then the chosen region."""
     keys: list[tuple[str, str]] = []
     nation = ctx.nation()
     if nation is not None:
         keys.append(("nation", str(nation["region_id"])))
     if ctx.region is not None and ctx.region.level != "nation":
         keys.append((ctx.region.level, ctx.region.region_id))
+    return keys
+
+
+def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
+    keys = _headline_keys(ctx)
     out = []
     for level, rid in keys:
         row = ctx.row(level, rid)
@@ -723,12 +725,7 @@ def build_report(
 def _key_figures(ctx: _Context) -> tuple[str, ...]:
     """One line per headline region (the nation, the chosen region): latest coverage and stock, target status."""
     last = ctx.epochs[-1]
-    keys: list[tuple[str, str]] = []
-    nation = ctx.nation()
-    if nation is not None:
-        keys.append(("nation", str(nation["region_id"])))
-    if ctx.region is not None and ctx.region.level != "nation":
-        keys.append((ctx.region.level, ctx.region.region_id))
+    keys = _headline_keys(ctx)
     lines = []
     for level, rid in keys:
         row, trow = ctx.row(level, rid), ctx.track_row(level, rid)
@@ -800,12 +797,7 @@ def _render(
 
     # key-figure cards
     cards = []
-    keys: list[tuple[str, str]] = []
-    nation = ctx.nation()
-    if nation is not None:
-        keys.append(("nation", str(nation["region_id"])))
-    if ctx.region is not None and ctx.region.level != "nation":
-        keys.append((ctx.region.level, ctx.region.region_id))
+    keys = _headline_keys(ctx)
     for level, rid in keys:
         row, trow = ctx.row(level, rid), ctx.track_row(level, rid)
         if row is None or trow is None:
