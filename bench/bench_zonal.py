@@ -10,7 +10,7 @@ each in its own subprocess (so peak memory is per tool), it measures the same jo
 
 * ``raw read``: both rasters read fully in windows by 2 threads — the limit any tool reading them has;
 * ``baseline``: rasterize-per-window + ``np.bincount`` with centre-of-pixel boundaries (not exact; reference);
-* ``sinkmap``: :func:`sinkmap.zonal.zonal_stats` with exact boundaries, on 1 and 2 threads, and with
+* ``sinkmap``: :func:`sinkmap.apps.zonal.zonal_stats` with exact boundaries, on 1 and 2 threads, and with
   ``workers=1`` / ``workers=2`` (a dask.distributed LocalCluster of worker processes that sinkmap starts, as
   ``sinkmap run --workers N`` does; its start-up is in the time and also reported alone);
 * ``exactextract``: its built-in ``sum`` operation over the value raster and over a forest mask made on the fly
@@ -430,10 +430,10 @@ def tool_baseline(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def tool_sinkmap(job: dict[str, Any]) -> dict[str, Any]:
-    """``sinkmap.zonal.zonal_stats`` on threads, or with ``workers=N`` and no scheduler: a LocalCluster of N
+    """``sinkmap.apps.zonal.zonal_stats`` on threads, or with ``workers=N`` and no scheduler: a LocalCluster of N
     single-threaded worker processes started by sinkmap itself (what ``sinkmap run --workers N`` does). The
     cluster's start-up is inside the timed call; it is also measured alone beforehand and reported."""
-    from sinkmap.zonal import zonal_stats
+    from sinkmap.apps.zonal import zonal_stats
 
     gdf = _regions(job)
     layers = {"lc": job["lc"], "val": job["val"]}
@@ -558,9 +558,9 @@ def tool_profile(job: dict[str, Any]) -> dict[str, Any]:
     import io
     import pstats
 
-    import sinkmap.zonal as zonal
-    from sinkmap.io.sources import LayerSource
-    from sinkmap.regions import ZoneIndex
+    import sinkmap.apps.zonal as zonal
+    from sinkmap.engine.sources import LayerSource
+    from sinkmap.engine.regions import ZoneIndex
 
     timers = {"read": 0.0, "pieces": 0.0, "weighted_sums": 0.0}
     calls = {"read": 0, "pieces": 0, "weighted_sums": 0}

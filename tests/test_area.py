@@ -8,9 +8,9 @@ from affine import Affine
 from pyproj import CRS, Geod
 from shapely.geometry import box
 
-from sinkmap.area import ellipsoid_zone_area_m2, geodesic_row_area_m2, pixel_area_m2
+from sinkmap.kernels.area import ellipsoid_zone_area_m2, geodesic_row_area_m2, pixel_area_m2
 from sinkmap.errors import CRSError
-from sinkmap.grid import GridSpec, Window
+from sinkmap.engine.grid import GridSpec, Window
 
 WGS84 = CRS.from_epsg(4326)
 ALBERS = CRS.from_proj4("+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m")
@@ -61,13 +61,13 @@ def test_rotated_grid_refused() -> None:
 def _region_area_on_grid(crs: CRS, transform: Affine, shape: tuple[int, int], region_lonlat) -> float:
     import geopandas as gpd
 
-    from sinkmap.regions import RegionLayerSpec, ZoneIndex, level_from_frame
+    from sinkmap.engine.regions import RegionLayerSpec, ZoneIndex, level_from_frame
 
     grid = GridSpec(crs.to_wkt(), transform, *shape)
     frame = gpd.GeoDataFrame({"id": ["r"]}, geometry=[region_lonlat], crs="EPSG:4326")
     level = level_from_frame(frame, RegionLayerSpec("r", "<frame>", "id", "id"))
     zones = ZoneIndex.build([level], grid)
-    from sinkmap.coverage import weighted_sums
+    from sinkmap.kernels.coverage import weighted_sums
 
     total = 0.0
     for window in grid.windows(64):

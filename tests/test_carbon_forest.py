@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinkmap.carbon import C_TO_CO2
-from sinkmap.carbon.forest import (
+from sinkmap.kernels.carbon import C_TO_CO2
+from sinkmap.kernels.carbon.forest import (
     bcef_s_t_per_m3,
     deadwood_litter_fractions,
     forest_carbon_stocks,
     root_shoot_ratio,
 )
-from sinkmap.carbon.zones import FAO_ZONE_CODES as F
+from sinkmap.kernels.carbon.zones import FAO_ZONE_CODES as F
 from sinkmap.factors import FactorTables, load_factor_tables
 
 

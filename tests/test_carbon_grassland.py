@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinkmap.carbon.grassland import (
+from sinkmap.kernels.carbon.grassland import (
     grassland_biomass_carbon,
     soc_change_t_c_per_ha_yr,
     soil_organic_carbon_t_c_per_ha,
 )
-from sinkmap.carbon.zones import IPCC_CLIMATE_CODES as I
+from sinkmap.kernels.carbon.zones import IPCC_CLIMATE_CODES as I
 from sinkmap.errors import FactorTableError
 from sinkmap.factors import FactorTables, load_factor_tables
 

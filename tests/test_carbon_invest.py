@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sinkmap.carbon.invest import pools_change, pools_density, read_invest_carbon_table
+from sinkmap.kernels.carbon.invest import pools_change, pools_density, read_invest_carbon_table
 from sinkmap.errors import FactorTableError, InputNotFoundError
 
 TABLE = """LULC_Name,LUCODE,C_Above,C_BELOW,c_soil,C_Dead

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinkmap.carbon import karst
-from sinkmap.carbon.karst import (
+from sinkmap.kernels.carbon import karst
+from sinkmap.kernels.carbon.karst import (
     activity_coefficients,
     calcium_equilibrium_mmol_per_l,
     equilibrium_constants_log10,

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sinkmap.carbon.wetland import (
+from sinkmap.kernels.carbon.wetland import (
     ch4_co2e_t_per_ha_yr,
     inland_wetland_soc_t_c_per_ha,
     mangrove_biomass_carbon,
     wetland_ch4_kg_per_ha_yr,
     wetland_soil_sink_t_c_per_ha_yr,
 )
-from sinkmap.carbon.zones import FAO_ZONE_CODES as F
-from sinkmap.carbon.zones import IPCC_CLIMATE_CODES as I
+from sinkmap.kernels.carbon.zones import FAO_ZONE_CODES as F
+from sinkmap.kernels.carbon.zones import IPCC_CLIMATE_CODES as I
 from sinkmap.factors import FactorTables, load_factor_tables
 
 

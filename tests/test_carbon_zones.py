@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinkmap.carbon.zones import (
+from sinkmap.kernels.carbon.zones import (
     FAO_ZONE_CODES,
     FAO_ZONE_NAMES,
     IPCC_CLIMATE_CODES,

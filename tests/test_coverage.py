@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Polygon, box
 
-from sinkmap.coverage import coverage_fraction, weighted_sums, window_pieces
+from sinkmap.kernels.coverage import coverage_fraction, weighted_sums, window_pieces
 
 
 def _cover(geom, h: int, w: int) -> np.ndarray:

@@ -21,7 +21,7 @@ import shapely.geometry
 
 from sinkmap.cli import main
 from sinkmap.errors import ConfigError, InputNotFoundError, OutputExistsError, RegionError
-from sinkmap.export import (
+from sinkmap.apps.export import (
     PRECISION,
     column_label,
     export_regions,
@@ -66,7 +66,7 @@ def build_synthetic_run(
     from affine import Affine
 
     from sinkmap.config import load_pipeline
-    from sinkmap.pipeline import run_pipeline
+    from sinkmap.apps.pipeline import run_pipeline
 
     folder.mkdir(parents=True, exist_ok=True)
     west, north = 73.0, 54.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sinkmap.forest import CHINA, ForestDefinition, SpecialShrubland, forest_components
+from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland, forest_components
 
 VALID = np.ones((1, 6), dtype=bool)
 

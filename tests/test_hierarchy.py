@@ -21,7 +21,7 @@ import rasterio
 import shapely
 from affine import Affine
 
-from sinkmap.zonal import zonal_stats
+from sinkmap.apps.zonal import zonal_stats
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 EXTENT = (103.5, 24.6, 109.6, 29.3)  # lon/lat: Guizhou and parts of its five neighbours

@@ -26,7 +26,7 @@ from sinkmap.errors import (
     OutputExistsError,
     RegionError,
 )
-from sinkmap.pipeline import run_pipeline
+from sinkmap.apps.pipeline import run_pipeline
 
 ALBERS = CRS.from_proj4("+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m")
 

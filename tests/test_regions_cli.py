@@ -9,10 +9,10 @@ from typing import Any
 import geopandas as gpd
 import pytest
 
-from sinkmap import regions_cli
+from sinkmap.apps import regions as regions_cli
 from sinkmap.cli import main
 from sinkmap.errors import CRSError, InputNotFoundError, OutputExistsError, RegionError
-from sinkmap.regions_cli import (
+from sinkmap.apps.regions import (
     MissingDependencyError,
     build_regions,
     check_regions,

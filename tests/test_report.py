@@ -18,10 +18,10 @@ import pytest
 
 from sinkmap.cli import main
 from sinkmap.errors import OutputExistsError, RegionError
-from sinkmap.report import build_report, carbon_columns, sink_column
-from sinkmap.report.build import latest_only
-from sinkmap.report.figures import COVERAGE_CLASSES, Labeler, diverging_classes, stock_scale
-from sinkmap.report.fonts import has_cjk
+from sinkmap.apps.report import build_report, carbon_columns, sink_column
+from sinkmap.apps.report.build import latest_only
+from sinkmap.apps.report.figures import COVERAGE_CLASSES, Labeler, diverging_classes, stock_scale
+from sinkmap.apps.report.fonts import has_cjk
 from test_export import build_synthetic_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

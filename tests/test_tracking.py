@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sinkmap.tracking import (
+from sinkmap.apps.tracking import (
     DEFAULT_YEARS,
     METHOD,
     epochs_of,

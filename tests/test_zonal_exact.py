@@ -1,4 +1,4 @@
-"""Exactness of :func:`sinkmap.zonal.zonal_stats`: hand-computed tiny cases, exactextract on real and hard shapes.
+"""Exactness of :func:`sinkmap.apps.zonal.zonal_stats`: hand-computed tiny cases, exactextract on real and hard shapes.
 
 exactextract (a test dependency) computes the same quantities — the coverage-weighted count of valid cells and
 the coverage-weighted sum of values, with each cell's covered fraction computed exactly in the raster's own
@@ -22,8 +22,8 @@ import shapely
 from affine import Affine
 from pyproj import CRS, Geod
 
-from sinkmap.coverage import coverage_fraction, window_pieces
-from sinkmap.zonal import zonal_stats
+from sinkmap.kernels.coverage import coverage_fraction, window_pieces
+from sinkmap.apps.zonal import zonal_stats
 
 
 def from_origin(west: float, north: float, xsize: float, ysize: float) -> Affine:

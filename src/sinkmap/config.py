@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from sinkmap.errors import ConfigError, InputNotFoundError
-from sinkmap.forest import CHINA, ForestDefinition, SpecialShrubland
-from sinkmap.regions import RegionLayerSpec
+from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
+from sinkmap.engine.regions import RegionLayerSpec
 
 __all__ = ["LAYER_ROLES", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
 
@@ -327,13 +327,13 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         karst_catchments = raw_carbon.get("karst_catchments")
         if karst_catchments is not None:
             karst_catchments = karst_catchments if Path(karst_catchments).is_absolute() else str(base / karst_catchments)
-            from sinkmap.carbon.karst import read_catchment_table
+            from sinkmap.kernels.carbon.karst import read_catchment_table
 
             read_catchment_table(karst_catchments)  # validate now
         invest_pools = raw_carbon.get("invest_pools")
         if invest_pools is not None:
             invest_pools = invest_pools if Path(invest_pools).is_absolute() else str(base / invest_pools)
-            from sinkmap.carbon.invest import read_invest_carbon_table
+            from sinkmap.kernels.carbon.invest import read_invest_carbon_table
 
             read_invest_carbon_table(invest_pools)  # validate now
             if "landcover" not in layers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from sinkmap.export import FORMATS, ExportResult, export_regions
+from sinkmap.apps.export import FORMATS, ExportResult, export_regions
 
 __all__ = ["command", "print_export_summary"]
 

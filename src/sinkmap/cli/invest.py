@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sinkmap.errors import OutputExistsError
-from sinkmap.invest_run import invest_storage
+from sinkmap.apps.invest import invest_storage
 
 __all__ = ["command"]
 

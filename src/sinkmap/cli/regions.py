@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from sinkmap.errors import ConfigError
-from sinkmap.regions import RegionLayerSpec
-from sinkmap.regions_cli import LEVELS, build_regions, check_regions, pipeline_entry, write_regions
+from sinkmap.engine.regions import RegionLayerSpec
+from sinkmap.apps.regions import LEVELS, build_regions, check_regions, pipeline_entry, write_regions
 
 __all__ = ["command"]
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from sinkmap.report import ReportResult, build_report
+from sinkmap.apps.report import ReportResult, build_report
 
 __all__ = ["command", "print_report_summary"]
 

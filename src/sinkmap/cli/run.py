@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from sinkmap.config import load_pipeline
-from sinkmap.pipeline import RunResult, run_pipeline
+from sinkmap.apps.pipeline import RunResult, run_pipeline
 
 __all__ = ["print_summary", "run"]
 

@@ -1,13 +1,13 @@
 """The pipeline's carbon step: per-pixel carbon densities and sinks for forests, grasslands, wetlands and karst.
 
-It wires the pure kernels of :mod:`sinkmap.carbon` into a window of the pipeline. Every value handed to the
+It wires the pure kernels of :mod:`sinkmap.kernels.carbon` into a window of the pipeline. Every value handed to the
 aggregation is a per-m² quantity (t C/m², t C/m²/yr, or 1 for areas), so the coverage- and area-weighted sums
 are totals (t C, t C/yr, m²). Densities are never summed.
 
 What each ecosystem needs (layers by role; a missing layer switches the part off, recorded in the manifest):
 
 * zones: ``mean_temperature`` and ``annual_precip`` (plus latitude from the grid) → IPCC climate zones and FAO
-  ecological zones (:mod:`sinkmap.carbon.zones`);
+  ecological zones (:mod:`sinkmap.kernels.carbon.zones`);
 * forest: the forest mask of the forest step, ``growing_stock``; ``forest_type`` (tree stands without a type are
   treated as mixed forest, code 5);
 * grassland: ``landcover`` class 4 (CLCD grassland);
@@ -27,9 +27,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pyproj import Transformer
 
-from sinkmap.carbon import forest as forest_carbon
-from sinkmap.carbon import grassland, karst, wetland, zones
-from sinkmap.carbon.change import forest_growth_removals
+from sinkmap.kernels.carbon import forest as forest_carbon
+from sinkmap.kernels.carbon import grassland, karst, wetland, zones
+from sinkmap.kernels.carbon.change import forest_growth_removals
 from sinkmap.factors import FactorTables
 
 __all__ = ["CARBON_NOTES", "CarbonSettings", "carbon_stats", "carbon_window"]

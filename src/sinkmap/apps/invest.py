@@ -22,13 +22,13 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from sinkmap.carbon.invest import POOL_COLUMNS, InvestCarbonTable, read_invest_carbon_table
-from sinkmap.coverage import weighted_sums
+from sinkmap.kernels.carbon.invest import POOL_COLUMNS, InvestCarbonTable, read_invest_carbon_table
+from sinkmap.kernels.coverage import weighted_sums
 from sinkmap.errors import FactorTableError
-from sinkmap.grid import GridSpec, Window
-from sinkmap.io.sources import LayerSource
-from sinkmap.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
-from sinkmap.scheduler import run_tasks
+from sinkmap.engine.grid import GridSpec, Window
+from sinkmap.engine.sources import LayerSource
+from sinkmap.engine.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
+from sinkmap.engine.executor import run_tasks
 
 __all__ = ["InvestPlan", "invest_storage", "pool_densities"]
 
@@ -108,7 +108,7 @@ def invest_storage(
         lulc: one or two land-cover rasters (earlier first).
         regions: optional polygon file; without it the whole extent of the first raster is one region.
         id_field, name_field: the regions' id and name fields (required with ``regions``).
-        chunk_size, scheduler, workers: as for :func:`sinkmap.zonal.zonal_stats`.
+        chunk_size, scheduler, workers: as for :func:`sinkmap.apps.zonal.zonal_stats`.
 
     Returns:
         One row per region plus an ``overall`` row (the sum over regions), columns ``valid_area_km2_<k>``,

@@ -38,7 +38,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sinkmap.carbon._common import (
+from sinkmap.kernels.carbon._common import (
     BoolArray,
     CarbonPools,
     FloatArray,
@@ -50,7 +50,7 @@ from sinkmap.carbon._common import (
     require_codes,
     valid_mask,
 )
-from sinkmap.carbon.zones import FAO_ZONE_NAMES
+from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES
 from sinkmap.errors import FactorTableError
 from sinkmap.factors import FactorTables
 
@@ -164,7 +164,7 @@ def bcef_s_t_per_m3(
     Args:
         growing_stock_m3_per_ha: growing stock volume, m³/ha (>= 0; NaN = nodata).
         forest_type: sinkmap forest type codes 1–5 (6 bamboo and anything else give NaN).
-        ecozone: FAO zone codes from :func:`sinkmap.carbon.zones.fao_ecological_zone` (0 = nodata).
+        ecozone: FAO zone codes from :func:`sinkmap.kernels.carbon.zones.fao_ecological_zone` (0 = nodata).
         tables: factor tables (``forest_bcef``).
         valid: optional boolean mask; False gives NaN.
     """
@@ -246,7 +246,7 @@ def forest_carbon_stocks(
             Ignored for bamboo pixels.
         forest_type: sinkmap forest type codes (1 deciduous broadleaf, 2 evergreen broadleaf, 3 deciduous
             needleleaf, 4 evergreen needleleaf, 5 mixed, 6 bamboo); other codes are "not forest" (NaN out).
-        ecozone: FAO ecological zone codes from :func:`sinkmap.carbon.zones.fao_ecological_zone` (0 = nodata).
+        ecozone: FAO ecological zone codes from :func:`sinkmap.kernels.carbon.zones.fao_ecological_zone` (0 = nodata).
         tables: factor tables (:func:`sinkmap.factors.load_factor_tables`).
         annual_precip_mm_per_yr: annual precipitation, mm/yr; required when tropical/subtropical pixels exist
             (dead wood and litter fractions).

@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sinkmap.carbon._common import FloatArray, as_codes, as_float, require_codes, valid_mask
+from sinkmap.kernels.carbon._common import FloatArray, as_codes, as_float, require_codes, valid_mask
 from sinkmap.errors import ConfigError, InputNotFoundError
 
 __all__ = [

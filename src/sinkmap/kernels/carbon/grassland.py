@@ -8,7 +8,7 @@
 - **ΔSOC** after a change of land use or management: the IPCC default linear transition over D = 20 years,
   ``(SOC_now − SOC_before) / D`` t C/ha/yr during the D years after the change and 0 afterwards; positive = sink.
 
-Climate codes are IPCC climate zones from :func:`sinkmap.carbon.zones.ipcc_climate_zone`. Tables without a row for a
+Climate codes are IPCC climate zones from :func:`sinkmap.kernels.carbon.zones.ipcc_climate_zone`. Tables without a row for a
 zone use stated fallbacks: polar → the boreal rows; tropical montane → "tropical moist & wet" biomass (Table 6.4 has
 no montane row); F_MG climate groups are temperate/boreal (incl. polar), tropical, tropical montane.
 
@@ -33,8 +33,8 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sinkmap.carbon._common import FloatArray, as_codes, as_float, require_codes, valid_mask
-from sinkmap.carbon.zones import IPCC_CLIMATE_NAMES
+from sinkmap.kernels.carbon._common import FloatArray, as_codes, as_float, require_codes, valid_mask
+from sinkmap.kernels.carbon.zones import IPCC_CLIMATE_NAMES
 from sinkmap.errors import FactorTableError
 from sinkmap.factors import FactorTables
 

@@ -31,7 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from sinkmap.report.fonts import has_cjk
+from sinkmap.apps.report.fonts import has_cjk
 
 __all__ = [
     "ALBERS_CHINA",

@@ -65,7 +65,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sinkmap.carbon._common import FloatArray, as_float
+from sinkmap.kernels.carbon._common import FloatArray, as_float
 
 __all__ = [
     "FAO_ZONE_CODES",

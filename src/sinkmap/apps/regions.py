@@ -7,7 +7,7 @@ depends on them: :func:`cnmaps_available` tells whether they are installed, and 
 :class:`MissingDependencyError` with the install command otherwise.
 
 :func:`check_regions` validates any polygon file (GeoJSON, GeoPackage, Shapefile) as a region level with the same
-rules a pipeline applies (:func:`sinkmap.regions.load_level`), and prints the ``regions:`` entry to paste into a
+rules a pipeline applies (:func:`sinkmap.engine.regions.load_level`), and prints the ``regions:`` entry to paste into a
 pipeline file.
 """
 
@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 
 from sinkmap.errors import ConfigError, OutputExistsError, RegionError, SinkmapError
-from sinkmap.regions import RegionLayerSpec, RegionLevel, load_level
+from sinkmap.engine.regions import RegionLayerSpec, RegionLevel, load_level
 
 __all__ = [
     "LEVELS",
@@ -318,12 +318,12 @@ def check_regions(
 ) -> CheckReport:
     """Validate a user's polygon file (GeoJSON, GeoPackage, Shapefile) as a sinkmap region level.
 
-    Applies the rules of :func:`sinkmap.regions.load_level` (file readable, CRS set, fields present, ids unique,
+    Applies the rules of :func:`sinkmap.engine.regions.load_level` (file readable, CRS set, fields present, ids unique,
     polygons only) and reports invalid or empty geometries, ids that are not 6-digit adcodes, and areas (km², on
     the WGS84 ellipsoid).
 
     Raises:
-        InputNotFoundError, RegionError, CRSError: as :func:`~sinkmap.regions.load_level`.
+        InputNotFoundError, RegionError, CRSError: as :func:`~sinkmap.engine.regions.load_level`.
     """
     path = Path(path)
     spec = RegionLayerSpec(

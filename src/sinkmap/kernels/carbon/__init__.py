@@ -1,8 +1,8 @@
 """Per-pixel carbon science: pure numpy kernels for forests, grasslands, wetlands, karst and stock change.
 
-Modules: :mod:`~sinkmap.carbon.zones` (climate/ecological zones), :mod:`~sinkmap.carbon.forest`,
-:mod:`~sinkmap.carbon.grassland`, :mod:`~sinkmap.carbon.wetland`, :mod:`~sinkmap.carbon.karst`,
-:mod:`~sinkmap.carbon.change` and :mod:`~sinkmap.carbon.invest`. Every kernel takes numpy arrays, returns new
+Modules: :mod:`~sinkmap.kernels.carbon.zones` (climate/ecological zones), :mod:`~sinkmap.kernels.carbon.forest`,
+:mod:`~sinkmap.kernels.carbon.grassland`, :mod:`~sinkmap.kernels.carbon.wetland`, :mod:`~sinkmap.kernels.carbon.karst`,
+:mod:`~sinkmap.kernels.carbon.change` and :mod:`~sinkmap.kernels.carbon.invest`. Every kernel takes numpy arrays, returns new
 arrays (never modifying its inputs), does no file access and no logging; factor values come from a
 :class:`sinkmap.factors.FactorTables` passed in by the caller. Densities are per hectare; fluxes are signed so that a
 sink (removal from the atmosphere) is positive.

@@ -12,7 +12,7 @@ from affine import Affine
 from numpy.typing import NDArray
 from pyproj import CRS
 
-from sinkmap.area import is_equal_area, pixel_area_m2
+from sinkmap.kernels.area import is_equal_area, pixel_area_m2
 from sinkmap.errors import CRSError
 
 __all__ = ["GridSpec", "Window"]
@@ -102,7 +102,7 @@ class GridSpec:
         return self.transform @ Affine.translation(window.col_off, window.row_off)
 
     def pixel_area_m2(self, window: Window) -> NDArray[np.float64]:
-        """True area (m²) of each pixel of ``window``, broadcastable to its shape (see :mod:`sinkmap.area`)."""
+        """True area (m²) of each pixel of ``window``, broadcastable to its shape (see :mod:`sinkmap.kernels.area`)."""
         return pixel_area_m2(
             self.crs,
             self.transform,

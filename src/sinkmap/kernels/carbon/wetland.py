@@ -35,7 +35,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sinkmap.carbon._common import (
+from sinkmap.kernels.carbon._common import (
     CarbonPools,
     FloatArray,
     as_codes,
@@ -43,8 +43,8 @@ from sinkmap.carbon._common import (
     require_codes,
     valid_mask,
 )
-from sinkmap.carbon.grassland import SOC_CLIMATE
-from sinkmap.carbon.zones import FAO_ZONE_NAMES, IPCC_CLIMATE_NAMES
+from sinkmap.kernels.carbon.grassland import SOC_CLIMATE
+from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES, IPCC_CLIMATE_NAMES
 from sinkmap.factors import FactorTables
 
 __all__ = [

@@ -22,7 +22,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sinkmap.carbon._common import (
+from sinkmap.kernels.carbon._common import (
     C_TO_CO2,
     FloatArray,
     as_codes,
@@ -30,8 +30,8 @@ from sinkmap.carbon._common import (
     require_codes,
     valid_mask,
 )
-from sinkmap.carbon.forest import root_shoot_ratio
-from sinkmap.carbon.zones import FAO_ZONE_NAMES
+from sinkmap.kernels.carbon.forest import root_shoot_ratio
+from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES
 from sinkmap.errors import ConfigError
 from sinkmap.factors import FactorTables
 
@@ -159,7 +159,7 @@ def forest_growth_removals(
         tables: factor tables (``forest_growth``, ``forest_root_shoot``, ``carbon_fraction``).
         forest_type: sinkmap forest type codes; with ``agb_t_dm_per_ha`` selects R from Table 4.4.
         agb_t_dm_per_ha: standing AGB, t d.m./ha, for the R class (e.g. from
-            :func:`sinkmap.carbon.forest.forest_carbon_stocks`).
+            :func:`sinkmap.kernels.carbon.forest.forest_carbon_stocks`).
         root_shoot: R given directly (scalar or array), overriding the table.
         losses_t_c_per_ha_yr: optional carbon losses, t C/ha/yr (>= 0), subtracted in :attr:`GrowthRemovals.net_t_c_per_ha_yr`.
         continent: ``forest_growth`` continent key (default ``"asia"``).

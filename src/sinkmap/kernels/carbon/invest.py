@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sinkmap.carbon._common import C_TO_CO2, FloatArray
+from sinkmap.kernels.carbon._common import C_TO_CO2, FloatArray
 from sinkmap.errors import FactorTableError, InputNotFoundError
 
 __all__ = [

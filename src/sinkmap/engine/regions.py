@@ -14,9 +14,9 @@ from numpy.typing import NDArray
 from pyogrio.errors import DataSourceError
 from pyproj import Geod
 
-from sinkmap.coverage import WindowPieces, window_pieces
+from sinkmap.kernels.coverage import WindowPieces, window_pieces
 from sinkmap.errors import CRSError, InputNotFoundError, RegionError
-from sinkmap.grid import GridSpec, Window
+from sinkmap.engine.grid import GridSpec, Window
 
 __all__ = ["RegionLayerSpec", "RegionLevel", "ZoneIndex", "level_from_frame", "load_level"]
 
@@ -50,7 +50,7 @@ class RegionLevel:
     @cached_property
     def geodesic_area_km2(self) -> NDArray[np.float64]:
         """Area of each region on the WGS84 ellipsoid, km² (computed on first use: ~1 µs per vertex, which
-        :func:`sinkmap.zonal.zonal_stats` never needs)."""
+        :func:`sinkmap.apps.zonal.zonal_stats` never needs)."""
         return np.array([abs(_GEOD.geometry_area_perimeter(g)[0]) for g in self.geometry_lonlat]) / 1e6
 
     @property

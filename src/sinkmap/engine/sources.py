@@ -29,7 +29,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window as RioWindow
 
 from sinkmap.errors import AlignmentError, CRSError, RasterReadError
-from sinkmap.grid import GridSpec, Window
+from sinkmap.engine.grid import GridSpec, Window
 
 __all__ = ["LayerSource", "TileInfo", "grid_of", "inspect_tiles", "sha256_file"]
 

@@ -2,7 +2,7 @@
 
 A run directory (docs/DESIGN.md, "Run directory") holds ``manifest.json`` and ``regions_<level>.geojson`` per
 level. :func:`export_regions` picks one region with its subregions (or every region of a level), adds the target
-tracking columns (:mod:`sinkmap.tracking`) and the target set's id, and writes one file:
+tracking columns (:mod:`sinkmap.apps.tracking`) and the target set's id, and writes one file:
 
 - ``geojson``: one FeatureCollection, EPSG:4326 lon/lat, exterior rings counter-clockwise, no ``crs`` member,
   UTF-8 text written as is (not ``\\u`` escaped), coordinates rounded to suit the level (:data:`PRECISION`);
@@ -13,7 +13,7 @@ tracking columns (:mod:`sinkmap.tracking`) and the target set's id, and writes o
   every column with its unit, and an ``about`` sheet (target set, forest definition, tracking method, run).
 
 The run-directory readers here (:func:`open_run`, :func:`read_level`, :func:`find_region`) are shared by
-:mod:`sinkmap.report`.
+:mod:`sinkmap.apps.report`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import shapely
 import shapely.geometry
 
 from sinkmap.errors import ConfigError, InputNotFoundError, OutputExistsError, RegionError
-from sinkmap.tracking import METHOD, track
+from sinkmap.apps.tracking import METHOD, track
 
 __all__ = [
     "FORMATS",
@@ -333,7 +333,7 @@ def select_regions(
 
 
 def with_tracking(frame: pd.DataFrame, target_set: str) -> pd.DataFrame:
-    """``frame`` with the target set's id and the tracking columns of :func:`sinkmap.tracking.track` appended."""
+    """``frame`` with the target set's id and the tracking columns of :func:`sinkmap.apps.tracking.track` appended."""
     out = frame.copy()
     out["target_set"] = target_set
     result = track(pd.DataFrame(frame.drop(columns="geometry", errors="ignore")))

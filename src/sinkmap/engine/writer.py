@@ -12,8 +12,8 @@ import rasterio
 import rasterio.shutil
 from numpy.typing import NDArray
 
-from sinkmap.grid import GridSpec, Window
-from sinkmap.io.sources import _GDAL_TYPES
+from sinkmap.engine.grid import GridSpec, Window
+from sinkmap.engine.sources import _GDAL_TYPES
 
 __all__ = ["RasterPart", "assemble_cog", "write_part"]
 

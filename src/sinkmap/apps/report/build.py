@@ -21,7 +21,7 @@ import pandas as pd
 
 from sinkmap import __version__
 from sinkmap.errors import OutputExistsError
-from sinkmap.export import (
+from sinkmap.apps.export import (
     Region,
     RunDirectory,
     column_label,
@@ -31,9 +31,9 @@ from sinkmap.export import (
     read_level,
     region_index,
 )
-from sinkmap.report import figures as F
-from sinkmap.report.fonts import INSTALL_HINT, find_cjk_font
-from sinkmap.report.html import (
+from sinkmap.apps.report import figures as F
+from sinkmap.apps.report.fonts import INSTALL_HINT, find_cjk_font
+from sinkmap.apps.report.html import (
     Cell,
     Section,
     esc,
@@ -45,7 +45,7 @@ from sinkmap.report.html import (
     status_pill,
     table_html,
 )
-from sinkmap.tracking import METHOD, STATUSES, TrackingResult, track
+from sinkmap.apps.tracking import METHOD, STATUSES, TrackingResult, track
 
 __all__ = [
     "ReportResult",

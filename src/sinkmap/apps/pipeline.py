@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sinkmap.carbon.invest import POOL_COLUMNS, InvestCarbonTable, read_invest_carbon_table
-from sinkmap.carbon_step import CarbonSettings, carbon_stats, carbon_window
+from sinkmap.kernels.carbon.invest import POOL_COLUMNS, InvestCarbonTable, read_invest_carbon_table
+from sinkmap.steps.carbon import CarbonSettings, carbon_stats, carbon_window
 from sinkmap.config import PipelineConfig
-from sinkmap.coverage import weighted_sums
+from sinkmap.kernels.coverage import weighted_sums
 from sinkmap.errors import (
     AlignmentError,
     ConfigError,
@@ -35,12 +35,12 @@ from sinkmap.errors import (
     SinkmapError,
 )
 from sinkmap.factors import load_factor_tables
-from sinkmap.forest import ForestComponents, forest_components
-from sinkmap.grid import GridSpec, Window
-from sinkmap.invest_run import pool_densities
-from sinkmap.io.rasters import RasterPart, assemble_cog, write_part
-from sinkmap.io.sources import LayerSource
-from sinkmap.regions import RegionLevel, ZoneIndex, load_level
+from sinkmap.kernels.forest import ForestComponents, forest_components
+from sinkmap.engine.grid import GridSpec, Window
+from sinkmap.apps.invest import pool_densities
+from sinkmap.engine.writer import RasterPart, assemble_cog, write_part
+from sinkmap.engine.sources import LayerSource
+from sinkmap.engine.regions import RegionLevel, ZoneIndex, load_level
 
 __all__ = ["Plan", "RunResult", "WindowContext", "plan_pipeline", "process_window", "run_pipeline"]
 
@@ -319,7 +319,7 @@ def compute_windows(
     progress: ProgressFn | None = None,
 ) -> list[WindowResult]:
     """Run :func:`process_window` over ``windows`` on the chosen dask scheduler; results in window order."""
-    from sinkmap.scheduler import run_tasks
+    from sinkmap.engine.executor import run_tasks
 
     return run_tasks(process_window, plan, windows, scheduler=scheduler, workers=workers, progress=progress)
 
@@ -383,7 +383,7 @@ def run_pipeline(
         output_dir: overrides the pipeline's ``output_dir``.
         progress: called with (windows done, windows total).
     """
-    from sinkmap.outputs import write_run
+    from sinkmap.apps.outputs import write_run
 
     started = time.perf_counter()
     target = Path(output_dir or config.output_dir).resolve()

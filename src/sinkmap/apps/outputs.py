@@ -15,10 +15,10 @@ import shapely
 from numpy.typing import NDArray
 
 from sinkmap import __version__
-from sinkmap.carbon_step import CARBON_NOTES
+from sinkmap.steps.carbon import CARBON_NOTES
 from sinkmap.config import as_dict
-from sinkmap.io.sources import sha256_file
-from sinkmap.regions import RegionLevel
+from sinkmap.engine.sources import sha256_file
+from sinkmap.engine.regions import RegionLevel
 from sinkmap.targets import TargetSet, load_targets
 
 __all__ = ["SIGN_CONVENTION", "region_tables", "write_geojson", "write_run"]
@@ -371,7 +371,7 @@ def write_run(
 
 
 def _write_catchments(path: Path, table_path: str) -> None:
-    from sinkmap.carbon.karst import read_catchment_table
+    from sinkmap.kernels.carbon.karst import read_catchment_table
 
     table = read_catchment_table(table_path)
     frame = pd.DataFrame(

@@ -7,7 +7,7 @@ and factor sources, and the run manifest. It works offline: figures are embedded
 has no scripts, web fonts or map tiles.
 """
 
-from sinkmap.report.build import (
+from sinkmap.apps.report.build import (
     ReportResult,
     build_report,
     carbon_columns,

@@ -9,7 +9,7 @@ For every layer it returns, per region, the coverage-weighted pixel count of val
 the coverage-weighted sum of values (``<layer>_sum``, the same definition as exactextract's ``count`` and ``sum``),
 and the true area of valid cells (``<layer>_area_m2``); for every class, the true area and the coverage-weighted
 count of cells whose code is in the class. Boundary cells count by the exact fraction of their area inside the
-region (:mod:`sinkmap.coverage`), so results match exactextract and do not depend on chunk size or workers.
+region (:mod:`sinkmap.kernels.coverage`), so results match exactextract and do not depend on chunk size or workers.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sinkmap.coverage import weighted_sums, weighted_sums_rows
+from sinkmap.kernels.coverage import weighted_sums, weighted_sums_rows
 from sinkmap.errors import ConfigError
-from sinkmap.grid import GridSpec, Window
-from sinkmap.io.sources import LayerSource
-from sinkmap.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
-from sinkmap.scheduler import run_tasks
+from sinkmap.engine.grid import GridSpec, Window
+from sinkmap.engine.sources import LayerSource
+from sinkmap.engine.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
+from sinkmap.engine.executor import run_tasks
 
 __all__ = ["ZonalPlan", "zonal_stats"]
 
@@ -144,7 +144,7 @@ def zonal_stats(
         stats: layer name → which of ``count``, ``sum``, ``area`` to compute (default all three); each one left
             out saves a pass over the pixels (a land-cover layer used only for ``classes`` can take ``()``).
         chunk_size: window size in pixels.
-        scheduler, workers: as for :func:`sinkmap.scheduler.run_tasks`.
+        scheduler, workers: as for :func:`sinkmap.engine.executor.run_tasks`.
 
     Returns:
         One row per region (index = id) with the columns described in the module docstring.
