@@ -17,23 +17,12 @@ import yaml
 from sinkmap.errors import ConfigError, InputNotFoundError
 from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
 from sinkmap.engine.regions import RegionLayerSpec
+from sinkmap.engine.roles import ROLES
 
 __all__ = ["LAYER_ROLES", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
 
-#: Layer roles a pipeline may name, with their units (docs/DESIGN.md).
-LAYER_ROLES: dict[str, str] = {
-    "landcover": "land-cover class codes (CLCD legend by default)",
-    "canopy_cover": "tree canopy cover, % (0–100)",
-    "growing_stock": "growing stock volume, m³/ha",
-    "loss_year": "Hansen loss year: 0 no loss, N = stand-replacing loss in year base + N",
-    "forest_type": "forest type codes (1 deciduous broadleaf … 6 bamboo)",
-    "shrub_cover": "shrub cover, % (0–100)",
-    "mean_temperature": "annual mean air temperature, °C",
-    "annual_precip": "annual precipitation, mm/yr",
-    "carbonate": "carbonate lithology: 1 exposed karst, 2 buried carbonate, 0 other",
-    "wetland_type": "0 none, 1 inland marsh, 2 mangrove, 3 tidal/salt marsh, 4 seagrass",
-}
-CATEGORICAL_ROLES = frozenset({"landcover", "forest_type", "carbonate", "wetland_type", "loss_year"})
+#: Layer roles a pipeline may name, with their units (from the registry in :mod:`sinkmap.engine.roles`).
+LAYER_ROLES: dict[str, str] = {name: f"{role.description}, {role.unit}" for name, role in ROLES.items()}
 RASTER_OUTPUTS = ("forest_mask", "stock_volume", "carbon_density", "carbon_sink")
 
 
@@ -138,7 +127,7 @@ def _number(value: Any, where: str) -> float:
 def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]) -> LayerSpec:
     if role not in LAYER_ROLES:
         raise ConfigError(
-            f"{where}: unknown layer {role!r}; known layers: {', '.join(LAYER_ROLES)} (see docs/DESIGN.md for units)"
+            f"{where}: unknown layer {role!r}; known layers: {', '.join(LAYER_ROLES)} (see the README's role table for units)"
         )
     if isinstance(data, str | list):
         data = {"path": data}

@@ -12,82 +12,20 @@ missing from the table are collected over the whole raster and reported together
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
-from numpy.typing import NDArray
 
-from sinkmap.kernels.carbon.invest import POOL_COLUMNS, InvestCarbonTable, read_invest_carbon_table
-from sinkmap.kernels.coverage import weighted_sums
-from sinkmap.errors import FactorTableError
-from sinkmap.engine.grid import GridSpec, Window
-from sinkmap.engine.sources import LayerSource
+from sinkmap.engine.job import Job, run_job
 from sinkmap.engine.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
-from sinkmap.engine.executor import run_tasks
+from sinkmap.engine.sources import LayerSource
+from sinkmap.errors import FactorTableError
+from sinkmap.kernels.carbon.invest import POOL_COLUMNS, read_invest_carbon_table
+from sinkmap.steps.invest import UNKNOWN_CODE, InvestStep
 
-__all__ = ["InvestPlan", "invest_storage", "pool_densities"]
-
-
-@dataclass(frozen=True)
-class InvestPlan:
-    grid: GridSpec
-    sources: tuple[LayerSource, ...]
-    table: InvestCarbonTable
-    zones: ZoneIndex
-
-    @property
-    def columns(self) -> list[str]:
-        cols = []
-        for k in range(len(self.sources)):
-            cols += [f"valid_area_m2_{k}", *(f"{pool}_t_{k}" for pool in POOL_COLUMNS)]
-        if len(self.sources) == 2:
-            cols += ["both_valid_area_m2", *(f"{pool}_change_t" for pool in POOL_COLUMNS)]
-        return cols
-
-
-def pool_densities(
-    table: InvestCarbonTable, codes: NDArray[Any], valid: NDArray[np.bool_]
-) -> tuple[NDArray[np.float64], set[int]]:
-    """Densities (pools × cells, t C/ha; NaN where invalid or unknown) and the unknown codes seen."""
-    flat = codes.reshape(-1).astype(np.int64)
-    ok = valid.reshape(-1)
-    pos = np.searchsorted(table.lucode, flat)
-    pos = np.clip(pos, 0, table.lucode.size - 1)
-    known = table.lucode[pos] == flat
-    unknown = {int(c) for c in np.unique(flat[ok & ~known])}
-    out = np.full((4, flat.size), np.nan)
-    use = ok & known
-    for i, pool in enumerate(POOL_COLUMNS):
-        out[i, use] = getattr(table, pool)[pos[use]]
-    return out.reshape(4, *codes.shape), unknown
-
-
-def _invest_window(plan: InvestPlan, window: Window) -> tuple[NDArray[np.int64], NDArray[np.float64], set[int]]:
-    hits, pieces = plan.zones.pieces(window)
-    if pieces.size == 0:
-        return hits, np.zeros((0, len(plan.columns))), set()
-    area = plan.grid.pixel_area_m2(window) * np.ones((window.height, window.width))
-    values: list[NDArray[np.float64]] = []
-    dens: list[NDArray[np.float64]] = []
-    unknown: set[int] = set()
-    for source in plan.sources:
-        codes, valid = source.read(window)
-        d, bad = pool_densities(plan.table, codes, valid)
-        unknown |= bad
-        dens.append(d)
-        ok = np.isfinite(d[0])
-        values.append(ok * area)
-        values += [np.where(ok, d[i], 0.0) * area / 1e4 for i in range(4)]
-    if len(dens) == 2:
-        both = np.isfinite(dens[0][0]) & np.isfinite(dens[1][0])
-        values.append(both * area)
-        values += [np.where(both, dens[1][i] - dens[0][i], 0.0) * area / 1e4 for i in range(4)]
-    return hits, weighted_sums(pieces, values), unknown
+__all__ = ["invest_storage"]
 
 
 def invest_storage(
@@ -136,32 +74,28 @@ def invest_storage(
             raise ValueError("--id-field is required with --regions")
         level = load_level(RegionLayerSpec("regions", str(regions), id_field, name_field or id_field))
     zones = ZoneIndex.build([level], grid)
-    plan = InvestPlan(grid, tuple(sources), table, zones)
-    results = run_tasks(_invest_window, plan, list(grid.windows(chunk_size)), scheduler=scheduler, workers=workers)
-    total = np.zeros((len(zones), len(plan.columns)))
-    unknown: set[int] = set()
-    for hits, sums, bad in results:
-        unknown |= bad
-        if sums.size:
-            total[hits] += sums
+    step = InvestStep(table, tuple((k, ("lulc", k)) for k in range(len(sources))))
+    job = Job(grid, {("lulc", k): source for k, source in enumerate(sources)}, zones, (step,))
+    result = run_job(job, chunk_size=chunk_size, scheduler=scheduler, workers=workers)
+    unknown = sorted(code for what, code in result.notes if what == UNKNOWN_CODE)
     if unknown:
         raise FactorTableError(
-            f"{Path(pools_table).name}: land-cover code(s) {sorted(unknown)} occur in "
+            f"{Path(pools_table).name}: land-cover code(s) {unknown} occur in "
             f"{', '.join(map(str, lulc))} but have no row in the pools table; add a row per code "
             "(lucode, c_above, c_below, c_soil, c_dead in t C/ha) or set those pixels to the raster's nodata value"
         )
-    raw = pd.DataFrame(total, columns=plan.columns)
+    raw = {spec.key: result.totals[:, j] for j, spec in enumerate(job.stats)}
     out = pd.DataFrame({"region_id": list(level.ids), "name": list(level.names_zh)})
     for k in range(len(sources)):
-        out[f"valid_area_km2_{k}"] = raw[f"valid_area_m2_{k}"] / 1e6
+        out[f"valid_area_km2_{k}"] = raw[("invest_valid_area_m2", k)] / 1e6
         for pool in POOL_COLUMNS:
-            out[f"{pool}_t_{k}"] = raw[f"{pool}_t_{k}"]
-        out[f"total_t_{k}"] = raw[[f"{p}_t_{k}" for p in POOL_COLUMNS]].sum(axis=1)
+            out[f"{pool}_t_{k}"] = raw[(f"invest_{pool}_t_c", k)]
+        out[f"total_t_{k}"] = out[[f"{p}_t_{k}" for p in POOL_COLUMNS]].sum(axis=1)
     if len(sources) == 2:
-        out["both_valid_area_km2"] = raw["both_valid_area_m2"] / 1e6
+        out["both_valid_area_km2"] = raw[("invest_both_valid_area_m2", 1)] / 1e6
         for pool in POOL_COLUMNS:
-            out[f"{pool}_change_t"] = raw[f"{pool}_change_t"]
-        out["total_change_t"] = raw[[f"{p}_change_t" for p in POOL_COLUMNS]].sum(axis=1)
+            out[f"{pool}_change_t"] = raw[(f"invest_{pool}_change_t_c", 1)]
+        out["total_change_t"] = out[[f"{p}_change_t" for p in POOL_COLUMNS]].sum(axis=1)
     overall = out.drop(columns=["region_id", "name"]).sum().to_frame().T
     overall.insert(0, "name", "overall (sum of regions)")
     overall.insert(0, "region_id", "overall")

@@ -7,7 +7,7 @@ import platform
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,11 +15,17 @@ import shapely
 from numpy.typing import NDArray
 
 from sinkmap import __version__
-from sinkmap.steps.carbon import CARBON_NOTES
-from sinkmap.config import as_dict
-from sinkmap.engine.sources import sha256_file
+from sinkmap.apps.quantities import REGION_AREA, Quantity, derive
+from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
-from sinkmap.targets import TargetSet, load_targets
+from sinkmap.engine.roles import CLCD_LEGEND
+from sinkmap.engine.sources import sha256_file
+from sinkmap.engine.step import StatKey
+from sinkmap.steps.carbon import CARBON_NOTES, N_LANDCOVER_CODES, TRANSITIONS
+from sinkmap.targets import TargetSet
+
+if TYPE_CHECKING:
+    from sinkmap.apps.pipeline import PipelinePlan
 
 __all__ = ["SIGN_CONVENTION", "region_tables", "write_geojson", "write_run"]
 
@@ -32,133 +38,84 @@ _COORD_DECIMALS = {"nation": 3, "province": 4, "prefecture": 4}
 _DEFAULT_DECIMALS = 5
 
 
-def _level_frame(level: RegionLevel, sums: NDArray[np.float64], stat_keys: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "level": level.name,
-            "region_id": list(level.ids),
-            "name_zh": list(level.names_zh),
-            "name_en": list(level.names_en),
-            "parent_id": list(level.parent_ids),
-            "region_area_km2": level.geodesic_area_km2,
-        }
-    )
-    raw = pd.DataFrame(sums, columns=stat_keys)
-    return pd.concat([frame, raw], axis=1)
-
-
-def _derive(frame: pd.DataFrame, epochs: tuple[int, ...]) -> pd.DataFrame:
-    """Turn raw m²/m³ sums into the published columns (km², %, m³/ha)."""
-    out = frame[["level", "region_id", "name_zh", "name_en", "parent_id", "region_area_km2"]].copy()
-    for e in epochs:
-        land = frame[f"land_area_m2_{e}"]
-        forest = frame[f"forest_area_m2_{e}"]
-        out[f"land_area_km2_{e}"] = land / 1e6
-        out[f"forest_area_km2_{e}"] = forest / 1e6
-        out[f"tree_stand_area_km2_{e}"] = frame[f"tree_stand_area_m2_{e}"] / 1e6
-        out[f"bamboo_area_km2_{e}"] = frame[f"bamboo_area_m2_{e}"] / 1e6
-        out[f"special_shrub_area_km2_{e}"] = frame[f"special_shrub_area_m2_{e}"] / 1e6
-        out[f"coverage_pct_{e}"] = np.where(land > 0, 100.0 * forest / land.where(land > 0, 1.0), np.nan)
-        out[f"stock_volume_m3_{e}"] = frame[f"stock_volume_m3_{e}"]
-        out[f"stock_density_m3_per_ha_{e}"] = np.where(
-            forest > 0, frame[f"stock_volume_m3_{e}"] / (forest.where(forest > 0, 1.0) / 1e4), np.nan
+def _raw_by_level(
+    levels: list[RegionLevel],
+    zone_keys: tuple[tuple[str, int], ...],
+    stat_keys: list[StatKey],
+    totals: NDArray[np.float64],
+    crosstabs: dict[str, NDArray[np.float64]],
+    nation: NationSpec | None,
+) -> dict[str, tuple[pd.DataFrame, dict[StatKey, NDArray[np.float64]], dict[str, NDArray[np.float64]]]]:
+    """Per level: (identity columns, accumulated statistics, cross-tabulations), with the nation rolled up by
+    summing the totals of ``nation.from_level`` (densities are derived afterwards, from the summed totals)."""
+    positions = {key: i for i, key in enumerate(zone_keys)}
+    out = {}
+    for level in levels:
+        rows = [positions[(level.name, i)] for i in range(len(level))]
+        ident = pd.DataFrame(
+            {
+                "level": level.name,
+                "region_id": list(level.ids),
+                "name_zh": list(level.names_zh),
+                "name_en": list(level.names_en),
+                "parent_id": list(level.parent_ids),
+                "region_area_km2": level.geodesic_area_km2,
+            }
         )
-    last = epochs[-1]
-    out["observed_area_pct"] = 100.0 * out[f"land_area_km2_{last}"] / out["region_area_km2"]
-    if f"forest_agb_t_c_{last}" in frame:
-        out = pd.concat([out, _derive_carbon(frame, epochs)], axis=1)
-    invest_cols = [c for c in frame.columns if c.startswith("invest_")]
-    if invest_cols:
-        extra = frame[invest_cols].copy()
-        for e in epochs:
-            extra[f"invest_total_t_c_{e}"] = frame[[c for c in invest_cols if c.endswith(f"_{e}")]].sum(axis=1)
-        if len(epochs) > 1:
-            extra[f"invest_total_change_t_c_{epochs[0]}_{last}"] = extra[f"invest_total_t_c_{last}"] - extra[f"invest_total_t_c_{epochs[0]}"]
-        out = pd.concat([out, extra], axis=1)
-    if len(epochs) > 1:
-        first = epochs[0]
-        out[f"forest_area_change_km2_{first}_{last}"] = out[f"forest_area_km2_{last}"] - out[f"forest_area_km2_{first}"]
-        out[f"coverage_change_pct_points_{first}_{last}"] = out[f"coverage_pct_{last}"] - out[f"coverage_pct_{first}"]
-        out[f"stock_volume_change_m3_{first}_{last}"] = out[f"stock_volume_m3_{last}"] - out[f"stock_volume_m3_{first}"]
+        raw = {key: totals[rows, j] for j, key in enumerate(stat_keys)}
+        raw[REGION_AREA] = level.geodesic_area_km2 * 1e6
+        out[level.name] = (ident, raw, {name: table[rows] for name, table in crosstabs.items()})
+    if nation is not None:
+        ident, raw, tabs = out[nation.from_level]
+        ident["parent_id"] = ident["parent_id"].where(ident["parent_id"].notna(), nation.region_id)
+        head = pd.DataFrame(
+            {
+                "level": ["nation"],
+                "region_id": [nation.region_id],
+                "name_zh": [nation.name_zh],
+                "name_en": [nation.name_en],
+                "parent_id": [None],
+                "region_area_km2": [ident["region_area_km2"].sum()],
+            }
+        )
+        out = {
+            "nation": (
+                head,
+                {key: values.sum(keepdims=True) for key, values in raw.items()},
+                {name: table.sum(axis=0, keepdims=True) for name, table in tabs.items()},
+            ),
+            **out,
+        }
     return out
 
 
-CLCD_NAMES = {1: "cropland", 2: "forest", 3: "shrub", 4: "grassland", 5: "water", 6: "snow/ice", 7: "barren",
-              8: "impervious", 9: "wetland"}
-
-
-def _derive_carbon(frame: pd.DataFrame, epochs: tuple[int, ...]) -> pd.DataFrame:
-    """Carbon columns: stocks by pool (t C) per epoch, areas (km²), sinks (t C/yr and t CO₂e/yr, sink positive)."""
-    c2co2 = 44.0 / 12.0
-    out: dict[str, Any] = {}
-    first, last = epochs[0], epochs[-1]
-    for e in epochs:
-        pools = [frame[f"forest_{p}_t_c_{e}"] for p in ("agb", "bgb", "deadwood", "litter")]
-        for p, col in zip(("agb", "bgb", "deadwood", "litter"), pools, strict=True):
-            out[f"forest_{p}_t_c_{e}"] = col
-        out[f"forest_vegetation_carbon_t_c_{e}"] = pools[0] + pools[1]
-        out[f"forest_carbon_t_c_{e}"] = sum(pools)
-        area_ha = frame[f"forest_carbon_area_m2_{e}"] / 1e4
-        out[f"forest_carbon_density_t_c_per_ha_{e}"] = np.where(area_ha > 0, sum(pools) / area_ha.where(area_ha > 0, 1), np.nan)
-        if f"grassland_area_m2_{e}" in frame:
-            out[f"grassland_area_km2_{e}"] = frame[f"grassland_area_m2_{e}"] / 1e6
-            out[f"grassland_biomass_t_c_{e}"] = frame[f"grassland_biomass_t_c_{e}"]
-            out[f"grassland_soc_t_c_{e}"] = frame[f"grassland_soc_t_c_{e}"]
-            out[f"grassland_carbon_t_c_{e}"] = frame[f"grassland_biomass_t_c_{e}"] + frame[f"grassland_soc_t_c_{e}"]
-    if len(epochs) > 1:
-        forest_sink = (out[f"forest_carbon_t_c_{last}"] - out[f"forest_carbon_t_c_{first}"]) / (last - first)
-        out["forest_sink_method"] = f"stock difference {first}–{last}"
-    else:
-        forest_sink = frame[f"forest_gain_ipcc_t_c_per_yr_{last}"]
-        out["forest_sink_method"] = "IPCC 2019R Table 4.9 gain (one epoch)"
-    out[f"forest_gain_ipcc_t_c_per_yr_{last}"] = frame[f"forest_gain_ipcc_t_c_per_yr_{last}"]
-    sinks = {"forest": forest_sink}
-    if "grassland_soc_change_t_c_per_yr" in frame:
-        sinks["grassland"] = frame["grassland_soc_change_t_c_per_yr"]
-    if "wetland_soil_sink_t_c_per_yr" in frame:
-        for name in ("inland", "mangrove", "salt_marsh", "seagrass"):
-            out[f"wetland_{name}_area_km2"] = frame[f"wetland_{name}_area_m2"] / 1e6
-        out["mangrove_biomass_t_c"] = frame["mangrove_biomass_t_c"]
-        sinks["wetland"] = frame["wetland_soil_sink_t_c_per_yr"]
-    if "karst_sink_t_c_per_yr" in frame:
-        exposed = frame["karst_exposed_area_m2"] / 1e6
-        out["karst_exposed_area_km2"] = exposed
-        out["karst_buried_area_km2"] = frame["karst_buried_area_m2"] / 1e6
-        out["karst_sink_density_t_c_per_km2_yr"] = np.where(exposed > 0, frame["karst_sink_t_c_per_yr"] / exposed.where(exposed > 0, 1), np.nan)
-        out["karst_area_basis"] = "exposed carbonate"
-        sinks["karst"] = frame["karst_sink_t_c_per_yr"]
-    for name, value in sinks.items():
-        out[f"{name}_sink_t_c_per_yr"] = value
-        out[f"{name}_sink_t_co2e_per_yr"] = value * c2co2
-    total = sum(sinks.values())
-    out["total_sink_t_c_per_yr"] = total
-    out["total_sink_t_co2e_per_yr"] = total * c2co2
-    land = frame[f"land_area_m2_{last}"] / 1e6
-    out["total_sink_density_t_c_per_km2_yr"] = np.where(land > 0, total / land.where(land > 0, 1), np.nan)
-    return pd.DataFrame(out, index=frame.index)
-
-
-def transition_table(raw: dict[str, pd.DataFrame], first: int, last: int) -> pd.DataFrame:
+def transition_table(
+    by_level: dict[str, tuple[pd.DataFrame, Any, dict[str, NDArray[np.float64]]]], first: int, last: int
+) -> pd.DataFrame:
     """Long table of land-cover transitions per region: level, region, from class, to class, area km²."""
-    rows = []
-    for level, frame in raw.items():
-        cols = [c for c in frame.columns if c.startswith("transition_")]
-        if not cols:
+    frames = []
+    n = N_LANDCOVER_CODES
+    for level, (ident, _, tabs) in by_level.items():
+        table = tabs.get(TRANSITIONS)
+        if table is None:
             continue
-        long = frame[["region_id", "name_zh", "name_en", *cols]].melt(
-            id_vars=["region_id", "name_zh", "name_en"], var_name="key", value_name="area_m2"
+        region, code = np.nonzero(table > 0)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "region_id": ident["region_id"].to_numpy()[region],
+                    "name_zh": ident["name_zh"].to_numpy()[region],
+                    "name_en": ident["name_en"].to_numpy()[region],
+                    "from_class": code // n,
+                    "from_name": [CLCD_LEGEND.get(int(c)) for c in code // n],
+                    "to_class": code % n,
+                    "to_name": [CLCD_LEGEND.get(int(c)) for c in code % n],
+                    f"area_km2_{first}_{last}": table[region, code] / 1e6,
+                }
+            )
         )
-        codes = long["key"].str.extract(r"transition_(\d+)_(\d+)_m2").astype(int)
-        long = long.assign(level=level, from_class=codes[0], to_class=codes[1])
-        long = long[long["area_m2"] > 0]
-        rows.append(long)
-    if not rows:
-        return pd.DataFrame()
-    table = pd.concat(rows, ignore_index=True)
-    table["from_name"] = table["from_class"].map(CLCD_NAMES)
-    table["to_name"] = table["to_class"].map(CLCD_NAMES)
-    table[f"area_km2_{first}_{last}"] = table["area_m2"] / 1e6
-    return table[["level", "region_id", "name_zh", "name_en", "from_class", "from_name", "to_class", "to_name", f"area_km2_{first}_{last}"]]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _add_targets(table: pd.DataFrame, targets: TargetSet, latest: int, nation_id: str | None) -> pd.DataFrame:
@@ -185,45 +142,28 @@ def _add_targets(table: pd.DataFrame, targets: TargetSet, latest: int, nation_id
 
 def region_tables(
     levels: list[RegionLevel],
-    keys: tuple[tuple[str, int], ...],
+    zone_keys: tuple[tuple[str, int], ...],
+    stat_keys: list[StatKey],
     totals: NDArray[np.float64],
-    stat_keys: list[str],
+    crosstabs: dict[str, NDArray[np.float64]],
     epochs: tuple[int, ...],
     *,
-    nation: Any,
+    nation: NationSpec | None,
     targets: TargetSet | None,
-) -> dict[str, pd.DataFrame]:
-    """Per-level tables of published columns, with a nation row rolled up from ``nation.from_level``."""
-    positions = {key: i for i, key in enumerate(keys)}
-    raw: dict[str, pd.DataFrame] = {}
-    for level in levels:
-        rows = [positions[(level.name, i)] for i in range(len(level))]
-        raw[level.name] = _level_frame(level, totals[rows], stat_keys)
-    if nation is not None:
-        source = raw[nation.from_level]
-        sums = source[stat_keys].sum(axis=0).to_frame().T
-        head = pd.DataFrame(
-            {
-                "level": ["nation"],
-                "region_id": [nation.region_id],
-                "name_zh": [nation.name_zh],
-                "name_en": [nation.name_en],
-                "parent_id": [None],
-                "region_area_km2": [source["region_area_km2"].sum()],
-            }
-        )
-        top = raw[nation.from_level]
-        top["parent_id"] = top["parent_id"].where(top["parent_id"].notna(), nation.region_id)
-        raw = {"nation": pd.concat([head, sums.reset_index(drop=True)], axis=1), **raw}
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, Quantity]]:
+    """Per-level tables of published columns (:data:`~sinkmap.apps.quantities.QUANTITIES`) with a nation row
+    rolled up from ``nation.from_level``, the transitions table, and each column's quantity."""
+    by_level = _raw_by_level(levels, zone_keys, stat_keys, totals, crosstabs, nation)
+    tables: dict[str, pd.DataFrame] = {}
+    meta: dict[str, Quantity] = {}
+    for name, (ident, raw, _) in by_level.items():
+        columns, meta = derive(raw, epochs, len(ident))
+        tables[name] = pd.concat([ident, pd.DataFrame(columns, index=ident.index)], axis=1)
     nation_id = None if nation is None else nation.region_id
-    tables = {name: _derive(frame, epochs) for name, frame in raw.items()}
     if targets is not None:
         tables = {name: _add_targets(table, targets, epochs[-1], nation_id) for name, table in tables.items()}
-    if len(epochs) > 1:
-        transitions = transition_table(raw, epochs[0], epochs[-1])
-        if not transitions.empty:
-            tables["_transitions"] = transitions
-    return tables
+    transitions = transition_table(by_level, epochs[0], epochs[-1]) if len(epochs) > 1 else pd.DataFrame()
+    return tables, transitions, meta
 
 
 def _rounded(geom: Any, decimals: int) -> Any:
@@ -277,20 +217,19 @@ def _versions() -> dict[str, str]:
 
 def write_run(
     run_dir: Path,
-    plan: Any,
-    levels: list[RegionLevel],
-    totals: NDArray[np.float64],
+    plan: PipelinePlan,
+    tables: dict[str, pd.DataFrame],
+    transitions: pd.DataFrame,
+    meta: dict[str, Quantity],
     raster_files: dict[str, Path],
     *,
+    targets: TargetSet | None,
+    profile: dict[str, float],
     final_dir: Path,
-) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Write the tables, GeoJSON per level, CSV and manifest into ``run_dir``."""
+) -> dict[str, Any]:
+    """Write the GeoJSON per level, the CSVs and the manifest into ``run_dir``; return the manifest."""
     config = plan.config
-    targets = None if config.targets is None else load_targets(config.targets, base_dir=config.base_dir)
-    stat_keys = [s.key for s in plan.stats]
-    tables = region_tables(
-        levels, plan.zones.keys, totals, stat_keys, config.epochs, nation=config.nation, targets=targets
-    )
+    levels = plan.levels
     definition = config.forest_definition.describe()
     members = {
         "sinkmap_version": __version__,
@@ -303,8 +242,7 @@ def write_run(
     }
     outputs: dict[str, str] = {}
     by_level = {level.name: level for level in levels}
-    transitions = tables.pop("_transitions", None)
-    if transitions is not None:
+    if not transitions.empty:
         transitions.to_csv(run_dir / "transitions.csv", index=False, encoding="utf-8-sig")
         outputs["transitions.csv"] = "land-cover transition areas per region between the first and last epoch (km²)"
     for name, table in tables.items():
@@ -331,7 +269,7 @@ def write_run(
         outputs[str(path.relative_to(run_dir))] = f"per-pixel {key} (Cloud-Optimized GeoTIFF)"
 
     inputs = []
-    for (role, epoch), source in sorted(plan.sources.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+    for (role, epoch), source in sorted(plan.job.layers.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         for p in source.paths:
             inputs.append(
                 {"role": role, "epoch": epoch, "path": p, "sha256": sha256_file(p), "bytes": Path(p).stat().st_size}
@@ -347,8 +285,8 @@ def write_run(
         "run_dir": str(final_dir),
         "pipeline_file": config.path,
         "pipeline": as_dict(config),
-        "grid": plan.grid.describe(),
-        "layers": [s.describe() for s in plan.sources.values()],
+        "grid": plan.job.grid.describe(),
+        "layers": [s.describe() for s in plan.job.layers.values()],
         "inputs": inputs,
         "forest_definition": definition,
         "targets": None if targets is None else targets.describe(),
@@ -359,15 +297,19 @@ def write_run(
             **({config.nation.from_level: "nation"} if config.nation is not None else {}),
             **{spec.level: spec.parent_level for spec in config.regions if spec.parent_level},
         },
-        "statistics": {s.key: s.description for s in plan.stats},
+        "statistics": {
+            s.name if s.epoch is None else f"{s.name}_{s.epoch}": f"{s.description} [{s.unit}]" for s in plan.job.stats
+        },
+        "columns": {column: {"unit": q.unit, "kind": q.kind, "label": q.label} for column, q in meta.items()},
+        "profile": {"task_seconds_by_part": {k: round(v, 3) for k, v in profile.items()}},
         "checks": checks,
-        "factor_tables": [] if plan.carbon is None else plan.carbon.tables.describe(),
-        "carbon_methods": [] if plan.carbon is None else list(CARBON_NOTES),
+        "factor_tables": [] if plan.factor_tables is None else plan.factor_tables.describe(),
+        "carbon_methods": [] if plan.factor_tables is None else list(CARBON_NOTES),
         "outputs": outputs,
         "versions": _versions(),
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    return tables, manifest
+    return manifest
 
 
 def _write_catchments(path: Path, table_path: str) -> None:

@@ -102,7 +102,8 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--overwrite", is_flag=True, help="Replace the output directory if it exists.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Write here instead of the pipeline's output_dir.")
-@click.option("--scheduler", help="threads (default), processes, synchronous, or a dask.distributed address tcp://HOST:PORT.")
+@click.option("--scheduler", help="threads (default), synchronous, processes, or a dask.distributed address tcp://HOST:PORT.")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads for the default scheduler (default: all cores).")
 @click.option("--workers", type=click.IntRange(min=1), help="Start a local dask.distributed cluster with N worker processes.")
 @click.option("--chunk-size", type=click.IntRange(min=16), help="Window size in pixels (default from the pipeline, 1024).")
 @click.pass_context
@@ -112,6 +113,7 @@ def run(
     overwrite: bool,
     output_dir: str | None,
     scheduler: str | None,
+    threads: int | None,
     workers: int | None,
     chunk_size: int | None,
 ) -> None:
@@ -123,6 +125,7 @@ def run(
         config,
         overwrite=overwrite,
         scheduler=scheduler,
+        threads=threads,
         workers=workers,
         chunk_size=chunk_size,
         output_dir=output_dir,

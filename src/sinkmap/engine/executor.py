@@ -1,51 +1,43 @@
-"""Where window tasks run: dask's threaded or process scheduler, or a dask.distributed cluster.
+"""Where window tasks run: threads, in the calling thread, or on a dask.distributed cluster.
 
-* no scheduler, ``"threads"``: dask's threaded scheduler with ``workers`` threads (default: all cores);
-* ``"processes"`` or ``"synchronous"``: dask's local schedulers;
-* ``workers=N`` alone: a fresh :class:`distributed.LocalCluster` with N single-threaded worker processes;
-* ``"tcp://host:port"`` (or any address with ``://``): an existing dask.distributed scheduler.
+* ``"threads"`` (the default): a :class:`concurrent.futures.ThreadPoolExecutor` with ``threads`` threads (default:
+  all cores). Window tasks spend most of their time in numpy and GDAL, which release the GIL.
+* ``"synchronous"``: every task in the calling thread (for debugging and profiling).
+* ``workers=N`` or ``"processes"``: a fresh :class:`distributed.LocalCluster` of N single-threaded worker processes.
+* ``"tcp://host:port"`` (any address with ``://``): an existing dask.distributed scheduler.
 
-The plan (grids, file paths, region geometry) is sent to workers once; each task reads its own raster windows.
-Results come back in task order whatever the scheduler, so sums are added in the same order every time.
+:func:`stream` hands results back as tasks finish, with a bounded number in flight, so the caller can write each
+window's rasters and drop them at once: memory holds a few windows, never the whole grid. Results carry their
+item's index, so callers that need a fixed order (exact, repeatable sums) can restore it.
+
+On a cluster, workers read their input files themselves and send results (sums and raster windows) back to the
+client, so no folder needs to be shared for outputs; the input paths must be readable on every worker, which
+:func:`stream` checks before the first task.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import ctypes
 import logging
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
-
-import dask
-import dask.multiprocessing
-import dask.threaded
-from dask.callbacks import Callback
 
 from sinkmap.errors import ConfigError
 
-__all__ = ["run_tasks"]
+__all__ = ["SCHEDULERS", "stream"]
 
 log = logging.getLogger(__name__)
+S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
 
+SCHEDULERS = ("threads", "synchronous", "processes")
 
-class _Progress(Callback):
-    def __init__(self, total: int, report: Callable[[int, int], None]) -> None:
-        super().__init__()
-        self.total = total
-        self.done = 0
-        self.report = report
-
-    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        if isinstance(key, tuple) and str(key[0]).startswith("window-"):
-            self.done += 1
-            self.report(self.done, self.total)
-
-
-_TRIM_EVERY = 16  # windows per thread between returns of freed memory to the system
+_TRIM_EVERY = 16  # tasks per thread between returns of freed memory to the system
 _local = threading.local()
 try:  # glibc: give freed heap pages back (per-thread arenas otherwise keep every window's temporaries)
     _malloc_trim: Callable[[int], int] | None = ctypes.CDLL("libc.so.6").malloc_trim
@@ -53,15 +45,14 @@ except (OSError, AttributeError):
     _malloc_trim = None
 
 
-def _trimmed(func: Callable[[Any, T], R], plan: Any, item: T) -> R:
+def _trimmed(func: Callable[[S, T], R], shared: S, item: T) -> R:
     """Run one task; every few tasks on this thread, hand freed memory back to the operating system.
 
     Window tasks allocate and free tens of MB each; glibc keeps freed pages in per-thread arenas, so without this
-    the resident memory grows with the number of windows, not with the window size (measured: +19 % peak when
-    the raster doubles, flat with it; see bench/README.md).
+    the resident memory grows with the number of windows rather than with the window size.
     """
     try:
-        return func(plan, item)
+        return func(shared, item)
     finally:
         count = getattr(_local, "count", 0) + 1
         _local.count = count
@@ -69,88 +60,123 @@ def _trimmed(func: Callable[[Any, T], R], plan: Any, item: T) -> R:
             _malloc_trim(0)
 
 
-def run_tasks(
-    func: Callable[[Any, T], R],
-    plan: Any,
+def _missing_paths(paths: Sequence[str]) -> list[str]:
+    return [p for p in paths if "://" not in p and not p.startswith("/vsi") and not os.path.exists(p)]
+
+
+def stream(
+    func: Callable[[S, T], R],
+    shared: S,
     items: Sequence[T],
     *,
     scheduler: str | None = None,
+    threads: int | None = None,
     workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[R]:
-    """Apply ``func(plan, item)`` to every item on the chosen scheduler and return results in item order."""
+    input_paths: Sequence[str] = (),
+) -> Iterator[tuple[int, R]]:
+    """Yield ``(index, func(shared, items[index]))`` for every item, as tasks finish.
+
+    Args:
+        func: the task; on a cluster it and ``shared`` are pickled (``shared`` is sent to each worker once).
+        shared: the object every task needs (a job description; no raster data).
+        items: one per task.
+        scheduler: ``threads``, ``synchronous``, ``processes`` or a dask.distributed address.
+        threads: threads for ``threads`` (default: all cores).
+        workers: worker processes for a local cluster (``workers`` alone starts one).
+        input_paths: files the tasks read; on a cluster every worker must see them.
+
+    Raises:
+        ConfigError: an unknown scheduler, an unreachable cluster, or input files that workers cannot read.
+    """
     if scheduler is not None and "://" in scheduler:
-        return _run_distributed(func, plan, items, address=scheduler, workers=None, progress=progress)
-    if scheduler is None and workers is not None:
-        return _run_distributed(func, plan, items, address=None, workers=workers, progress=progress)
+        yield from _stream_distributed(func, shared, items, address=scheduler, workers=None, input_paths=input_paths)
+        return
+    if scheduler == "processes" or (scheduler is None and workers is not None):
+        n = workers or os.cpu_count() or 1
+        yield from _stream_distributed(func, shared, items, address=None, workers=n, input_paths=input_paths)
+        return
     name = scheduler or "threads"
-    if name not in {"threads", "processes", "synchronous", "sync"}:
+    if name in {"synchronous", "sync"}:
+        for i, item in enumerate(items):
+            yield i, _trimmed(func, shared, item)
+        return
+    if name != "threads":
         raise ConfigError(
-            f"scheduler {name!r} is not known: use threads, processes, synchronous or a dask.distributed address "
+            f"scheduler {name!r} is not known: use threads, synchronous, processes or a dask.distributed address "
             "such as tcp://127.0.0.1:8786"
         )
-    plan_key = "plan-" + dask.base.tokenize(id(plan))
-    graph: dict[Any, Any] = {plan_key: plan}
-    keys = []
-    for i, item in enumerate(items):
-        key = (f"window-{plan_key}", i)
-        graph[key] = (_trimmed, func, plan_key, item)
-        keys.append(key)
-    if name in {"synchronous", "sync"}:
-        get: Callable[..., Any] = dask.get
-        kwargs: dict[str, Any] = {}
-    else:
-        get = dask.threaded.get if name == "threads" else dask.multiprocessing.get
-        kwargs = {} if workers is None else {"num_workers": workers}
-    with _Progress(len(items), progress) if progress is not None else contextlib.nullcontext():
-        return list(get(graph, keys, **kwargs))
+    n = threads or workers or os.cpu_count() or 1  # ``scheduler="threads", workers=N``: N threads
+    with cf.ThreadPoolExecutor(max_workers=n, thread_name_prefix="sinkmap") as pool:
+        yield from _bounded(lambda item: pool.submit(_trimmed, func, shared, item), items, 2 * n + 1)
 
 
-def _run_distributed(
-    func: Callable[[Any, T], R],
-    plan: Any,
+def _bounded(submit: Callable[[T], cf.Future[R]], items: Sequence[T], in_flight: int) -> Iterator[tuple[int, R]]:
+    """Keep at most ``in_flight`` tasks submitted; yield results as they finish."""
+    pending: dict[cf.Future[R], int] = {}
+    next_item = 0
+    try:
+        while next_item < len(items) or pending:
+            while next_item < len(items) and len(pending) < in_flight:
+                pending[submit(items[next_item])] = next_item
+                next_item += 1
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in sorted(done, key=pending.__getitem__):
+                yield pending.pop(future), future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _stream_distributed(
+    func: Callable[[S, T], R],
+    shared: S,
     items: Sequence[T],
     *,
     address: str | None,
     workers: int | None,
-    progress: Callable[[int, int], None] | None,
-) -> list[R]:
-    from distributed import Client, LocalCluster, as_completed
+    input_paths: Sequence[str],
+) -> Iterator[tuple[int, R]]:
+    from distributed import Client, LocalCluster
 
-    cluster = None
-    try:
+    with contextlib.ExitStack() as stack:
         if address is None:
             # dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap
             # threshold: every array of more than 128 KiB is then a fresh mmap whose pages fault in on first
             # touch, and a window task takes ~2x as long as on a thread. Unset it for the workers we start.
+            import dask
+
             with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-                cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
                 )
-            client = Client(cluster)
+            client = stack.enter_context(Client(cluster))
         else:
             try:
-                client = Client(address, timeout="10s")
+                client = stack.enter_context(Client(address, timeout="10s"))
             except OSError as exc:
                 raise ConfigError(
                     f"cannot reach the dask.distributed scheduler at {address}: {exc}; start one with "
                     "`dask scheduler` and `dask worker`, or run without --scheduler"
                 ) from exc
-        with client:
-            log.info("dask.distributed: %s", client)
-            plan_future = client.scatter(plan, broadcast=True)
-            futures = [client.submit(_trimmed, func, plan_future, item, pure=False) for item in items]
-            index = {f.key: i for i, f in enumerate(futures)}
-            results: list[Any] = [None] * len(items)
-            for done, future in enumerate(as_completed(futures), start=1):
-                results[index[future.key]] = future.result()
-                if progress is not None:
-                    progress(done, len(items))
-            return results
-    finally:
-        if cluster is not None:
-            cluster.close()
+        log.info("dask.distributed: %s", client)
+        if input_paths:
+            missing = client.run(_missing_paths, list(input_paths))
+            for worker, paths in missing.items():
+                if paths:
+                    raise ConfigError(
+                        f"dask worker {worker} cannot read {len(paths)} input file(s), e.g. {paths[0]}; workers read "
+                        "their inputs themselves: put the inputs on storage every worker mounts at the same path, "
+                        "or give URLs (https://, s3://) that every worker can reach"
+                    )
+        shared_future = client.scatter(shared, broadcast=True, hash=False)
+        n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        executor = client.get_executor(pure=False)
+        yield from _bounded(
+            lambda item: executor.submit(_trimmed, func, shared_future, item), items, 2 * n_workers + 1
+        )

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from affine import Affine
 from numpy.typing import NDArray
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from sinkmap.kernels.area import is_equal_area, pixel_area_m2
 from sinkmap.errors import CRSError
@@ -112,6 +112,18 @@ class GridSpec:
             window.width,
             equal_area=True if self.crs.is_projected and self.equal_area else None,
         )
+
+    def latitude_deg(self, window: Window) -> NDArray[np.float64]:
+        """Latitude (degrees north) of each pixel centre of ``window``: shape ``(height, 1)`` on a geographic
+        grid, ``(height, width)`` on a projected one (exact inverse projection of every centre)."""
+        rows = np.arange(window.height) + window.row_off + 0.5
+        t = self.transform
+        if self.crs.is_geographic:
+            return (t.f + t.e * rows)[:, None]
+        cols = np.arange(window.width) + window.col_off + 0.5
+        xx, yy = np.meshgrid(t.c + t.a * cols, t.f + t.e * rows)
+        to_geo = Transformer.from_crs(self.crs, self.crs.geodetic_crs, always_xy=True)
+        return np.asarray(to_geo.transform(xx, yy)[1])
 
     def describe(self) -> dict[str, object]:
         return {

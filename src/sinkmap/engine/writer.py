@@ -1,11 +1,17 @@
-"""Writing per-pixel outputs: window parts written by workers, assembled into one Cloud-Optimized GeoTIFF."""
+"""Per-pixel outputs: windows written as they arrive, then one Cloud-Optimized GeoTIFF per raster.
+
+The client (the process that runs the job) owns the files: window results come back from threads or cluster
+workers and :class:`RasterWriter` writes them into an uncompressed tiled GeoTIFF in the run's scratch folder. When
+every window is in, GDAL's COG driver turns each into the final COG (DEFLATE, predictor, 512-pixel tiles,
+overviews), so pixels are compressed once, by GDAL's own multi-threaded encoder. Nothing is shared with workers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape
+from types import TracebackType
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -13,68 +19,85 @@ import rasterio.shutil
 from numpy.typing import NDArray
 
 from sinkmap.engine.grid import GridSpec, Window
-from sinkmap.engine.sources import _GDAL_TYPES
+from sinkmap.engine.step import RasterSpec, StatKey
 
-__all__ = ["RasterPart", "assemble_cog", "write_part"]
-
-_NODATA = {"uint8": 255, "float32": -9999.0}
+__all__ = ["RasterWriter"]
 
 
-@dataclass(frozen=True)
-class RasterPart:
-    name: str
-    path: str
-    window: Window
-    dtype: str
-    nodata: float
+class RasterWriter:
+    """Collects window arrays for a set of rasters and finishes them as COGs in ``folder``."""
 
+    def __init__(self, folder: Path, grid: GridSpec, specs: Sequence[RasterSpec], *, scratch: Path) -> None:
+        self.folder = folder
+        self.grid = grid
+        self.specs = {spec.key: spec for spec in specs}
+        self._scratch = scratch
+        self._open: dict[StatKey, Any] = {}
+        if specs:
+            scratch.mkdir(parents=True, exist_ok=True)
+        for spec in specs:
+            self._open[spec.key] = rasterio.open(
+                scratch / f"{spec.stem}.tif",
+                "w",
+                driver="GTiff",
+                width=grid.width,
+                height=grid.height,
+                count=1,
+                dtype=spec.dtype,
+                crs=grid.crs_wkt,
+                transform=grid.transform,
+                nodata=spec.nodata,
+                tiled=True,
+                blockxsize=512,
+                blockysize=512,
+                BIGTIFF="IF_SAFER",
+                SPARSE_OK="TRUE",
+            )
 
-def write_part(work_dir: str, name: str, window: Window, grid: GridSpec, data: NDArray[np.generic]) -> RasterPart:
-    """Write one window of an output raster to its own small GeoTIFF under ``work_dir/name/``."""
-    folder = Path(work_dir) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"r{window.row_off:07d}_c{window.col_off:07d}.tif"
-    dtype = str(data.dtype)
-    nodata = _NODATA[dtype]
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=window.width,
-        height=window.height,
-        count=1,
-        dtype=dtype,
-        crs=grid.crs_wkt,
-        transform=grid.window_transform(window),
-        nodata=nodata,
-        compress="lzw",
-    ) as dst:
-        dst.write(data, 1)
-    return RasterPart(name, str(path), window, dtype, nodata)
+    def write(self, window: Window, arrays: Mapping[StatKey, NDArray[Any]]) -> None:
+        """Write one window of every raster in ``arrays``."""
+        for key, data in arrays.items():
+            self._open[key].write(data, 1, window=window.to_rasterio())
 
+    def finish(self) -> dict[StatKey, Path]:
+        """Close the scratch files and write one COG per raster; returns their paths."""
+        out: dict[StatKey, Path] = {}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for key, dst in list(self._open.items()):
+            spec = self.specs[key]
+            tags = {"DESCRIPTION": spec.description, "UNITS": spec.unit, **spec.tags}
+            dst.update_tags(**tags)
+            dst.set_band_description(1, spec.description)
+            path = Path(dst.name)
+            dst.close()
+            del self._open[key]
+            target = self.folder / f"{spec.stem}.tif"
+            predictor = "3" if np.dtype(spec.dtype).kind == "f" else "2"
+            rasterio.shutil.copy(
+                path,
+                target,
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR=predictor,
+                BLOCKSIZE="512",
+                NUM_THREADS="ALL_CPUS",
+            )
+            path.unlink()
+            out[key] = target
+        return out
 
-def assemble_cog(parts: Sequence[RasterPart], grid: GridSpec, dst: Path, tags: Mapping[str, str]) -> Path:
-    """Mosaic window parts (through an in-memory VRT) into one COG at ``dst`` carrying ``tags``."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    t = grid.transform
-    first = parts[0]
-    sources = "".join(
-        f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(p.path)}</SourceFilename><SourceBand>1</SourceBand>'
-        f'<SrcRect xOff="0" yOff="0" xSize="{p.window.width}" ySize="{p.window.height}"/>'
-        f'<DstRect xOff="{p.window.col_off}" yOff="{p.window.row_off}" xSize="{p.window.width}" '
-        f'ySize="{p.window.height}"/></SimpleSource>'
-        for p in parts
-    )
-    metadata = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in tags.items())
-    vrt = (
-        f'<VRTDataset rasterXSize="{grid.width}" rasterYSize="{grid.height}"><SRS>{escape(grid.crs_wkt)}</SRS>'
-        f"<GeoTransform>{t.c!r}, {t.a!r}, 0.0, {t.f!r}, 0.0, {t.e!r}</GeoTransform>"
-        f"<Metadata>{metadata}</Metadata>"
-        f'<VRTRasterBand dataType="{_GDAL_TYPES[first.dtype]}" band="1"><NoDataValue>{first.nodata!r}</NoDataValue>'
-        f"<Description>{escape(tags.get('DESCRIPTION', first.name))}</Description>{sources}</VRTRasterBand></VRTDataset>"
-    )
-    predictor = "3" if first.dtype.startswith("float") else "2"
-    rasterio.shutil.copy(
-        vrt, dst, driver="COG", COMPRESS="DEFLATE", PREDICTOR=predictor, BLOCKSIZE="512", NUM_THREADS="ALL_CPUS"
-    )
-    return dst
+    def close(self) -> None:
+        """Close and remove any scratch file still open (after an error)."""
+        for dst in self._open.values():
+            path = Path(dst.name)
+            dst.close()
+            path.unlink(missing_ok=True)
+        self._open.clear()
+
+    def __enter__(self) -> RasterWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -36,7 +36,14 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["WindowPieces", "coverage_fraction", "weighted_sums", "weighted_sums_rows", "window_pieces"]
+__all__ = [
+    "WindowPieces",
+    "coverage_fraction",
+    "weighted_histograms",
+    "weighted_sums",
+    "weighted_sums_rows",
+    "window_pieces",
+]
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,66 @@ def weighted_sums(
         Array of shape ``(n_regions, len(values))`` in float64.
     """
     return weighted_sums_rows(pieces, values, [row_weight])[:, :, 0]
+
+
+def weighted_histograms(
+    pieces: WindowPieces,
+    codes: NDArray[np.integer[Any]],
+    n_codes: int,
+    *,
+    row_weight: NDArray[np.float64] | None = None,
+    cell_weight: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:
+    """Coverage-weighted histogram of integer codes per region: ``Σ coverage · w · [code == k]`` for every k.
+
+    One pass over the pixels (a ``np.bincount`` over segment × code) serves every code, where one boolean mask per
+    code would cost a pass each; it is how cross-tabulations (transition matrices, areas by class) are
+    aggregated.
+
+    Args:
+        pieces: from :func:`window_pieces` for this window.
+        codes: shape ``(height, width)``, values in ``0 … n_codes − 1``; negative values are not counted.
+        n_codes: number of codes.
+        row_weight: optional per-row factor of shape ``(height,)`` (pixel area in m² per row).
+        cell_weight: optional per-cell factor of shape ``(height, width)`` (pixel area where it varies along
+            rows); not together with ``row_weight``.
+
+    Returns:
+        Array of shape ``(n_regions, n_codes)`` in float64.
+    """
+    h, w = pieces.height, pieces.width
+    out = np.zeros((pieces.n_regions, n_codes), dtype=np.float64)
+    if pieces.size == 0:
+        return out
+    lay = _tail_layout(pieces)
+    flat = np.ascontiguousarray(codes).reshape(-1).astype(np.int64, copy=False)
+    n_seg = lay.breaks.size
+    seg_of_cell = np.repeat(np.arange(n_seg, dtype=np.int64), np.diff(np.append(lay.breaks, h * w)))
+    counted = flat >= 0
+    key = seg_of_cell[counted] * n_codes + flat[counted]
+    weights = None if cell_weight is None else np.broadcast_to(cell_weight, (h, w)).reshape(-1)[counted]
+    per_seg = np.bincount(key, weights=weights, minlength=n_seg * n_codes).reshape(n_seg, n_codes)
+    # suffix sums from each segment to the end of its row: a global suffix minus the one from the next row's start
+    suffix = np.cumsum(per_seg[::-1], axis=0)[::-1].astype(np.float64)
+    row_start = np.searchsorted(lay.seg_row, np.arange(h + 1))
+    suffix = np.vstack([suffix, np.zeros((1, n_codes))])
+    row_suffix = suffix[: n_seg] - suffix[row_start[lay.seg_row + 1]]
+    row_tail = np.zeros((pieces.size, n_codes), dtype=np.float64)
+    row_tail[lay.has_tail] = row_suffix[lay.tail_slot]
+    own_code = flat[lay.own_flat]
+    own = np.zeros((pieces.size, n_codes), dtype=np.float64)
+    ok = own_code >= 0
+    own_w = pieces.own if cell_weight is None else pieces.own * np.broadcast_to(cell_weight, (h, w)).reshape(-1)[lay.own_flat]
+    own[np.flatnonzero(ok), own_code[ok]] = own_w[ok]
+    contrib = own + pieces.tail[:, None] * row_tail
+    if row_weight is not None:
+        contrib *= np.asarray(row_weight, dtype=np.float64)[pieces.row][:, None]
+    region = pieces.region
+    order = np.argsort(region, kind="stable")
+    region, contrib = region[order], contrib[order]
+    starts = np.flatnonzero(np.concatenate(([True], region[1:] != region[:-1])))
+    out[region[starts]] = np.add.reduceat(contrib, starts, axis=0)
+    return out
 
 
 def coverage_fraction(pieces: WindowPieces, region: int) -> NDArray[np.float64]:

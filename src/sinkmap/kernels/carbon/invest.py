@@ -29,6 +29,7 @@ __all__ = [
     "InvestCarbonTable",
     "InvestPools",
     "pools_change",
+    "lookup_pools",
     "pools_density",
     "read_invest_carbon_table",
 ]
@@ -194,22 +195,35 @@ def pools_density(
     present = codes[valid]
     if codes.dtype.kind == "f" and np.any(present != np.round(present)):
         raise ValueError("lucode_array holds non-integer land-cover codes")
-    icodes = np.where(valid, codes, 0).astype(np.int64)
-    pos = np.clip(np.searchsorted(table.lucode, icodes), 0, table.lucode.size - 1)
-    found = table.lucode[pos] == icodes
-    missing_mask = valid & ~found
-    if np.any(missing_mask):
-        missing = sorted(int(c) for c in np.unique(icodes[missing_mask]))
+    pools, missing = lookup_pools(codes, valid, table)
+    if missing:
         where = f" ({table.source})" if table.source else ""
         raise FactorTableError(
-            f"InVEST carbon pools table{where} has no row for land-cover code(s) {missing} present in the raster; "
-            f"add them to the table or set the raster's nodata value"
+            f"InVEST carbon pools table{where} has no row for land-cover code(s) {sorted(missing)} present in the "
+            "raster; add them to the table or set the raster's nodata value"
         )
-    out = {}
-    for col in POOL_COLUMNS:
-        values = getattr(table, col)[pos]
-        out[col] = np.where(valid, values, np.nan)
-    return InvestPools(**out)
+    return pools
+
+
+def lookup_pools(
+    codes: ArrayLike, valid: ArrayLike, table: InvestCarbonTable
+) -> tuple[InvestPools, frozenset[int]]:
+    """Pool densities (t C/ha) of integer ``codes`` where ``valid``, and the valid codes the table lacks.
+
+    NaN where a cell is invalid or its code has no row. This is the lookup :func:`pools_density` and the engine's
+    InVEST step both use; it reports unknown codes instead of raising so that a whole raster's unknown codes can
+    be collected window by window and named together.
+    """
+    codes = np.asarray(codes)
+    ok = np.asarray(valid, dtype=bool)
+    icodes = np.where(ok, codes, 0).astype(np.int64)
+    pos = np.clip(np.searchsorted(table.lucode, icodes), 0, table.lucode.size - 1)
+    found = table.lucode[pos] == icodes
+    missing_mask = ok & ~found
+    missing = frozenset(int(c) for c in np.unique(icodes[missing_mask])) if missing_mask.any() else frozenset()
+    use = ok & found
+    out = {col: np.where(use, getattr(table, col)[pos], np.nan) for col in POOL_COLUMNS}
+    return InvestPools(**out), missing
 
 
 def pools_change(

@@ -1,0 +1,251 @@
+"""The statistics registry: every published regional quantity, derived from the engine's accumulated sums.
+
+The engine accumulates *statistics* (:class:`~sinkmap.engine.step.StatSpec`): coverage-weighted totals per region
+in SI units (m², m³, t C, t C/yr). A :class:`Quantity` says how one published column comes from them:
+
+* ``total``: ``scale × Σ statistics`` (km² from m², t CO₂e from t C). Totals roll up by summing.
+* ``density``: ``scale × Σ numerator / denominator`` (coverage %, m³/ha, t C/ha). A density is never summed: a
+  parent region's density is recomputed from its summed numerator and denominator.
+* ``change``: a per-epoch quantity's last minus first epoch.
+* ``label``: a fixed text that says which method produced a number.
+
+Output columns, their units and labels (tables, GeoJSON, the xarray API, the report) all come from
+:data:`QUANTITIES`; nothing downstream parses column names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from sinkmap.kernels.carbon import C_TO_CO2
+from sinkmap.kernels.carbon.invest import POOL_COLUMNS
+
+__all__ = ["QUANTITIES", "REGION_AREA", "Quantity", "column_name", "derive"]
+
+REGION_AREA = ("region_area_m2", None)
+"""The pseudo-statistic holding each region's geodesic area (m²), for densities over the whole region."""
+
+StatKey = tuple[str, int | None]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One published regional quantity (see the module docstring).
+
+    Attributes:
+        name: column name without its epoch suffix, unit included (``forest_area_km2``).
+        unit: the column's unit.
+        kind: ``total``, ``density``, ``change`` or ``label``.
+        per_epoch: one column per epoch (``name_2020``); static quantities have one column.
+        label: words for tables and charts.
+        sums: the statistics added up (the numerator of a density).
+        per: a density's denominator statistic.
+        sums_at_last: the statistics are taken at the last epoch (a static share of a per-epoch area).
+        per_at: the denominator's epoch: ``same`` as the column, the ``last`` epoch, or ``static``.
+        scale: the factor applied (unit conversion).
+        any_of: for totals over optional parts (the total sink): add those present, need at least one.
+        of: a change's per-epoch quantity.
+        span: the column is named ``name_FIRST_LAST`` (changes between the first and last epoch).
+        text: a label's value (``{first}`` and ``{last}`` are replaced by the epochs).
+        epochs: ``multi`` / ``single``: present only with several epochs / one epoch.
+    """
+
+    name: str
+    unit: str
+    kind: Literal["total", "density", "change", "label"]
+    per_epoch: bool
+    label: str
+    sums: tuple[str, ...] = ()
+    per: str | None = None
+    sums_at_last: bool = False
+    per_at: Literal["same", "last", "static"] = "same"
+    scale: float = 1.0
+    any_of: bool = False
+    of: str | None = None
+    span: bool = False
+    text: str = ""
+    epochs: Literal["any", "multi", "single"] = "any"
+
+
+def _t(name: str, unit: str, label: str, sums: Sequence[str], *, per_epoch: bool, scale: float = 1.0, **kw: object) -> Quantity:
+    return Quantity(name, unit, "total", per_epoch, label, tuple(sums), scale=scale, **kw)  # type: ignore[arg-type]
+
+
+def _d(name: str, unit: str, label: str, sums: Sequence[str], per: str, *, per_epoch: bool, scale: float, **kw: object) -> Quantity:
+    return Quantity(name, unit, "density", per_epoch, label, tuple(sums), per=per, scale=scale, **kw)  # type: ignore[arg-type]
+
+
+_POOLS = ("agb", "bgb", "deadwood", "litter")
+_SINKS = (
+    ("forest", "forest_sink_t_c_per_yr"),
+    ("grassland", "grassland_soc_change_t_c_per_yr"),
+    ("wetland", "wetland_soil_sink_t_c_per_yr"),
+    ("karst", "karst_sink_t_c_per_yr"),
+)
+
+QUANTITIES: tuple[Quantity, ...] = (
+    # forest coverage and stock, per epoch
+    _t("land_area_km2", "km2", "mapped land area", ["land_area_m2"], per_epoch=True, scale=1e-6),
+    _t("forest_area_km2", "km2", "forest area", ["forest_area_m2"], per_epoch=True, scale=1e-6),
+    _t("tree_stand_area_km2", "km2", "tree-stand forest area", ["tree_stand_area_m2"], per_epoch=True, scale=1e-6),
+    _t("bamboo_area_km2", "km2", "bamboo forest area", ["bamboo_area_m2"], per_epoch=True, scale=1e-6),
+    _t("special_shrub_area_km2", "km2", "special shrubland area", ["special_shrub_area_m2"], per_epoch=True, scale=1e-6),
+    _d("coverage_pct", "%", "forest coverage", ["forest_area_m2"], "land_area_m2", per_epoch=True, scale=100.0),
+    _t("stock_volume_m3", "m3", "growing stock volume", ["stock_volume_m3"], per_epoch=True),
+    _d(
+        "stock_density_m3_per_ha", "m3/ha", "growing stock per forest area", ["stock_volume_m3"], "forest_area_m2",
+        per_epoch=True, scale=1e4,
+    ),
+    _d(
+        "observed_area_pct", "%", "share of the region's area with mapped land", ["land_area_m2"], REGION_AREA[0],
+        per_epoch=False, scale=100.0, sums_at_last=True, per_at="static",
+    ),
+    # carbon stocks, per epoch
+    *(_t(f"forest_{p}_t_c", "t C", f"forest {p} carbon", [f"forest_{p}_t_c"], per_epoch=True) for p in _POOLS),
+    _t("forest_vegetation_carbon_t_c", "t C", "forest vegetation carbon (AGB + BGB)", ["forest_agb_t_c", "forest_bgb_t_c"], per_epoch=True),
+    _t("forest_carbon_t_c", "t C", "forest carbon (biomass, dead wood, litter)", [f"forest_{p}_t_c" for p in _POOLS], per_epoch=True),
+    _d(
+        "forest_carbon_density_t_c_per_ha", "t C/ha", "forest carbon density", [f"forest_{p}_t_c" for p in _POOLS],
+        "forest_carbon_area_m2", per_epoch=True, scale=1e4,
+    ),
+    _t("grassland_area_km2", "km2", "grassland area", ["grassland_area_m2"], per_epoch=True, scale=1e-6),
+    _t("grassland_biomass_t_c", "t C", "grassland biomass carbon", ["grassland_biomass_t_c"], per_epoch=True),
+    _t("grassland_soc_t_c", "t C", "grassland soil organic carbon", ["grassland_soc_t_c"], per_epoch=True),
+    _t("grassland_carbon_t_c", "t C", "grassland carbon", ["grassland_biomass_t_c", "grassland_soc_t_c"], per_epoch=True),
+    # methods, static carbon quantities and sinks
+    Quantity("forest_sink_method", "", "label", False, "forest sink method", ("forest_sink_t_c_per_yr",),
+             text="stock difference {first}–{last}", epochs="multi"),
+    Quantity("forest_sink_method", "", "label", False, "forest sink method", ("forest_sink_t_c_per_yr",),
+             text="IPCC 2019R Table 4.9 gain (one epoch)", epochs="single"),
+    _t("forest_gain_ipcc_t_c_per_yr", "t C/yr", "forest gain (IPCC Table 4.9)", ["forest_gain_ipcc_t_c_per_yr"], per_epoch=True),
+    *(
+        _t(f"wetland_{w}_area_km2", "km2", f"{w.replace('_', ' ')} wetland area", [f"wetland_{w}_area_m2"], per_epoch=False, scale=1e-6)
+        for w in ("inland", "mangrove", "salt_marsh", "seagrass")
+    ),
+    _t("mangrove_biomass_t_c", "t C", "mangrove biomass carbon", ["mangrove_biomass_t_c"], per_epoch=False),
+    _t("karst_exposed_area_km2", "km2", "exposed carbonate area", ["karst_exposed_area_m2"], per_epoch=False, scale=1e-6),
+    _t("karst_buried_area_km2", "km2", "buried carbonate area", ["karst_buried_area_m2"], per_epoch=False, scale=1e-6),
+    _d(
+        "karst_sink_density_t_c_per_km2_yr", "t C/km2/yr", "karst sink per exposed carbonate area",
+        ["karst_sink_t_c_per_yr"], "karst_exposed_area_m2", per_epoch=False, scale=1e6,
+    ),
+    Quantity("karst_area_basis", "", "label", False, "karst area basis", ("karst_sink_t_c_per_yr",), text="exposed carbonate"),
+    *(
+        q
+        for part, stat in _SINKS
+        for q in (
+            _t(f"{part}_sink_t_c_per_yr", "t C/yr", f"{part} sink", [stat], per_epoch=False),
+            _t(f"{part}_sink_t_co2e_per_yr", "t CO2e/yr", f"{part} sink", [stat], per_epoch=False, scale=C_TO_CO2),
+        )
+    ),
+    _t("total_sink_t_c_per_yr", "t C/yr", "total sink", [s for _, s in _SINKS], per_epoch=False, any_of=True),
+    _t("total_sink_t_co2e_per_yr", "t CO2e/yr", "total sink", [s for _, s in _SINKS], per_epoch=False, any_of=True, scale=C_TO_CO2),
+    _d(
+        "total_sink_density_t_c_per_km2_yr", "t C/km2/yr", "total sink per km² of land", [s for _, s in _SINKS],
+        "land_area_m2", per_epoch=False, scale=1e6, any_of=True, per_at="last",
+    ),
+    # InVEST pools table storage
+    *(_t(f"invest_{pool}_t_c", "t C", f"InVEST {pool}", [f"invest_{pool}_t_c"], per_epoch=True) for pool in POOL_COLUMNS),
+    _t("invest_total_t_c", "t C", "InVEST total storage", [f"invest_{pool}_t_c" for pool in POOL_COLUMNS], per_epoch=True),
+    _t("invest_valid_area_km2", "km2", "InVEST valid area", ["invest_valid_area_m2"], per_epoch=True, scale=1e-6),
+    *(
+        _t(f"invest_{pool}_change_t_c", "t C", f"InVEST change {pool}", [f"invest_{pool}_change_t_c"], per_epoch=True, span=True)
+        for pool in POOL_COLUMNS
+    ),
+    _t(
+        "invest_total_change_t_c", "t C", "InVEST change of total storage",
+        [f"invest_{pool}_change_t_c" for pool in POOL_COLUMNS], per_epoch=True, span=True,
+    ),
+    # changes between the first and last epoch
+    Quantity("forest_area_change_km2", "km2", "change", True, "forest area change", of="forest_area_km2", span=True, epochs="multi"),
+    Quantity("coverage_change_pct_points", "percentage points", "change", True, "coverage change", of="coverage_pct", span=True, epochs="multi"),
+    Quantity("stock_volume_change_m3", "m3", "change", True, "stock volume change", of="stock_volume_m3", span=True, epochs="multi"),
+)
+
+
+def column_name(quantity: Quantity, epoch: int | None, epochs: Sequence[int]) -> str:
+    """The published column of ``quantity`` at ``epoch``."""
+    if quantity.span:
+        return f"{quantity.name}_{epochs[0]}_{epochs[-1]}"
+    return quantity.name if epoch is None else f"{quantity.name}_{epoch}"
+
+
+def derive(
+    raw: Mapping[StatKey, np.ndarray],
+    epochs: Sequence[int],
+    n_rows: int,
+) -> tuple[dict[str, object], dict[str, Quantity]]:
+    """Published columns from accumulated statistics.
+
+    Args:
+        raw: statistic key → per-region totals (one value per row), plus :data:`REGION_AREA`.
+        epochs: the run's epochs.
+        n_rows: number of regions.
+
+    Returns:
+        (column → values, column → its quantity), in registry order; quantities whose statistics are absent are
+        left out.
+    """
+    first, last = epochs[0], epochs[-1]
+    columns: dict[str, object] = {}
+    meta: dict[str, Quantity] = {}
+
+    def total(names: Sequence[str], epoch: int | None, any_of: bool) -> np.ndarray | None:
+        present = [raw[(n, epoch)] for n in names if (n, epoch) in raw]
+        if not present or (not any_of and len(present) < len(names)):
+            return None
+        return np.sum(present, axis=0)
+
+    for q in QUANTITIES:
+        if (q.epochs == "multi" and len(epochs) < 2) or (q.epochs == "single" and len(epochs) > 1):
+            continue
+        targets: list[int | None] = list(epochs) if q.per_epoch else [None]
+        if q.span:
+            targets = [last] if q.per_epoch else [None]
+        for epoch in targets:
+            name = column_name(q, epoch, epochs)
+            if q.kind == "label":
+                if total(q.sums, epoch, True) is not None:
+                    columns[name] = [q.text.format(first=first, last=last)] * n_rows
+                    meta[name] = q
+                continue
+            if q.kind == "change":
+                before = column_name(_by_name(q.of), first, epochs)
+                after = column_name(_by_name(q.of), last, epochs)
+                if before in columns and after in columns:
+                    columns[name] = np.asarray(columns[after]) - np.asarray(columns[before])
+                    meta[name] = q
+                continue
+            num = total(q.sums, last if q.sums_at_last else epoch, q.any_of)
+            if num is None:
+                continue
+            if q.kind == "total":
+                columns[name] = q.scale * num
+            else:
+                assert q.per is not None
+                den = raw.get((q.per, {"same": epoch, "last": last, "static": None}[q.per_at]))
+                if den is None:
+                    continue
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    columns[name] = np.where(den > 0, q.scale * num / np.where(den > 0, den, 1.0), np.nan)
+            meta[name] = q
+    return columns, meta
+
+
+def _by_name(name: str | None) -> Quantity:
+    for q in QUANTITIES:
+        if q.name == name:
+            return q
+    raise KeyError(name)
+
+
+def units_table(meta: Mapping[str, Quantity]) -> pd.DataFrame:
+    """One row per published column: unit, kind, label (for the manifest and the report's methods)."""
+    return pd.DataFrame(
+        [{"column": c, "unit": q.unit, "kind": q.kind, "label": q.label} for c, q in meta.items()]
+    )

@@ -1,0 +1,160 @@
+"""The layer-role registry: what each input layer of a job means.
+
+A *role* names what a raster holds (``landcover``, ``growing_stock``, …), its unit, whether it is categorical or
+continuous, its valid range or legend, whether it changes between epochs, and the resampling that suits it when it
+lies on another grid. Configuration (which keys a pipeline may use), reading (how invalid cells are represented),
+the xarray API (variable attributes) and the README's role table all come from :data:`ROLES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = ["CLCD_LEGEND", "ROLES", "LayerRole", "role_table_markdown"]
+
+CLCD_LEGEND: Mapping[int, str] = MappingProxyType(
+    {
+        1: "cropland",
+        2: "forest",
+        3: "shrub",
+        4: "grassland",
+        5: "water",
+        6: "snow/ice",
+        7: "barren",
+        8: "impervious",
+        9: "wetland",
+    }
+)
+"""China Land Cover Dataset (CLCD) level-1 classes, the ``landcover`` role's default legend (FACTORS.md §D)."""
+
+
+@dataclass(frozen=True)
+class LayerRole:
+    """What one input layer holds.
+
+    Attributes:
+        name: the key used in pipelines, the API and outputs.
+        unit: physical unit, or ``"class code"`` for categorical layers.
+        kind: ``categorical`` (integer codes; invalid cells read as −1) or ``continuous`` (read as float32 with
+            NaN where invalid).
+        temporal: ``epoch`` (one raster per epoch expected), ``static`` (one raster for all epochs) or ``either``.
+        valid_range: (min, max) of meaningful values, inclusive, for continuous roles.
+        legend: code → meaning, for categorical roles.
+        resampling: the method that suits the role when the layer lies on another grid (nearest for categories).
+        description: one line for tables and messages.
+    """
+
+    name: str
+    unit: str
+    kind: Literal["categorical", "continuous"]
+    temporal: Literal["epoch", "static", "either"]
+    description: str
+    valid_range: tuple[float, float] | None = None
+    legend: Mapping[int, str] = field(default_factory=dict)
+    resampling: str = "nearest"
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind == "categorical"
+
+
+_ROLES = (
+    LayerRole(
+        "landcover", "class code", "categorical", "epoch", "land-cover classes (CLCD legend)", legend=CLCD_LEGEND
+    ),
+    LayerRole(
+        "canopy_cover", "%", "continuous", "epoch", "tree canopy cover", valid_range=(0.0, 100.0), resampling="average"
+    ),
+    LayerRole(
+        "growing_stock",
+        "m3/ha",
+        "continuous",
+        "epoch",
+        "growing stock volume of trees",
+        valid_range=(0.0, 3000.0),
+        resampling="average",
+    ),
+    LayerRole(
+        "loss_year",
+        "year offset",
+        "categorical",
+        "static",
+        "Hansen loss year: 0 no loss, N = stand-replacing loss in base_year + N (needs `base_year`)",
+    ),
+    LayerRole(
+        "forest_type",
+        "class code",
+        "categorical",
+        "either",
+        "forest type",
+        legend=MappingProxyType(
+            {
+                1: "deciduous broadleaf",
+                2: "evergreen broadleaf",
+                3: "deciduous needleleaf",
+                4: "evergreen needleleaf",
+                5: "mixed",
+                6: "bamboo",
+            }
+        ),
+    ),
+    LayerRole(
+        "shrub_cover", "%", "continuous", "either", "shrub cover", valid_range=(0.0, 100.0), resampling="average"
+    ),
+    LayerRole(
+        "mean_temperature",
+        "degC",
+        "continuous",
+        "static",
+        "annual mean air temperature",
+        valid_range=(-60.0, 40.0),
+        resampling="bilinear",
+    ),
+    LayerRole(
+        "annual_precip",
+        "mm/yr",
+        "continuous",
+        "static",
+        "annual precipitation",
+        valid_range=(0.0, 15000.0),
+        resampling="bilinear",
+    ),
+    LayerRole(
+        "carbonate",
+        "class code",
+        "categorical",
+        "static",
+        "carbonate lithology",
+        legend=MappingProxyType({0: "other", 1: "exposed carbonate (karst)", 2: "buried/covered carbonate"}),
+    ),
+    LayerRole(
+        "wetland_type",
+        "class code",
+        "categorical",
+        "static",
+        "wetland type",
+        legend=MappingProxyType(
+            {0: "none", 1: "inland marsh/swamp", 2: "mangrove", 3: "tidal/salt marsh", 4: "seagrass"}
+        ),
+    ),
+)
+
+ROLES: Mapping[str, LayerRole] = MappingProxyType({role.name: role for role in _ROLES})
+"""Every role a pipeline may name, by name."""
+
+
+def role_table_markdown() -> str:
+    """The README's role table, generated from :data:`ROLES` (a test keeps the README in step)."""
+    lines = ["| role | unit | kind | epochs | valid values | resampling when on another grid |", "|---|---|---|---|---|---|"]
+    for role in ROLES.values():
+        if role.legend:
+            values = ", ".join(f"{code} {name}" for code, name in role.legend.items())
+        elif role.valid_range is not None:
+            values = f"{role.valid_range[0]:g} to {role.valid_range[1]:g}"
+        else:
+            values = role.description
+        lines.append(f"| `{role.name}` | {role.unit} | {role.kind} | {role.temporal} | {values} | {role.resampling} |")
+    return "\n".join(lines)
