@@ -54,6 +54,7 @@ class CarbonSpec:
     karst_include_buried: bool = False
     invest_pools: str | None = None
     karst_catchments: str | None = None
+    pet_grid: str = "layer"
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             raw_carbon = {"enabled": False}
         _check_keys(
             raw_carbon,
-            {"enabled", "factors", "karst_include_buried", "invest_pools", "karst_catchments"},
+            {"enabled", "factors", "karst_include_buried", "invest_pools", "karst_catchments", "pet_grid"},
             f"{where}: carbon",
         )
         karst_catchments = raw_carbon.get("karst_catchments")
@@ -335,8 +336,15 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             from sinkmap.factors import load_factor_tables
 
             load_factor_tables(factors)  # validate now
+        pet_grid = raw_carbon.get("pet_grid", "layer")
+        if pet_grid not in ("layer", "pixel"):
+            raise ConfigError(
+                f"{where}: carbon.pet_grid: {pet_grid!r} is not known; use `layer` (PET computed on mean_temperature's "
+                "own grid, then aligned) or `pixel` (PET computed for every pipeline pixel)"
+            )
         carbon = CarbonSpec(
             enabled=bool(raw_carbon.get("enabled", True)),
+            pet_grid=pet_grid,
             factors=factors,
             karst_include_buried=bool(raw_carbon.get("karst_include_buried", False)),
             invest_pools=invest_pools,

@@ -18,7 +18,7 @@ from sinkmap import __version__
 from sinkmap.apps.quantities import REGION_AREA, Quantity, derive
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
-from sinkmap.engine.roles import CLCD_LEGEND
+from sinkmap.engine.roles import CLCD_LEGEND, ROLES
 from sinkmap.engine.sources import sha256_file
 from sinkmap.engine.step import StatKey
 from sinkmap.steps.carbon import CARBON_NOTES, N_LANDCOVER_CODES, TRANSITIONS
@@ -270,6 +270,8 @@ def write_run(
 
     inputs = []
     for (role, epoch), source in sorted(plan.job.layers.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        if role not in ROLES:  # derived on a layer's own grid: its files are listed under that layer
+            continue
         for p in source.paths:
             inputs.append(
                 {"role": role, "epoch": epoch, "path": p, "sha256": sha256_file(p), "bytes": Path(p).stat().st_size}

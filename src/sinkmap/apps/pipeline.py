@@ -27,12 +27,14 @@ from sinkmap.apps.quantities import Quantity
 from sinkmap.config import PipelineConfig
 from sinkmap.engine.job import Job, JobResult, run_job
 from sinkmap.engine.regions import RegionLevel, ZoneIndex, load_level
-from sinkmap.engine.sources import LayerSource
+from sinkmap.engine.grid import GridSpec
+from sinkmap.engine.sources import MAX_COARSE_PIXELS, CoarseSource, LayerSource, Source
 from sinkmap.engine.step import LayerKey, Step
 from sinkmap.errors import AlignmentError, FactorTableError, OutputExistsError
 from sinkmap.factors import FactorTables, load_factor_tables
 from sinkmap.kernels.carbon.invest import read_invest_carbon_table
-from sinkmap.steps.carbon import CarbonStep
+from sinkmap.kernels.carbon.zones import thornthwaite_pet_mm_per_yr
+from sinkmap.steps.carbon import PET, PET_METHOD, CarbonStep
 from sinkmap.steps.forest import ForestStep
 from sinkmap.steps.invest import UNKNOWN_CODE, InvestStep
 from sinkmap.targets import TargetSet, load_targets
@@ -58,14 +60,14 @@ class PipelinePlan:
         return self.config.grid_like or ("landcover" if "landcover" in self.config.layers else "canopy_cover")
 
 
-def plan_layers(config: PipelineConfig) -> tuple[Any, dict[LayerKey, LayerSource]]:
+def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source]]:
     """The pipeline grid and one source per (role, epoch) (epoch ``None`` for static layers)."""
     grid_role = config.grid_like or ("landcover" if "landcover" in config.layers else "canopy_cover")
     grid_spec = config.layers[grid_role]
     first_paths = grid_spec.static or next(iter(grid_spec.by_epoch.values()))  # type: ignore[union-attr]
     grid = LayerSource.plan(grid_role, first_paths, None).source_grid
     log.info("grid: %s, %d × %d pixels of %s", grid.crs_label, grid.height, grid.width, grid.res)
-    sources: dict[LayerKey, LayerSource] = {}
+    sources: dict[LayerKey, Source] = {}
     for role, spec in config.layers.items():
         epochs: list[int | None] = [None] if spec.static is not None else list(spec.by_epoch or {})
         for epoch in epochs:
@@ -81,6 +83,20 @@ def plan_layers(config: PipelineConfig) -> tuple[Any, dict[LayerKey, LayerSource
             if not source.aligned:
                 log.info("layer %s: %s", name, source.describe()["alignment"])
             sources[(role, epoch)] = source
+    temperature = sources.get(("mean_temperature", None))
+    if (
+        isinstance(temperature, LayerSource)
+        and not temperature.aligned
+        and config.carbon.pet_grid == "layer"
+        and temperature.source_grid.height * temperature.source_grid.width <= MAX_COARSE_PIXELS
+    ):
+        # PET depends on temperature and latitude only: compute it at the resolution of its information
+        coarse = CoarseSource.derive(
+            temperature,
+            {PET: (lambda mat, lat: thornthwaite_pet_mm_per_yr(mat, lat), PET_METHOD)},
+        )
+        sources[("mean_temperature", None)] = coarse.band(temperature.name)
+        sources[(PET, None)] = coarse.band(PET)
     return grid, sources
 
 

@@ -15,7 +15,10 @@ from pyproj import CRS, Transformer
 from sinkmap.kernels.area import is_equal_area, pixel_area_m2
 from sinkmap.errors import CRSError
 
-__all__ = ["GridSpec", "Window"]
+__all__ = ["LATITUDE_LATTICE_PX", "GridSpec", "Window"]
+
+LATITUDE_LATTICE_PX = 4
+"""Spacing (pixels) of the exactly projected points between which pixel latitudes are interpolated."""
 
 
 @dataclass(frozen=True, order=True)
@@ -113,17 +116,35 @@ class GridSpec:
             equal_area=True if self.crs.is_projected and self.equal_area else None,
         )
 
-    def latitude_deg(self, window: Window) -> NDArray[np.float64]:
-        """Latitude (degrees north) of each pixel centre of ``window``: shape ``(height, 1)`` on a geographic
-        grid, ``(height, width)`` on a projected one (exact inverse projection of every centre)."""
-        rows = np.arange(window.height) + window.row_off + 0.5
+    def latitude_deg(self, window: Window, *, lattice: int = LATITUDE_LATTICE_PX) -> NDArray[np.float64]:
+        """Latitude (degrees north) of each pixel centre of ``window``.
+
+        Geographic grids: exact, shape ``(height, 1)``. Projected grids: shape ``(height, width)``, the exact
+        inverse projection at every ``lattice``-th pixel centre of the whole grid (rows and columns) and bilinear
+        interpolation between them. The lattice is anchored to the grid, not the window, so a pixel's latitude
+        does not depend on the chunk size. On the sample's 1 km China Albers grid the largest difference from the
+        exact value is 3e-6° (≈ 0.3 m) with the default lattice of 4 pixels (tests/test_engine.py checks < 1e-5°);
+        ``lattice=1`` is exact everywhere.
+        """
         t = self.transform
         if self.crs.is_geographic:
+            rows = np.arange(window.height) + window.row_off + 0.5
             return (t.f + t.e * rows)[:, None]
-        cols = np.arange(window.width) + window.col_off + 0.5
-        xx, yy = np.meshgrid(t.c + t.a * cols, t.f + t.e * rows)
         to_geo = Transformer.from_crs(self.crs, self.crs.geodetic_crs, always_xy=True)
-        return np.asarray(to_geo.transform(xx, yy)[1])
+
+        def axis(offset: int, size: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+            index = np.arange(size) + offset
+            first = index[0] // lattice
+            nodes = np.arange(first, (index[-1] + lattice - 1) // lattice + 2) * lattice
+            j0 = index // lattice - first
+            return nodes, j0, (index % lattice) / lattice
+
+        row_nodes, r0, fr = axis(window.row_off, window.height)
+        col_nodes, c0, fc = axis(window.col_off, window.width)
+        xx, yy = np.meshgrid(t.c + t.a * (col_nodes + 0.5), t.f + t.e * (row_nodes + 0.5))
+        lat = np.asarray(to_geo.transform(xx, yy)[1])
+        along = lat[:, c0] * (1.0 - fc) + lat[:, c0 + 1] * fc  # (row nodes, width)
+        return along[r0] * (1.0 - fr)[:, None] + along[r0 + 1] * fr[:, None]
 
     def describe(self) -> dict[str, object]:
         return {

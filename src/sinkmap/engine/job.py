@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from sinkmap.engine.executor import stream
 from sinkmap.engine.grid import GridSpec, Window
 from sinkmap.engine.regions import ZoneIndex
-from sinkmap.engine.sources import LayerSource
+from sinkmap.engine.sources import Source
 from sinkmap.engine.step import (
     CrosstabSpec,
     Earlier,
@@ -59,7 +59,7 @@ class Job:
     """
 
     grid: GridSpec
-    layers: Mapping[LayerKey, LayerSource]
+    layers: Mapping[LayerKey, Source]
     zones: ZoneIndex
     steps: tuple[Step[Any], ...]
 

@@ -14,9 +14,10 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -25,13 +26,28 @@ from affine import Affine
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
+from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window as RioWindow
 
 from sinkmap.errors import AlignmentError, CRSError, RasterReadError
 from sinkmap.engine.grid import GridSpec, Window
 
-__all__ = ["LayerSource", "TileInfo", "grid_of", "inspect_tiles", "sha256_file"]
+__all__ = ["CoarseBand", "CoarseSource", "LayerSource", "Source", "TileInfo", "grid_of", "inspect_tiles", "sha256_file"]
+
+class Source(Protocol):
+    """What the engine needs of an input layer: its files, and (values, valid) for a window of the target grid."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def paths(self) -> tuple[str, ...]: ...
+
+    def read(self, window: Window) -> tuple[NDArray[Any], NDArray[np.bool_]]: ...
+
+    def describe(self) -> dict[str, object]: ...
+
 
 _RESAMPLING = {
     "nearest": Resampling.nearest,
@@ -385,3 +401,175 @@ def _overlaps(target: GridSpec, source: GridSpec) -> bool:
         return False
     t_left, t_bottom, t_right, t_top = target.bounds
     return left < t_right and right > t_left and bottom < t_top and top > t_bottom
+
+
+_MEMORY = threading.local()  # per-thread open handles and the last window read, see CoarseSource
+MAX_COARSE_PIXELS = 25_000_000
+"""A layer on another grid is held in memory (with what is derived from it) up to this many source pixels."""
+
+
+@dataclass(frozen=True, eq=False)
+class CoarseSource:
+    """A layer on its own (usually much coarser) grid, held in memory together with bands derived from it on that
+    grid, and aligned onto the target grid window by window by GDAL's warper, as :class:`LayerSource` does.
+
+    All bands go through one warp per window (the transformer, not the resampling, is the cost of a warp), so a
+    quantity derived on the coarse grid costs nothing more to align than the layer itself. The arrays travel to
+    dask workers as a small in-memory GeoTIFF.
+
+    Attributes:
+        name: the layer's name (for messages).
+        bands: names of the bands: the layer itself first, then the derived quantities.
+        tif: the bands as a GeoTIFF (bytes), on ``source_grid``, float32, ``nodata`` where invalid.
+        paths: the files the layer was read from.
+        methods: for each derived band, how it was computed (for the manifest).
+    """
+
+    name: str
+    bands: tuple[str, ...]
+    tif: bytes
+    source_grid: GridSpec
+    target_grid: GridSpec
+    nodata: float
+    resampling: str
+    paths: tuple[str, ...]
+    methods: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Content key of the in-memory raster (per-thread handles are shared by equal sources)."""
+        cached = self.__dict__.get("_key")
+        if cached is None:
+            cached = hashlib.sha256(self.tif).hexdigest()
+            object.__setattr__(self, "_key", cached)
+        return cached
+
+    @classmethod
+    def derive(
+        cls,
+        layer: LayerSource,
+        derived: dict[str, tuple[Callable[[NDArray[np.float32], NDArray[np.float64]], NDArray[np.float64]], str]],
+    ) -> CoarseSource:
+        """Read ``layer`` whole on its own grid and compute ``derived`` bands there.
+
+        Args:
+            layer: an unaligned layer (its ``resampling`` is used for every band).
+            derived: band name → (function of (values with NaN where invalid, latitude of each source pixel
+                centre in degrees) returning the band, description of the method).
+        """
+        grid = layer.source_grid
+        with rasterio.open(layer.vrt_xml) as src:
+            data = src.read(1).astype(np.float32)
+            valid = src.read_masks(1) > 0 if layer.nodata is None else data != np.float32(layer.nodata)
+        valid &= ~np.isnan(data)
+        if layer.scale is not None:
+            data = data * np.float32(layer.scale)
+        values = np.where(valid, data, np.float32(np.nan))
+        lat = grid.latitude_deg(Window(0, 0, grid.height, grid.width), lattice=1)
+        nodata = -3.4e38
+        stack = [np.where(valid, values, np.float32(nodata))]
+        methods = []
+        for func, method in derived.values():
+            band = np.asarray(func(values, np.broadcast_to(lat, values.shape)), dtype=np.float32)
+            stack.append(np.where(valid & np.isfinite(band), band, np.float32(nodata)))
+            methods.append(method)
+        with MemoryFile() as memfile:
+            with memfile.open(
+                driver="GTiff",
+                width=grid.width,
+                height=grid.height,
+                count=len(stack),
+                dtype="float32",
+                crs=grid.crs_wkt,
+                transform=grid.transform,
+                nodata=nodata,
+            ) as dst:
+                dst.write(np.stack(stack))
+            tif = memfile.read()
+        return cls(
+            name=layer.name,
+            bands=(layer.name, *derived),
+            tif=tif,
+            source_grid=grid,
+            target_grid=layer.target_grid,
+            nodata=nodata,
+            resampling=layer.resampling or "nearest",
+            paths=layer.paths,
+            methods=tuple(methods),
+        )
+
+    def read_bands(self, window: Window) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """Every band of ``window`` (shape ``(bands, height, width)``) and the cells the layer covers."""
+        key = (self.key, self.target_grid)
+        cache: dict[Any, tuple[Window, Any, Any]] = _MEMORY.__dict__.setdefault("coarse", {})
+        hit = cache.get(key)
+        if hit is not None and hit[0] == window:
+            return hit[1], hit[2]
+        handles: OrderedDict[Any, tuple[Any, Any, Any]] = _MEMORY.__dict__.setdefault("handles", OrderedDict())
+        if key not in handles:
+            memfile = MemoryFile(self.tif)
+            src = memfile.open()
+            vrt = WarpedVRT(
+                src,
+                crs=self.target_grid.crs_wkt,
+                transform=self.target_grid.transform,
+                width=self.target_grid.width,
+                height=self.target_grid.height,
+                resampling=_RESAMPLING[self.resampling],
+                nodata=self.nodata,
+                tolerance=1e-9,  # as LayerSource: effectively exact per pixel
+            )
+            handles[key] = (memfile, src, vrt)
+            while len(handles) > 4:  # sources of earlier runs in this process
+                _, (old_file, old_src, old_vrt) = handles.popitem(last=False)
+                old_vrt.close()
+                old_src.close()
+                old_file.close()
+                cache.clear()
+        handles.move_to_end(key)
+        vrt = handles[key][2]
+        data = vrt.read(window=window.to_rasterio(), out_dtype="float32")
+        valid = data[0] != np.float32(self.nodata)
+        cache[key] = (window, data, valid)
+        return data, valid
+
+    def band(self, name: str) -> CoarseBand:
+        return CoarseBand(self, self.bands.index(name))
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "files": list(self.paths),
+            "source_grid": self.source_grid.describe(),
+            "alignment": f"held in memory on its own grid and reprojected onto the pipeline grid with {self.resampling} "
+            "resampling (GDAL warp, transformer error ≤ 1e-9 px)",
+            "derived_on_layer_grid": dict(zip(self.bands[1:], self.methods, strict=True)),
+        }
+
+
+@dataclass(frozen=True)
+class CoarseBand:
+    """One band of a :class:`CoarseSource`, read like a :class:`LayerSource` (values, valid)."""
+
+    source: CoarseSource
+    index: int
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return self.source.paths
+
+    @property
+    def name(self) -> str:
+        return self.source.bands[self.index]
+
+    @property
+    def aligned(self) -> bool:
+        return False
+
+    def read(self, window: Window) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        data, valid = self.source.read_bands(window)
+        values = data[self.index]
+        return values, valid & (values != np.float32(self.source.nodata))
+
+    def describe(self) -> dict[str, object]:
+        return {**self.source.describe(), "band": self.name}

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sinkmap.engine.grid import GridSpec, Window
-from sinkmap.engine.sources import LayerSource
+from sinkmap.engine.sources import Source
 
 __all__ = [
     "CrosstabSpec",
@@ -164,7 +164,7 @@ class WindowInputs:
         self,
         grid: GridSpec,
         window: Window,
-        layers: Mapping[LayerKey, LayerSource],
+        layers: Mapping[LayerKey, Source],
     ) -> None:
         self.grid = grid
         self.window = window

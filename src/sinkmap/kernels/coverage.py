@@ -314,33 +314,49 @@ def weighted_histograms(
     if pieces.size == 0:
         return out
     lay = _tail_layout(pieces)
-    flat = np.ascontiguousarray(codes).reshape(-1).astype(np.int64, copy=False)
+    flat = np.ascontiguousarray(codes).reshape(-1)
+    # the codes present in the window, numbered 0 … k − 1 (k is usually far below n_codes); −1 for uncounted cells
+    shifted = np.maximum(flat, -1).astype(np.intp, copy=False) + 1
+    present = np.flatnonzero(np.bincount(shifted, minlength=n_codes + 1)[1:])
+    k = present.size
+    if k == 0:
+        return out
+    lut = np.full(n_codes + 1, k, dtype=np.int32)
+    lut[present + 1] = np.arange(k, dtype=np.int32)
+    compact = lut[shifted]
     n_seg = lay.breaks.size
-    seg_of_cell = np.repeat(np.arange(n_seg, dtype=np.int64), np.diff(np.append(lay.breaks, h * w)))
-    counted = flat >= 0
-    key = seg_of_cell[counted] * n_codes + flat[counted]
-    weights = None if cell_weight is None else np.broadcast_to(cell_weight, (h, w)).reshape(-1)[counted]
-    per_seg = np.bincount(key, weights=weights, minlength=n_seg * n_codes).reshape(n_seg, n_codes)
+    # one bincount over segment × code; uncounted cells go to an extra column that is dropped
+    width = k + 1
+    seg_of_cell = np.repeat(np.arange(n_seg, dtype=np.intp) * width, np.diff(np.append(lay.breaks, h * w)))
+    weights = None if cell_weight is None else np.broadcast_to(cell_weight, (h, w)).reshape(-1)
+    per_seg = np.bincount(seg_of_cell + compact, weights=weights, minlength=n_seg * width).reshape(n_seg, width)
     # suffix sums from each segment to the end of its row: a global suffix minus the one from the next row's start
-    suffix = np.cumsum(per_seg[::-1], axis=0)[::-1].astype(np.float64)
+    suffix = np.zeros((n_seg + 1, k))
+    suffix[:n_seg] = np.cumsum(per_seg[::-1, :k], axis=0)[::-1]
     row_start = np.searchsorted(lay.seg_row, np.arange(h + 1))
-    suffix = np.vstack([suffix, np.zeros((1, n_codes))])
-    row_suffix = suffix[: n_seg] - suffix[row_start[lay.seg_row + 1]]
-    row_tail = np.zeros((pieces.size, n_codes), dtype=np.float64)
-    row_tail[lay.has_tail] = row_suffix[lay.tail_slot]
-    own_code = flat[lay.own_flat]
-    own = np.zeros((pieces.size, n_codes), dtype=np.float64)
-    ok = own_code >= 0
-    own_w = pieces.own if cell_weight is None else pieces.own * np.broadcast_to(cell_weight, (h, w)).reshape(-1)[lay.own_flat]
-    own[np.flatnonzero(ok), own_code[ok]] = own_w[ok]
-    contrib = own + pieces.tail[:, None] * row_tail
-    if row_weight is not None:
-        contrib *= np.asarray(row_weight, dtype=np.float64)[pieces.row][:, None]
+    row_suffix = suffix[:n_seg] - suffix[row_start[lay.seg_row + 1]]
+    # a piece's weight: its coverage contribution (own cell, or each cell to its right) times its row's weight
+    row_w = None if row_weight is None else np.asarray(row_weight, dtype=np.float64)[pieces.row]
+    tail_w = pieces.tail if row_w is None else pieces.tail * row_w
+    own_w = pieces.own if row_w is None else pieces.own * row_w
+    if weights is not None:
+        own_w = own_w * weights[lay.own_flat]
     region = pieces.region
     order = np.argsort(region, kind="stable")
-    region, contrib = region[order], contrib[order]
-    starts = np.flatnonzero(np.concatenate(([True], region[1:] != region[:-1])))
-    out[region[starts]] = np.add.reduceat(contrib, starts, axis=0)
+    sorted_region = region[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_region[1:] != sorted_region[:-1])))
+    # the tail part: Σ over a region's pieces of tail × (row suffix histogram), added region by region
+    tail = np.zeros((pieces.size, k))
+    tail[lay.has_tail] = row_suffix[lay.tail_slot] * tail_w[lay.has_tail, None]
+    result = np.zeros((pieces.n_regions, k))
+    result[sorted_region[starts]] = np.add.reduceat(tail[order], starts, axis=0)
+    # the own part: each piece's own cell, one bincount over region × code
+    own_code = compact[lay.own_flat]
+    counted = own_code < k
+    result += np.bincount(
+        region[counted] * k + own_code[counted], weights=own_w[counted], minlength=pieces.n_regions * k
+    ).reshape(pieces.n_regions, k)
+    out[:, present] = result
     return out
 
 

@@ -33,7 +33,7 @@ from sinkmap.kernels.carbon import grassland, karst, wetland, zones
 from sinkmap.kernels.carbon.change import forest_growth_removals, stock_difference_sink
 from sinkmap.steps.forest import ForestStep
 
-__all__ = ["CARBON_NOTES", "CarbonProducts", "CarbonStep", "TRANSITIONS"]
+__all__ = ["CARBON_NOTES", "PET", "PET_METHOD", "CarbonProducts", "CarbonStep", "TRANSITIONS"]
 
 GRASSLAND_CLASSES = (4,)
 MIXED_FOREST = 5
@@ -52,11 +52,20 @@ CARBON_NOTES = (
     "Wetland sink = IPCC 2013 Wetlands Supplement soil accumulation rates (Table 4.12 coastal; inland as tabled).",
     "Karst sink = maximum potential dissolution (thermodynamic equilibrium of calcite, Turc runoff, Brook soil pCO2) "
     "on exposed carbonate (area basis: exposed carbonate; buried carbonate area reported separately).",
-    "Climate zones: Thornthwaite PET and the monthly temperature proxy are computed once per window from "
-    "mean_temperature and latitude and shared by the IPCC and FAO zone rules.",
+    "Climate zones: Thornthwaite PET is computed once, on mean_temperature's own grid where that layer is on "
+    "another (coarser) grid (carbon.pet_grid: layer, the default; see the layers' derived_on_layer_grid), otherwise "
+    "once per window; the IPCC and FAO zone rules share it.",
 )
 
 WETLAND_NAMES = ((1, "inland"), (2, "mangrove"), (3, "salt_marsh"), (4, "seagrass"))
+
+PET = "pet_thornthwaite"
+"""A derived layer: Thornthwaite PET (mm/yr) computed on mean_temperature's own grid and aligned like it."""
+PET_METHOD = (
+    "Thornthwaite (1948) PET on the cosine monthly temperature proxy, computed from mean_temperature and the "
+    "latitude of each of its pixel centres on the layer's own grid, then aligned onto the pipeline grid with the "
+    "layer's resampling (carbon.pet_grid: layer)"
+)
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,9 @@ class CarbonStep(Step[CarbonProducts]):
         assert temperature is not None and precip is not None  # CarbonStep.applies
         lat = inputs.latitude_deg
         # static work, once per window: PET and the zones that every epoch shares
-        pet = zones.thornthwaite_pet_mm_per_yr(temperature, lat)
+        pet = inputs.continuous(PET)  # computed on the climate layer's own grid when it is coarse
+        if pet is None:
+            pet = zones.thornthwaite_pet_mm_per_yr(temperature, lat)
         climate = zones.ipcc_climate_zone(temperature, precip, lat, pet_mm_per_yr=pet)
         ecozone = zones.fao_ecological_zone(temperature, precip, lat, pet_mm_per_yr=pet)
         forest_type = inputs.categorical("forest_type")

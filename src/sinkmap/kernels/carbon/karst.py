@@ -261,18 +261,21 @@ def karst_sink_mpd_t_c_per_km2_yr(
     carb = np.broadcast_to(carb, shape)
     on = (carb == 1) | ((carb == 2) if include_buried else np.zeros(shape, dtype=bool))
     on = on & valid_mask(valid, shape)
+    # the chemistry runs on the carbonate cells only (elementwise, so the same numbers as on the whole array)
+    t_on, p_on = t[on], p[on]
     aet = (
-        turc_aet_mm_per_yr(p, t)
+        turc_aet_mm_per_yr(p_on, t_on)
         if aet_mm_per_yr is None
-        else np.clip(as_float(aet_mm_per_yr, "aet_mm_per_yr"), 0.0, p)
+        else np.clip(np.broadcast_to(as_float(aet_mm_per_yr, "aet_mm_per_yr"), shape)[on], 0.0, p_on)
     )
-    runoff = (p - aet) / 1000.0
+    runoff = (p_on - aet) / 1000.0
     pco2 = soil_pco2_atm_brook(aet)
     ca = calcium_equilibrium_mmol_per_l(
-        np.clip(t, 0.0, 90.0), pco2, ionic_strength_mol_per_l=ionic_strength_mol_per_l
+        np.clip(t_on, 0.0, 90.0), pco2, ionic_strength_mol_per_l=ionic_strength_mol_per_l
     )
-    flux = 2.0 * ATMOSPHERIC_SHARE_OF_DIC * 12.0 * runoff * ca
-    return np.where(on, flux, np.nan)
+    out = np.full(shape, np.nan)
+    out[on] = 2.0 * ATMOSPHERIC_SHARE_OF_DIC * 12.0 * runoff * ca
+    return out
 
 
 def karst_sink_hydrochem_t_c_per_km2_yr(

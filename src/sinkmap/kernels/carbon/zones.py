@@ -337,6 +337,8 @@ def _inputs(
 
 def _month_t(mat: FloatArray, lat: FloatArray, amp: FloatArray, month: int) -> FloatArray:
     north = np.cos(2.0 * np.pi * month / 12.0)
+    if not np.any(lat < 0.0):  # one hemisphere: a scalar phase (the same numbers, without a per-pixel choice)
+        return mat - amp * north
     phase = np.where(lat < 0.0, -north, north)
     return mat - amp * phase
 
