@@ -21,7 +21,8 @@ from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
 from sinkmap.engine.sources import sha256_file
 from sinkmap.engine.step import StatKey
-from sinkmap.steps.carbon import CARBON_NOTES, N_LANDCOVER_CODES, TRANSITIONS
+from sinkmap.steps.carbon import CARBON_NOTES
+from sinkmap.steps.landcover import N_LANDCOVER_CODES, TRANSITIONS
 from sinkmap.targets import TargetSet
 
 if TYPE_CHECKING:

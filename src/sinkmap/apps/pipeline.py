@@ -37,6 +37,7 @@ from sinkmap.kernels.carbon.zones import thornthwaite_pet_mm_per_yr
 from sinkmap.steps.carbon import PET, PET_METHOD, CarbonStep
 from sinkmap.steps.forest import ForestStep
 from sinkmap.steps.invest import UNKNOWN_CODE, InvestStep
+from sinkmap.steps.landcover import TransitionStep
 from sinkmap.targets import TargetSet, load_targets
 
 __all__ = ["PipelinePlan", "RegionResults", "RunResult", "plan_pipeline", "region_results", "run_pipeline"]
@@ -123,6 +124,8 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
         )
     elif config.carbon.enabled:
         log.info("carbon step off: it needs mean_temperature and annual_precip layers")
+    if "landcover" in roles and len(config.epochs) > 1:
+        steps.append(TransitionStep(config.epochs[0], config.epochs[-1]))
     if config.carbon.invest_pools is not None:
         table = read_invest_carbon_table(config.carbon.invest_pools)
         steps.append(InvestStep(table, tuple((e, ("landcover", e)) for e in config.epochs)))

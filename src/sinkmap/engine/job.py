@@ -40,7 +40,7 @@ from sinkmap.engine.writer import RasterWriter
 from sinkmap.errors import SinkmapError
 from sinkmap.kernels.coverage import WindowPieces, weighted_histograms, weighted_sums_rows
 
-__all__ = ["Job", "JobResult", "WindowResult", "process_window", "run_job"]
+__all__ = ["Job", "JobResult", "StepValues", "WindowResult", "process_window", "run_job", "run_steps", "window_products"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,41 @@ class WindowResult:
     notes: frozenset[tuple[str, int]] = frozenset()
 
 
+@dataclass
+class StepValues:
+    """Everything the steps returned for one window, merged."""
+
+    stats: dict[StatKey, NDArray[Any]] = field(default_factory=dict)
+    rasters: dict[StatKey, NDArray[Any]] = field(default_factory=dict)
+    crosstabs: dict[str, NDArray[Any]] = field(default_factory=dict)
+    notes: set[tuple[str, int]] = field(default_factory=set)
+
+
+def run_steps(job: Job, inputs: WindowInputs, seconds: dict[str, float] | None = None) -> StepValues:
+    """Run every step of ``job`` on one window's inputs, in order (the one place steps are run)."""
+    earlier = Earlier()
+    out = StepValues()
+    for step in job.steps:
+        t0, read0 = time.perf_counter(), inputs.read_seconds
+        result = step.run(inputs, earlier)
+        earlier.add(step, result.products)
+        out.stats.update(result.stats)
+        out.rasters.update(result.rasters)
+        out.crosstabs.update(result.crosstabs)
+        out.notes |= result.notes
+        if seconds is not None:
+            seconds[step.name] = time.perf_counter() - t0 - (inputs.read_seconds - read0)
+    if seconds is not None:
+        seconds["read"] = inputs.read_seconds
+    return out
+
+
+def window_products(job: Job, window: Window) -> dict[StatKey, NDArray[Any]]:
+    """The per-pixel rasters of ``job`` for one window (what :func:`run_job` writes as COGs)."""
+    values = run_steps(job, WindowInputs(job.grid, window, job.layers))
+    return {spec.key: values.rasters[spec.key] for spec in job.rasters}
+
+
 def process_window(job: Job, window: Window) -> WindowResult:
     """Read, run every step, and reduce one window to coverage-weighted sums per region."""
     started = time.perf_counter()
@@ -105,21 +140,8 @@ def process_window(job: Job, window: Window) -> WindowResult:
     if pieces.size == 0 and not job.rasters:
         return WindowResult(window, hits, np.zeros((0, len(job.stats))), {}, {}, seconds)
     inputs = WindowInputs(job.grid, window, job.layers)
-    earlier = Earlier()
-    values: dict[StatKey, NDArray[Any]] = {}
-    rasters: dict[StatKey, NDArray[Any]] = {}
-    codes: dict[str, NDArray[Any]] = {}
-    notes: set[tuple[str, int]] = set()
-    for step in job.steps:
-        t0, read0 = time.perf_counter(), inputs.read_seconds
-        out = step.run(inputs, earlier)
-        earlier.add(step, out.products)
-        values.update(out.stats)
-        rasters.update(out.rasters)
-        codes.update(out.crosstabs)
-        notes |= out.notes
-        seconds[step.name] = time.perf_counter() - t0 - (inputs.read_seconds - read0)
-    seconds["read"] = inputs.read_seconds
+    step_values = run_steps(job, inputs, seconds)
+    values, rasters, codes, notes = step_values.stats, step_values.rasters, step_values.crosstabs, step_values.notes
 
     t0 = time.perf_counter()
     n = hits.size

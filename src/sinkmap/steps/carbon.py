@@ -25,21 +25,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from sinkmap.engine.roles import CLCD_LEGEND
-from sinkmap.engine.step import CrosstabSpec, Earlier, RasterSpec, StatSpec, Step, StepOutput, WindowInputs
+from sinkmap.engine.step import Earlier, RasterSpec, StatSpec, Step, StepOutput, WindowInputs
 from sinkmap.factors import FactorTables
 from sinkmap.kernels.carbon import forest as forest_carbon
 from sinkmap.kernels.carbon import grassland, karst, wetland, zones
 from sinkmap.kernels.carbon.change import forest_growth_removals, stock_difference_sink
 from sinkmap.steps.forest import ForestStep
 
-__all__ = ["CARBON_NOTES", "PET", "PET_METHOD", "CarbonProducts", "CarbonStep", "TRANSITIONS"]
+__all__ = ["CARBON_NOTES", "PET", "PET_METHOD", "CarbonProducts", "CarbonStep"]
 
 GRASSLAND_CLASSES = (4,)
 MIXED_FOREST = 5
 DENSITY_NODATA = -9999.0
-TRANSITIONS = "landcover_transitions"
-N_LANDCOVER_CODES = max(CLCD_LEGEND) + 1  # transition codes: before × N + after
 
 CARBON_NOTES = (
     "Special shrubland counts as forest area but no shrub biomass is estimated (no Tier-1 default in the tables).",
@@ -111,6 +108,7 @@ class CarbonStep(Step[CarbonProducts]):
 
     @property
     def _transitions(self) -> bool:
+        """Grassland SOC change needs land cover at two epochs."""
         return "landcover" in self.roles and len(self.epochs) > 1
 
     def stats(self) -> tuple[StatSpec, ...]:
@@ -161,17 +159,6 @@ class CarbonStep(Step[CarbonProducts]):
                 StatSpec("karst_sink_t_c_per_yr", None, "t C/yr", "carbonate-weathering sink (MPD) on the karst area basis, t C/yr"),
             ]
         return tuple(out)
-
-    def crosstabs(self) -> tuple[CrosstabSpec, ...]:
-        if not self._transitions:
-            return ()
-        return (
-            CrosstabSpec(
-                TRANSITIONS,
-                N_LANDCOVER_CODES * N_LANDCOVER_CODES,
-                f"land-cover transitions {self.epochs[0]}→{self.epochs[-1]}: code = before × {N_LANDCOVER_CODES} + after",
-            ),
-        )
 
     def rasters(self) -> tuple[RasterSpec, ...]:
         out = []
@@ -265,7 +252,6 @@ class CarbonStep(Step[CarbonProducts]):
         gain_t_c_per_ha_yr = gain.agb_t_c_per_ha_yr + gain.bgb_t_c_per_ha_yr
         stats[("forest_gain_ipcc_t_c_per_yr", last)] = _per_m2(gain_t_c_per_ha_yr)
 
-        crosstabs = {}
         if len(epochs) > 1:
             forest_sink = stock_difference_sink(forest_c[first], forest_c[last], year0=first, year1=last).c_t_per_yr
             stats[("forest_sink_t_c_per_yr", None)] = forest_sink / 10_000.0
@@ -277,12 +263,6 @@ class CarbonStep(Step[CarbonProducts]):
                 soc_change = np.where(remaining & np.isfinite(soc_change), soc_change, 0.0)
                 stats[("grassland_soc_change_t_c_per_yr", None)] = soc_change / 10_000.0
                 sink += soc_change
-                before = inputs.categorical("landcover", first)
-                after = inputs.categorical("landcover", last)
-                assert before is not None and after is not None
-                n = N_LANDCOVER_CODES
-                known = (before >= 0) & (before < n) & (after >= 0) & (after < n)
-                crosstabs[TRANSITIONS] = np.where(known, before * n + after, -1)
         else:
             sink = _or_zero(gain_t_c_per_ha_yr)
             stats[("forest_sink_t_c_per_yr", None)] = sink / 10_000.0
@@ -322,4 +302,4 @@ class CarbonStep(Step[CarbonProducts]):
                 rasters[("carbon_density", e)] = np.where(mapped, density[e], DENSITY_NODATA).astype(np.float32)
         if "carbon_sink" in self.rasters_wanted:
             rasters[("carbon_sink", None)] = np.where(mapped, sink, DENSITY_NODATA).astype(np.float32)
-        return StepOutput(CarbonProducts(density, sink), stats=stats, rasters=rasters, crosstabs=crosstabs)
+        return StepOutput(CarbonProducts(density, sink), stats=stats, rasters=rasters)
