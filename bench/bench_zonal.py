@@ -559,8 +559,8 @@ def tool_profile(job: dict[str, Any]) -> dict[str, Any]:
     import pstats
 
     import sinkmap.apps.zonal as zonal
-    from sinkmap.engine.sources import LayerSource
     from sinkmap.engine.regions import ZoneIndex
+    from sinkmap.engine.sources import LayerSource
 
     timers = {"read": 0.0, "pieces": 0.0, "weighted_sums": 0.0}
     calls = {"read": 0, "pieces": 0, "weighted_sums": 0}

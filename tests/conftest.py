@@ -47,8 +47,8 @@ def raster_writer(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The default pipeline (pipelines/china_sample.yaml) run once on the embedded sample, into a temp dir."""
-    from sinkmap.config import load_pipeline
     from sinkmap.apps.pipeline import run_pipeline
+    from sinkmap.config import load_pipeline
 
     if not SAMPLE_PIPELINE.exists():
         pytest.skip(f"{SAMPLE_PIPELINE} is not in this checkout")

@@ -8,9 +8,9 @@ from affine import Affine
 from pyproj import CRS, Geod
 from shapely.geometry import box
 
-from sinkmap.kernels.area import ellipsoid_zone_area_m2, geodesic_row_area_m2, pixel_area_m2
-from sinkmap.errors import CRSError
 from sinkmap.engine.grid import GridSpec, Window
+from sinkmap.errors import CRSError
+from sinkmap.kernels.area import ellipsoid_zone_area_m2, geodesic_row_area_m2, pixel_area_m2
 
 WGS84 = CRS.from_epsg(4326)
 ALBERS = CRS.from_proj4("+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m")

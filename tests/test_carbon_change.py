@@ -8,10 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sinkmap.kernels.carbon.change import forest_growth_removals, stock_difference_sink, transition_matrix
-from sinkmap.kernels.carbon.zones import FAO_ZONE_CODES as F
 from sinkmap.errors import ConfigError
 from sinkmap.factors import FactorTables, load_factor_tables
+from sinkmap.kernels.carbon.change import (
+    forest_growth_removals,
+    stock_difference_sink,
+    transition_matrix,
+)
+from sinkmap.kernels.carbon.zones import FAO_ZONE_CODES as F
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sinkmap.factors import FactorTables, load_factor_tables
 from sinkmap.kernels.carbon import C_TO_CO2
 from sinkmap.kernels.carbon.forest import (
     bcef_s_t_per_m3,
@@ -15,7 +16,6 @@ from sinkmap.kernels.carbon.forest import (
     root_shoot_ratio,
 )
 from sinkmap.kernels.carbon.zones import FAO_ZONE_CODES as F
-from sinkmap.factors import FactorTables, load_factor_tables
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sinkmap.errors import FactorTableError
+from sinkmap.factors import FactorTables, load_factor_tables
 from sinkmap.kernels.carbon.grassland import (
     grassland_biomass_carbon,
     soc_change_t_c_per_ha_yr,
     soil_organic_carbon_t_c_per_ha,
 )
 from sinkmap.kernels.carbon.zones import IPCC_CLIMATE_CODES as I
-from sinkmap.errors import FactorTableError
-from sinkmap.factors import FactorTables, load_factor_tables
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sinkmap.kernels.carbon.invest import pools_change, pools_density, read_invest_carbon_table
 from sinkmap.errors import FactorTableError, InputNotFoundError
+from sinkmap.kernels.carbon.invest import pools_change, pools_density, read_invest_carbon_table
 
 TABLE = """LULC_Name,LUCODE,C_Above,C_BELOW,c_soil,C_Dead
 forest,2,100,25,80,10

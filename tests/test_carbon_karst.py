@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sinkmap.errors import ConfigError, InputNotFoundError
+from sinkmap.factors import load_factor_tables
 from sinkmap.kernels.carbon import karst
 from sinkmap.kernels.carbon.karst import (
     activity_coefficients,
@@ -21,8 +23,6 @@ from sinkmap.kernels.carbon.karst import (
     soil_pco2_atm_brook,
     turc_aet_mm_per_yr,
 )
-from sinkmap.errors import ConfigError, InputNotFoundError
-from sinkmap.factors import load_factor_tables
 
 
 def test_constants_at_25c_match_plummer_busenberg() -> None:

@@ -12,11 +12,11 @@ from affine import Affine
 from shapely.geometry import box
 
 from conftest import write_raster
-from sinkmap.kernels.carbon import forest as forest_carbon
-from sinkmap.kernels.carbon import karst, zones
+from sinkmap.apps.pipeline import run_pipeline
 from sinkmap.config import load_pipeline
 from sinkmap.factors import packaged_factor_tables
-from sinkmap.apps.pipeline import run_pipeline
+from sinkmap.kernels.carbon import forest as forest_carbon
+from sinkmap.kernels.carbon import karst, zones
 from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
 
 TEMPERATURE = np.full((4, 4), 16.0, np.float32)

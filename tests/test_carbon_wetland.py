@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sinkmap.factors import FactorTables, load_factor_tables
 from sinkmap.kernels.carbon.wetland import (
     ch4_co2e_t_per_ha_yr,
     inland_wetland_soc_t_c_per_ha,
@@ -14,7 +15,6 @@ from sinkmap.kernels.carbon.wetland import (
 )
 from sinkmap.kernels.carbon.zones import FAO_ZONE_CODES as F
 from sinkmap.kernels.carbon.zones import IPCC_CLIMATE_CODES as I
-from sinkmap.factors import FactorTables, load_factor_tables
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,6 @@ import pytest
 import shapely
 import shapely.geometry
 
-from sinkmap.cli import main
-from sinkmap.errors import ConfigError, InputNotFoundError, OutputExistsError, RegionError
 from sinkmap.apps.export import (
     PRECISION,
     column_label,
@@ -31,6 +29,8 @@ from sinkmap.apps.export import (
     region_index,
     rfc7946_problems,
 )
+from sinkmap.cli import main
+from sinkmap.errors import ConfigError, InputNotFoundError, OutputExistsError, RegionError
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO / "vectors"
@@ -65,8 +65,8 @@ def build_synthetic_run(
     import rasterio
     from affine import Affine
 
-    from sinkmap.config import load_pipeline
     from sinkmap.apps.pipeline import run_pipeline
+    from sinkmap.config import load_pipeline
 
     folder.mkdir(parents=True, exist_ok=True)
     west, north = 73.0, 54.0

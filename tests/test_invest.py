@@ -10,9 +10,9 @@ from affine import Affine
 from pyproj import CRS
 
 from conftest import write_raster
+from sinkmap.apps.invest import invest_storage
 from sinkmap.cli import main
 from sinkmap.errors import FactorTableError
-from sinkmap.apps.invest import invest_storage
 
 ALBERS = CRS.from_proj4("+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m")
 # odd, non-square pixels: 30 m × 70 m = 2100 m² = 0.21 ha each
@@ -87,8 +87,8 @@ def test_pipeline_option(tmp_path: Path) -> None:
     import yaml
     from shapely.geometry import box
 
-    from sinkmap.config import load_pipeline
     from sinkmap.apps.pipeline import run_pipeline
+    from sinkmap.config import load_pipeline
     from test_pipeline import LANDCOVER, _pipeline, _write_case
 
     _write_case(tmp_path, ALBERS, Affine(100, 0, 0, 0, -100, 3_000_400))

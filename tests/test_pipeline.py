@@ -17,6 +17,7 @@ from pyproj import CRS, Geod
 from shapely.geometry import box
 
 from conftest import write_raster
+from sinkmap.apps.pipeline import run_pipeline
 from sinkmap.config import load_pipeline
 from sinkmap.errors import (
     AlignmentError,
@@ -26,7 +27,6 @@ from sinkmap.errors import (
     OutputExistsError,
     RegionError,
 )
-from sinkmap.apps.pipeline import run_pipeline
 
 ALBERS = CRS.from_proj4("+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m")
 

@@ -10,8 +10,6 @@ import geopandas as gpd
 import pytest
 
 from sinkmap.apps import regions as regions_cli
-from sinkmap.cli import main
-from sinkmap.errors import CRSError, InputNotFoundError, OutputExistsError, RegionError
 from sinkmap.apps.regions import (
     MissingDependencyError,
     build_regions,
@@ -19,6 +17,8 @@ from sinkmap.apps.regions import (
     english_name,
     write_regions,
 )
+from sinkmap.cli import main
+from sinkmap.errors import CRSError, InputNotFoundError, OutputExistsError, RegionError
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTIES = REPO / "vectors" / "guizhou_counties.geojson"

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sinkmap.cli import main
-from sinkmap.errors import OutputExistsError, RegionError
 from sinkmap.apps.report import build_report, carbon_columns, sink_column
 from sinkmap.apps.report.build import latest_only
 from sinkmap.apps.report.figures import COVERAGE_CLASSES, Labeler, diverging_classes, stock_scale
 from sinkmap.apps.report.fonts import has_cjk
+from sinkmap.cli import main
+from sinkmap.errors import OutputExistsError, RegionError
 from test_export import build_synthetic_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

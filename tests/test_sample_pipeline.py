@@ -88,8 +88,8 @@ def test_outputs_complete(sample_run: Any) -> None:
 
 def test_real_hansen_pixels(tmp_path: Path) -> None:
     """The Hansen crop over Huế: 30 m geographic pixels, canopy 2000 minus loss to 2018."""
-    from sinkmap.config import load_pipeline
     from sinkmap.apps.pipeline import run_pipeline
+    from sinkmap.config import load_pipeline
 
     result = run_pipeline(load_pipeline(ROOT / "pipelines" / "hue_hansen.yaml"), output_dir=tmp_path / "hue")
     sites = result.tables["site"]

@@ -22,8 +22,8 @@ import shapely
 from affine import Affine
 from pyproj import CRS, Geod
 
-from sinkmap.kernels.coverage import coverage_fraction, window_pieces
 from sinkmap.apps.zonal import zonal_stats
+from sinkmap.kernels.coverage import coverage_fraction, window_pieces
 
 
 def from_origin(west: float, north: float, xsize: float, ysize: float) -> Affine:

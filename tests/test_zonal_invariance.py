@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pyproj import CRS
 
-from sinkmap.kernels.coverage import coverage_fraction, window_pieces
 from sinkmap.apps.zonal import zonal_stats
+from sinkmap.kernels.coverage import coverage_fraction, window_pieces
 
 ALBERS = CRS.from_proj4(
     "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +ellps=WGS84 +units=m +no_defs"

@@ -43,6 +43,8 @@ from sinkmap.engine.grid import GridSpec, Window
 from sinkmap.engine.job import Job, run_job, window_products
 from sinkmap.engine.roles import ROLES
 from sinkmap.engine.sources import Source
+from sinkmap.steps.carbon import CarbonStep
+from sinkmap.steps.forest import ForestStep
 
 __all__ = ["Pipeline", "open_pipeline", "regions_dataset"]
 
@@ -52,7 +54,7 @@ def open_pipeline(path: str | Path) -> Pipeline:
     return Pipeline(load_pipeline(path))
 
 
-def _coords(grid: GridSpec) -> dict[str, NDArray[np.float64]]:
+def _coords(grid: GridSpec) -> dict[str, NDArray[np.floating[Any]]]:
     t = grid.transform
     return {
         "y": t.f + t.e * (np.arange(grid.height) + 0.5),
@@ -193,7 +195,10 @@ class Pipeline:
         """Run the engine (no rasters written) and return every region of every level with dims
         ``(region, epoch)`` (see :func:`regions_dataset`)."""
         plan = self.plan
-        no_rasters = tuple(replace(step, rasters_wanted=()) if hasattr(step, "rasters_wanted") else step for step in plan.job.steps)
+        no_rasters = tuple(
+            replace(step, rasters_wanted=()) if isinstance(step, ForestStep | CarbonStep) else step
+            for step in plan.job.steps
+        )
         job = replace(plan.job, steps=no_rasters)
         result = run_job(
             job,

@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from sinkmap.errors import ConfigError, InputNotFoundError
-from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
 from sinkmap.engine.regions import RegionLayerSpec
 from sinkmap.engine.roles import ROLES
+from sinkmap.errors import ConfigError, InputNotFoundError
+from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
 
 __all__ = ["LAYER_ROLES", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
 

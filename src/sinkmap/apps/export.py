@@ -34,8 +34,9 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from sinkmap.errors import ConfigError, InputNotFoundError, OutputExistsError, RegionError
+from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, plain, snapped, write_geojson
 from sinkmap.apps.tracking import METHOD, track
+from sinkmap.errors import ConfigError, InputNotFoundError, OutputExistsError, RegionError
 
 __all__ = [
     "FORMATS",
@@ -69,8 +70,6 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 #: Decimal places of longitude/latitude per level. 1e-3° ≈ 110 m suits a national map, 1e-4° ≈ 11 m a
 #: province or prefecture, 1e-5° ≈ 1.1 m a county; none is coarser than the 1:1 000 000-scale boundary sources.
-PRECISION: dict[str, int] = {"nation": 3, "province": 4, "prefecture": 4, "county": 5}
-_DEFAULT_PRECISION = 5
 _ID_COLUMNS = ("level", "region_id", "name_zh", "name_en", "parent_id")
 
 
@@ -566,26 +565,6 @@ def format_for(path: str | Path, fmt: str | None) -> str:
     )
 
 
-def _plain(value: Any) -> Any:
-    """A JSON/spreadsheet-friendly scalar: None for missing, Python numbers for numpy ones."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
-def _precise(geoms: gpd.GeoSeries, decimals: int) -> gpd.GeoSeries:
-    """Snap coordinates to a 10^-decimals degree grid (keeping polygons valid), exteriors counter-clockwise."""
-    snapped = shapely.set_precision(geoms.values, 10.0**-decimals)
-    oriented = shapely.orient_polygons(snapped, exterior_cw=False)
-    return gpd.GeoSeries(oriented, index=geoms.index, crs=geoms.crs)
-
-
 def _metadata(run: RunDirectory, chosen: Region | None, levels: Iterable[str]) -> dict[str, Any]:
     targets = run.targets
     return {
@@ -611,26 +590,17 @@ def _atomic_path(path: Path) -> Path:
 def _write_geojson(
     path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[str, Any], precision: int | None
 ) -> None:
-    features = []
-    for level, frame in frames.items():
-        geoms = _precise(
-            frame.geometry,
-            precision if precision is not None else PRECISION.get(level, _DEFAULT_PRECISION),
-        )
-        props = frame.drop(columns="geometry")
-        for record, geom in zip(props.to_dict(orient="records"), geoms, strict=True):
-            features.append(
-                {
-                    "type": "Feature",
-                    "properties": {k: _plain(v) for k, v in record.items()},
-                    "geometry": None
-                    if geom is None or geom.is_empty
-                    else shapely.geometry.mapping(geom),
-                }
+    write_geojson(
+        path,
+        (
+            (
+                frame.drop(columns="geometry"),
+                frame.geometry.values,
+                precision if precision is not None else PRECISION.get(level, DEFAULT_PRECISION),
             )
-    doc = {"type": "FeatureCollection", "sinkmap": meta, "features": features}
-    path.write_text(
-        json.dumps(doc, ensure_ascii=False, allow_nan=False, default=str), encoding="utf-8"
+            for level, frame in frames.items()
+        ),
+        meta,
     )
 
 
@@ -641,9 +611,10 @@ def _write_gpkg(
 
     for level, frame in frames.items():
         out = frame.copy()
-        out["geometry"] = _precise(
-            frame.geometry,
-            precision if precision is not None else PRECISION.get(level, _DEFAULT_PRECISION),
+        out["geometry"] = gpd.GeoSeries(
+            snapped(frame.geometry.values, precision if precision is not None else PRECISION.get(level, DEFAULT_PRECISION)),
+            index=frame.index,
+            crs=frame.crs,
         )
         out = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
         out.to_file(path, layer=level, driver="GPKG", engine="pyogrio")
@@ -696,7 +667,7 @@ def _write_xlsx(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[s
         ws.append([column_label(c).header() for c in columns])
         ws.append(columns)
         for row in frame[columns].itertuples(index=False):
-            ws.append([_plain(v) for v in row])
+            ws.append([plain(v) for v in row])
         for j, key in enumerate(columns, start=1):
             letter = get_column_letter(j)
             head = ws.cell(row=1, column=j)

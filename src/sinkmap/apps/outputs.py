@@ -15,6 +15,7 @@ import shapely
 from numpy.typing import NDArray
 
 from sinkmap import __version__
+from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
 from sinkmap.apps.quantities import REGION_AREA, Quantity, derive
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
@@ -28,15 +29,11 @@ from sinkmap.targets import TargetSet
 if TYPE_CHECKING:
     from sinkmap.apps.pipeline import PipelinePlan
 
-__all__ = ["SIGN_CONVENTION", "region_tables", "write_geojson", "write_run"]
+__all__ = ["SIGN_CONVENTION", "region_tables", "write_run"]
 
 SIGN_CONVENTION = (
     "Carbon sinks (removals from the atmosphere) are positive; emissions are negative. Stocks are positive."
 )
-# Coordinate decimals by level (1e-3° ≈ 100 m for a national outline, 1e-4° ≈ 10 m, 1e-5° ≈ 1 m for counties):
-# finer than the boundary sources at each scale, without megabytes of noise digits.
-_COORD_DECIMALS = {"nation": 3, "province": 4, "prefecture": 4}
-_DEFAULT_DECIMALS = 5
 
 
 def _raw_by_level(
@@ -167,40 +164,9 @@ def region_tables(
     return tables, transitions, meta
 
 
-def _rounded(geom: Any, decimals: int) -> Any:
-    geom = shapely.set_precision(geom, 10.0**-decimals)  # snaps without creating invalid rings
-    return shapely.orient_polygons(geom, exterior_cw=False)  # RFC 7946 §3.1.6: exterior rings counter-clockwise
-
-
-def _json_value(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def write_geojson(path: Path, table: pd.DataFrame, geometry: list[Any], members: dict[str, Any]) -> None:
-    """Write an RFC 7946 FeatureCollection (EPSG:4326 lon/lat, CCW exteriors, UTF-8 text unescaped).
-
-    ``members`` are written as a top-level ``sinkmap`` member (RFC 7946 §6.1 foreign members): forest definition,
-    target set, sign convention, units.
-    """
-    features = []
-    decimals = _COORD_DECIMALS.get(str(members.get("level")), _DEFAULT_DECIMALS)
-    records = table.to_dict(orient="records")
-    for record, geom in zip(records, geometry, strict=True):
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {k: _json_value(v) for k, v in record.items()},
-                "geometry": None if geom is None else shapely.geometry.mapping(_rounded(geom, decimals)),
-            }
-        )
-    doc = {"type": "FeatureCollection", "sinkmap": members, "features": features}
-    path.write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+def _write_level_geojson(path: Path, table: pd.DataFrame, geometry: list[Any], members: dict[str, Any]) -> None:
+    level = str(members.get("level"))
+    write_geojson(path, [(table, geometry, PRECISION.get(level, DEFAULT_PRECISION))], members)
 
 
 def _versions() -> dict[str, str]:
@@ -248,12 +214,13 @@ def write_run(
         outputs["transitions.csv"] = "land-cover transition areas per region between the first and last epoch (km²)"
     for name, table in tables.items():
         if name == "nation":
+            assert config.nation is not None
             source = by_level[config.nation.from_level].geometry_lonlat
             geometry = [shapely.union_all(shapely.make_valid(source.values))]
         else:
             geometry = list(by_level[name].geometry_lonlat.values)
         file = f"regions_{name}.geojson"
-        write_geojson(run_dir / file, table, geometry, {**members, "level": name})
+        _write_level_geojson(run_dir / file, table, geometry, {**members, "level": name})
         outputs[file] = f"{name} regions with forest coverage, stock volume and targets (RFC 7946 GeoJSON)"
     if config.carbon.karst_catchments is not None:
         _write_catchments(run_dir / "karst_catchments.csv", config.carbon.karst_catchments)

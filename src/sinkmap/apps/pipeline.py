@@ -25,9 +25,9 @@ from numpy.typing import NDArray
 
 from sinkmap.apps.quantities import Quantity
 from sinkmap.config import PipelineConfig
+from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.job import Job, JobResult, run_job
 from sinkmap.engine.regions import RegionLevel, ZoneIndex, load_level
-from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.sources import MAX_COARSE_PIXELS, CoarseSource, LayerSource, Source
 from sinkmap.engine.step import LayerKey, Step
 from sinkmap.errors import AlignmentError, FactorTableError, OutputExistsError

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from sinkmap.errors import ConfigError, OutputExistsError, RegionError, SinkmapError
 from sinkmap.engine.regions import RegionLayerSpec, RegionLevel, load_level
+from sinkmap.errors import ConfigError, OutputExistsError, RegionError, SinkmapError
 
 __all__ = [
     "LEVELS",

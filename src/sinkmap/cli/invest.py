@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from sinkmap.errors import OutputExistsError
 from sinkmap.apps.invest import invest_storage
+from sinkmap.errors import OutputExistsError
 
 __all__ = ["command"]
 

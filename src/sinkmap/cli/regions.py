@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from sinkmap.errors import ConfigError
-from sinkmap.engine.regions import RegionLayerSpec
 from sinkmap.apps.regions import LEVELS, build_regions, check_regions, pipeline_entry, write_regions
+from sinkmap.engine.regions import RegionLayerSpec
+from sinkmap.errors import ConfigError
 
 __all__ = ["command"]
 

@@ -8,8 +8,8 @@ import time
 import click
 import pandas as pd
 
-from sinkmap.config import load_pipeline
 from sinkmap.apps.pipeline import RunResult, run_pipeline
+from sinkmap.config import load_pipeline
 
 __all__ = ["print_summary", "run"]
 

@@ -12,8 +12,8 @@ from affine import Affine
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 
-from sinkmap.kernels.area import is_equal_area, pixel_area_m2
 from sinkmap.errors import CRSError
+from sinkmap.kernels.area import is_equal_area, pixel_area_m2
 
 __all__ = ["LATITUDE_LATTICE_PX", "GridSpec", "Window"]
 
@@ -129,7 +129,7 @@ class GridSpec:
         t = self.transform
         if self.crs.is_geographic:
             rows = np.arange(window.height) + window.row_off + 0.5
-            return (t.f + t.e * rows)[:, None]
+            return np.asarray((t.f + t.e * rows)[:, None], dtype=np.float64)
         to_geo = Transformer.from_crs(self.crs, self.crs.geodetic_crs, always_xy=True)
 
         def axis(offset: int, size: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
@@ -144,7 +144,7 @@ class GridSpec:
         xx, yy = np.meshgrid(t.c + t.a * (col_nodes + 0.5), t.f + t.e * (row_nodes + 0.5))
         lat = np.asarray(to_geo.transform(xx, yy)[1])
         along = lat[:, c0] * (1.0 - fc) + lat[:, c0 + 1] * fc  # (row nodes, width)
-        return along[r0] * (1.0 - fr)[:, None] + along[r0 + 1] * fr[:, None]
+        return np.asarray(along[r0] * (1.0 - fr)[:, None] + along[r0 + 1] * fr[:, None], dtype=np.float64)
 
     def describe(self) -> dict[str, object]:
         return {

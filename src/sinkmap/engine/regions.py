@@ -14,9 +14,9 @@ from numpy.typing import NDArray
 from pyogrio.errors import DataSourceError
 from pyproj import Geod
 
-from sinkmap.kernels.coverage import WindowPieces, window_pieces
-from sinkmap.errors import CRSError, InputNotFoundError, RegionError
 from sinkmap.engine.grid import GridSpec, Window
+from sinkmap.errors import CRSError, InputNotFoundError, RegionError
+from sinkmap.kernels.coverage import WindowPieces, window_pieces
 
 __all__ = ["RegionLayerSpec", "RegionLevel", "ZoneIndex", "level_from_frame", "load_level"]
 

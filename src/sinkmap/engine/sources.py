@@ -30,8 +30,8 @@ from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window as RioWindow
 
-from sinkmap.errors import AlignmentError, CRSError, RasterReadError
 from sinkmap.engine.grid import GridSpec, Window
+from sinkmap.errors import AlignmentError, CRSError, RasterReadError
 
 __all__ = ["CoarseBand", "CoarseSource", "LayerSource", "Source", "TileInfo", "grid_of", "inspect_tiles", "sha256_file"]
 

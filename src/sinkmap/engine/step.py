@@ -125,7 +125,7 @@ class Earlier:
 
     def get(self, step_type: type[Step[P]]) -> P:
         try:
-            return self._by_type[step_type]  # type: ignore[no-any-return]
+            return self._by_type[step_type]
         except KeyError:
             raise RuntimeError(f"step {step_type.__name__} must run before this one") from None
 
@@ -210,7 +210,7 @@ class WindowInputs:
         if cache not in self._converted:
             values, valid = self.layer(*key)  # type: ignore[misc]
             self._converted[cache] = np.where(valid, values.astype(np.float32, copy=False), np.float32(np.nan))
-        return self._converted[cache]  # type: ignore[return-value]
+        return self._converted[cache]
 
     def categorical(self, name: str, epoch: int | None = None) -> NDArray[np.int32] | None:
         """A layer as int32 codes with −1 where invalid, or None if absent."""
@@ -221,7 +221,7 @@ class WindowInputs:
         if cache not in self._converted:
             values, valid = self.layer(*key)  # type: ignore[misc]
             self._converted[cache] = np.where(valid, values.astype(np.int32, copy=False), np.int32(-1))
-        return self._converted[cache]  # type: ignore[return-value]
+        return self._converted[cache]
 
     @cached_property
     def pixel_area_m2(self) -> NDArray[np.float64]:

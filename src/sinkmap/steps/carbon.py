@@ -201,9 +201,8 @@ class CarbonStep(Step[CarbonProducts]):
         assert temperature is not None and precip is not None  # CarbonStep.applies
         lat = inputs.latitude_deg
         # static work, once per window: PET and the zones that every epoch shares
-        pet = inputs.continuous(PET)  # computed on the climate layer's own grid when it is coarse
-        if pet is None:
-            pet = zones.thornthwaite_pet_mm_per_yr(temperature, lat)
+        coarse_pet = inputs.continuous(PET)  # computed on the climate layer's own grid when it is coarse
+        pet = zones.thornthwaite_pet_mm_per_yr(temperature, lat) if coarse_pet is None else coarse_pet
         climate = zones.ipcc_climate_zone(temperature, precip, lat, pet_mm_per_yr=pet)
         ecozone = zones.fao_ecological_zone(temperature, precip, lat, pet_mm_per_yr=pet)
         forest_type = inputs.categorical("forest_type")
@@ -234,6 +233,7 @@ class CarbonStep(Step[CarbonProducts]):
             density[e] = forest_c[e].copy()
             if has_landcover:
                 landcover = inputs.categorical("landcover", e)
+                assert landcover is not None
                 grass = np.isin(landcover, GRASSLAND_CLASSES) & (climate > 0)
                 biomass = grassland.grassland_biomass_carbon(climate, tables=tables, valid=grass)
                 soc = grassland.soil_organic_carbon_t_c_per_ha(np.where(grass, climate, 0), tables=tables)
@@ -296,7 +296,7 @@ class CarbonStep(Step[CarbonProducts]):
 
         land = inputs.categorical("landcover", last) if has_landcover else None
         mapped = land >= 0 if land is not None else np.isfinite(temperature)
-        rasters = {}
+        rasters: dict[tuple[str, int | None], NDArray[np.float32]] = {}
         if "carbon_density" in self.rasters_wanted:
             for e in epochs:
                 rasters[("carbon_density", e)] = np.where(mapped, density[e], DENSITY_NODATA).astype(np.float32)

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from sinkmap import __version__
-from sinkmap.errors import OutputExistsError
 from sinkmap.apps.export import (
     Region,
     RunDirectory,
@@ -46,6 +45,7 @@ from sinkmap.apps.report.html import (
     table_html,
 )
 from sinkmap.apps.tracking import METHOD, STATUSES, TrackingResult, track
+from sinkmap.errors import OutputExistsError
 
 __all__ = [
     "ReportResult",

@@ -22,6 +22,8 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sinkmap.errors import ConfigError
+from sinkmap.factors import FactorTables
 from sinkmap.kernels.carbon._common import (
     C_TO_CO2,
     FloatArray,
@@ -32,8 +34,6 @@ from sinkmap.kernels.carbon._common import (
 )
 from sinkmap.kernels.carbon.forest import root_shoot_ratio
 from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES
-from sinkmap.errors import ConfigError
-from sinkmap.factors import FactorTables
 
 __all__ = [
     "AGE_CLASS_NAMES",

@@ -38,6 +38,8 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sinkmap.errors import FactorTableError
+from sinkmap.factors import FactorTables
 from sinkmap.kernels.carbon._common import (
     BoolArray,
     CarbonPools,
@@ -51,8 +53,6 @@ from sinkmap.kernels.carbon._common import (
     valid_mask,
 )
 from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES
-from sinkmap.errors import FactorTableError
-from sinkmap.factors import FactorTables
 
 __all__ = [
     "BCEF_DOMAIN_BY_ECOZONE",

@@ -33,10 +33,10 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sinkmap.kernels.carbon._common import FloatArray, as_codes, as_float, require_codes, valid_mask
-from sinkmap.kernels.carbon.zones import IPCC_CLIMATE_NAMES
 from sinkmap.errors import FactorTableError
 from sinkmap.factors import FactorTables
+from sinkmap.kernels.carbon._common import FloatArray, as_codes, as_float, require_codes, valid_mask
+from sinkmap.kernels.carbon.zones import IPCC_CLIMATE_NAMES
 
 __all__ = [
     "BIOMASS_CLIMATE",

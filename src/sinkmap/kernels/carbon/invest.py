@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sinkmap.kernels.carbon._common import C_TO_CO2, FloatArray
 from sinkmap.errors import FactorTableError, InputNotFoundError
+from sinkmap.kernels.carbon._common import C_TO_CO2, FloatArray
 
 __all__ = [
     "POOL_COLUMNS",
     "InvestCarbonTable",
     "InvestPools",
-    "pools_change",
     "lookup_pools",
+    "pools_change",
     "pools_density",
     "read_invest_carbon_table",
 ]

@@ -57,8 +57,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sinkmap.kernels.carbon._common import FloatArray, as_codes, as_float, require_codes, valid_mask
 from sinkmap.errors import ConfigError, InputNotFoundError
+from sinkmap.kernels.carbon._common import FloatArray, as_codes, as_float, require_codes, valid_mask
 
 __all__ = [
     "ATMOSPHERIC_SHARE_OF_DIC",

@@ -35,6 +35,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sinkmap.factors import FactorTables
 from sinkmap.kernels.carbon._common import (
     CarbonPools,
     FloatArray,
@@ -45,7 +46,6 @@ from sinkmap.kernels.carbon._common import (
 )
 from sinkmap.kernels.carbon.grassland import SOC_CLIMATE
 from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES, IPCC_CLIMATE_NAMES
-from sinkmap.factors import FactorTables
 
 __all__ = [
     "MANGROVE_CLIMATE_BY_ECOZONE",
