@@ -77,7 +77,7 @@ class PipelineConfig:
     regions: tuple[RegionLayerSpec, ...]
     description: str = ""
     grid_like: str | None = None
-    chunk_size: int = 1024
+    chunk_size: int = 512
     scheduler: str | None = None
     workers: int | None = None
     nation: NationSpec | None = field(default_factory=NationSpec)
@@ -294,7 +294,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         if unknown:
             raise ConfigError(f"{where}: outputs.rasters: unknown {sorted(unknown)}; choose from {RASTER_OUTPUTS}")
 
-    chunk_size = data.get("chunk_size", 1024)
+    chunk_size = data.get("chunk_size", 512)
     if not isinstance(chunk_size, int) or chunk_size < 16:
         raise ConfigError(f"{where}: chunk_size: expected a whole number of pixels ≥ 16, got {chunk_size!r}")
     workers = data.get("workers")

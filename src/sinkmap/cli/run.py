@@ -105,7 +105,7 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
 @click.option("--scheduler", help="threads (default), synchronous, processes, or a dask.distributed address tcp://HOST:PORT.")
 @click.option("--threads", type=click.IntRange(min=1), help="Threads for the default scheduler (default: all cores).")
 @click.option("--workers", type=click.IntRange(min=1), help="Start a local dask.distributed cluster with N worker processes.")
-@click.option("--chunk-size", type=click.IntRange(min=16), help="Window size in pixels (default from the pipeline, 1024).")
+@click.option("--chunk-size", type=click.IntRange(min=16), help="Window size in pixels (default from the pipeline, 512).")
 @click.pass_context
 def run(
     ctx: click.Context,

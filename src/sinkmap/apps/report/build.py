@@ -34,15 +34,12 @@ from sinkmap.apps.report import figures as F
 from sinkmap.apps.report.fonts import INSTALL_HINT, find_cjk_font
 from sinkmap.apps.report.html import (
     Cell,
-    Section,
-    esc,
-    figure_html,
+    FigureSet,
+    Table,
     fmt_number,
-    notice,
-    page,
-    pretty_json,
-    status_pill,
-    table_html,
+    manifest_json,
+    plain_text,
+    render,
 )
 from sinkmap.apps.tracking import METHOD, STATUSES, TrackingResult, track
 from sinkmap.errors import OutputExistsError
@@ -179,10 +176,7 @@ def _year(v: Any) -> str:
 
 
 def _name_cell(row: Any) -> Cell:
-    zh, en = esc(row.get("name_zh")), esc(row.get("name_en"))
-    return Cell(
-        f'<span lang="zh-CN">{zh}</span><br><span class="small" style="color:#5d6b63">{en}</span>'
-    )
+    return Cell.name(row.get("name_zh"), row.get("name_en"))
 
 
 @dataclass
@@ -369,7 +363,7 @@ def _rc(cjk_font: str | None) -> dict[str, Any]:
 
 def _tracking_table(
     ctx: _Context, frame: pd.DataFrame, *, aggregate_ids: AbstractSet[str] = frozenset()
-) -> str:
+) -> Table:
     first, last = ctx.epochs[0], ctx.epochs[-1]
     divisor, unit = F.stock_scale(
         float(pd.to_numeric(frame.get(f"stock_volume_m3_{last}"), errors="coerce").max() or 0)
@@ -386,7 +380,7 @@ def _tracking_table(
     for rec in frame.to_dict(orient="records"):
         cells = [
             _name_cell(rec),
-            Cell(esc(rec.get("region_id"))),
+            Cell(plain_text(rec.get("region_id"))),
             Cell(_pct(rec.get(f"coverage_pct_{first}")), True),
         ]
         if len(ctx.epochs) > 1:
@@ -397,20 +391,19 @@ def _tracking_table(
         for y in ctx.target_years:
             scope = rec.get(f"target_scope_{y}")
             target = _pct(rec.get(f"coverage_target_{y}"))
-            if scope == "national" and rec.get("level") != "nation" and target != "—":
-                target += " <small>(national)</small>"
+            national = scope == "national" and rec.get("level") != "nation" and target != "—"
             cells += [
-                Cell(target, True),
+                Cell(target, True, note="(national)" if national else ""),
                 Cell(_pct(rec.get(f"coverage_projected_{y}")), True),
                 Cell(_year(rec.get(f"coverage_target_year_{y}")), True),
-                Cell(status_pill(rec.get(f"coverage_status_{y}"))),
+                Cell.pill(rec.get(f"coverage_status_{y}")),
             ]
         cells.append(Cell(_stock(rec.get(f"stock_volume_m3_{last}"), divisor), True))
         for y in ctx.target_years:
-            cells.append(Cell(status_pill(rec.get(f"stock_status_{y}"))))
+            cells.append(Cell.pill(rec.get(f"stock_status_{y}")))
         rows.append(cells)
         classes.append("agg" if str(rec.get("region_id")) in aggregate_ids else "")
-    return table_html(headers, rows, row_classes=classes)
+    return Table(headers, rows, classes)
 
 
 def _pixel_size(grid: dict[str, Any]) -> str:
@@ -423,7 +416,7 @@ def _pixel_size(grid: dict[str, Any]) -> str:
     return str(size or "?")
 
 
-def _factor_table_html(factor_tables: Any) -> str:
+def _factor_table(factor_tables: Any) -> Table:
     """Factor tables listed in the manifest: every key as a column (paths and hashes shortened)."""
     items = factor_tables if isinstance(factor_tables, list) else [factor_tables]
     dicts = [ft if isinstance(ft, dict) else {"table": ft} for ft in items]
@@ -437,18 +430,18 @@ def _factor_table_html(factor_tables: Any) -> str:
                 v if isinstance(v, str) else "" if v is None else json.dumps(v, ensure_ascii=False)
             )
             if k == "sha256" and isinstance(v, str):
-                cells.append(Cell(f"<code>{esc(v[:12])}…</code>"))
+                cells.append(Cell.code(f"{v[:12]}…"))
             else:
                 cells.append(
-                    Cell(esc(text[:300]), isinstance(v, int | float) and not isinstance(v, bool))
+                    Cell(text[:300], isinstance(v, int | float) and not isinstance(v, bool))
                 )
         rows.append(cells)
-    return table_html([k.replace("_", " ") for k in keys], rows)
+    return Table([k.replace("_", " ") for k in keys], rows)
 
 
 def _values_table(
     frame: pd.DataFrame, columns: list[str], *, aggregate_ids: AbstractSet[str] = frozenset()
-) -> str:
+) -> Table:
     headers = ["region 名称", "id"] + [
         f"{column_label(c).zh} ({column_label(c).unit})"
         if column_label(c).unit
@@ -457,17 +450,17 @@ def _values_table(
     ]
     rows, classes = [], []
     for rec in frame.to_dict(orient="records"):
-        cells = [_name_cell(rec), Cell(esc(rec.get("region_id")))]
+        cells = [_name_cell(rec), Cell(plain_text(rec.get("region_id")))]
         for c in columns:
             v = rec.get(c)
             if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
                 digits = 2 if ("pct" in c or "per_ha" in c or "km2" in c) else 0
                 cells.append(Cell(fmt_number(v, digits=digits), True))
             else:
-                cells.append(Cell(esc(v) or "—"))
+                cells.append(Cell(plain_text(v) or "—"))
         rows.append(cells)
         classes.append("agg" if str(rec.get("region_id")) in aggregate_ids else "")
-    return table_html(headers, rows, row_classes=classes)
+    return Table(headers, rows, classes)
 
 
 # -------------------------------------------------------------------------------------------------- the build
@@ -766,39 +759,33 @@ def _draw_all(
 
 
 # ---------------------------------------------------------------------------------------------------- the HTML
-def _render(
-    ctx: _Context,
-    pngs: dict[str, bytes],
-    *,
-    notes: list[str],
-    sink: str | None,
-    sink_unit: str,
-    region_name: str,
-    cjk_font: str | None,
-) -> str:
-    run, epochs, years = ctx.run, ctx.epochs, ctx.target_years
-    first, last = epochs[0], epochs[-1]
-    m = run.manifest
-    targets = run.targets
-    pipeline = (m.get("pipeline") or {}).get("name", "")
-    title = f"sinkmap report — {pipeline}" if pipeline else "sinkmap report"
-    subtitle = (
-        f"Run directory <code>{esc(run.path.name)}</code> · created {esc(m.get('created_utc'))} · epochs {esc(', '.join(map(str, epochs)))} · "
-        f"targets: <b>{esc(targets.get('id'))}</b> ({esc(targets.get('date') or '')})"
-    )
-    fig_no = iter(range(1, 100))
+@dataclass(frozen=True)
+class _Card:
+    """A key-figure card: a headline region's latest coverage, its change, stock and coverage target status."""
 
-    def fig(name: str, alt: str, caption: str) -> str:
-        if name not in pngs:
-            return ""
-        return figure_html(
-            pngs[name], name=name, alt=alt, caption=f"<b>Figure {next(fig_no)}.</b> {caption}"
-        )
+    name_zh: str
+    name_en: str
+    coverage: str
+    change: str
+    stock: str
+    unit: str
+    statuses: tuple[tuple[int, Any], ...]
 
-    # key-figure cards
+
+@dataclass(frozen=True)
+class _TableBlock:
+    """A folded table of regions: their level (or the level name), count, table and whether it starts open."""
+
+    level: str
+    count: int
+    table: Table
+    open: bool = False
+
+
+def _cards(ctx: _Context) -> list[_Card]:
+    first, last = ctx.epochs[0], ctx.epochs[-1]
     cards = []
-    keys = _headline_keys(ctx)
-    for level, rid in keys:
+    for level, rid in _headline_keys(ctx):
         row, trow = ctx.row(level, rid), ctx.track_row(level, rid)
         if row is None or trow is None:
             continue
@@ -807,150 +794,33 @@ def _render(
         divisor, unit = F.stock_scale(float(stock) if pd.notna(stock) else 0.0)
         change = (
             ""
-            if len(epochs) < 2
+            if len(ctx.epochs) < 2
             else f" ({fmt_number(float(cov) - float(row.get(f'coverage_pct_{first}')), digits=2)} pp since {first})"
         )
-        status = " ".join(
-            f"{y}: {status_pill(trow.get(f'coverage_status_{y}'))}"
-            for y in years
-            if trow.get(f"coverage_status_{y}") != "no target"
-        )
         cards.append(
-            f'<div class="card"><div class="name"><span lang="zh-CN">{esc(row.get("name_zh"))}</span> {esc(row.get("name_en"))}</div>'
-            f'<div class="big">{_pct(cov)} %</div><div class="small">forest coverage {last}{change}</div>'
-            f'<div class="small">stock {_stock(stock, divisor)} {esc(unit)} · coverage targets {status or "—"}</div></div>'
+            _Card(
+                name_zh=plain_text(row.get("name_zh")),
+                name_en=plain_text(row.get("name_en")),
+                coverage=_pct(cov),
+                change=change,
+                stock=_stock(stock, divisor),
+                unit=unit,
+                statuses=tuple(
+                    (y, trow.get(f"coverage_status_{y}"))
+                    for y in ctx.target_years
+                    if trow.get(f"coverage_status_{y}") != "no target"
+                ),
+            )
         )
-    cards_html = f'<div class="cards">{"".join(cards)}</div>' + "".join(
-        notice(esc(n)) for n in notes
-    )
+    return cards
 
-    sections: list[Section] = []
-    # national maps
-    maps = Section("maps", "National maps")
-    maps.add(
-        fig(
-            "map_coverage",
-            f"Map of forest coverage {last} by {ctx.top_level}",
-            f"Forest coverage in {last} by {esc(ctx.top_level)} (forest area / mapped land area). Grey: no data. "
-            "The South China Sea islands are shown in the inset at the lower right, as official maps of China do."
-            + ("" if ctx.region is None else f" Blue outline: {esc(region_name)}."),
-        )
-    )
-    if sink is not None:
-        maps.add(
-            fig(
-                "map_sink",
-                "Map of the carbon sink",
-                f"Carbon sink by {esc(ctx.top_level)}: <code>{esc(sink)}</code> in {esc(sink_unit)}. "
-                f"{esc(m.get('sign_convention', ''))}",
-            )
-        )
-    else:
-        maps.add(
-            notice(
-                "<b>Carbon sink map: no carbon results in this run.</b> The map appears when the run's tables have "
-                "carbon columns (names containing <code>carbon</code> or <code>sink</code>).",
-                kind="info",
-            )
-        )
-    sections.append(maps)
 
-    if "map_region" in pngs:
-        reg = Section("region", f"Region: {region_name}")
-        reg.add(
-            fig(
-                "map_region",
-                f"Map of {region_name}",
-                f"Forest coverage in {last} across {esc(region_name)}; heavy lines: intermediate units.",
-            )
-        )
-        sections.append(reg)
-
-    tgt = Section("targets", "Targets and trends")
-    tgt.add(
-        f"<p>Target set <b>{esc(targets.get('id'))}</b>: {esc(targets.get('title'))}. Source: {esc(targets.get('source'))}."
-        + (f" <i>{esc(targets.get('series_note'))}</i>" if targets.get("series_note") else "")
-        + "</p><p>Regions without targets of their own are compared with the national coverage target "
-        "(marked “national” in the tables); stock targets apply only to regions that have their own.</p>"
-    )
-    tgt.add(fig("bars_coverage", "Bar chart of forest coverage against targets", f"Forest coverage per region in {last} (bars)"
-                + (f" and {first} (circles)" if len(epochs) > 1 else "") + "; ticks: each region's coverage targets."))  # fmt: skip
-    tgt.add(fig("bars_stock", "Bar chart of growing stock and progress to targets",
-                f"Left: growing stock volume per region in {last}" + (f" and {first} (circles)" if len(epochs) > 1 else "")
-                + ". Right: latest stock as a share of each stock target, coloured by status."))  # fmt: skip
-    tgt.add(
-        fig(
-            "trend",
-            "Trend chart with projections and targets",
-            f"Observed epochs, projection ({esc(METHOD.split(':', 1)[0])}) and targets.",
-        )
-    )
-    if len(epochs) < 2:
-        tgt.add(
-            notice(
-                "This run has one epoch, so there is no trend: projections and target years are left empty."
-            )
-        )
-    sections.append(tgt)
-
-    # tables
-    tab = Section("tables", "Tables")
-    agg_ids = {rid for _, rid in keys}
-    if keys:
-        tab.add("<h3>Key figures and target tracking</h3>")
-        tab.add(_tracking_table(ctx, ctx.frame_of(keys), aggregate_ids=agg_ids))
-    if ctx.region is not None:
-        below = descendants(ctx.index, ctx.region)
-        for level in [lv for lv in run.levels if lv in set(below.level) and lv != ctx.region.level]:
-            ids = list(below.loc[below.level == level, "region_id"])
-            frame = ctx.frame_of([(level, r) for r in sorted(ids)])
-            if frame.empty:
-                continue
-            tab.add(
-                f"<details{' open' if len(frame) <= 15 else ''}><summary>{esc(level)} level: {len(frame)} regions of {esc(region_name)}</summary>"
-                + _tracking_table(ctx, frame)
-                + "</details>"
-            )
-    if ctx.top_level is not None and (ctx.region is None or ctx.region.level not in ("nation",)):
-        frame = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]])
-        tab.add(
-            f"<details><summary>all {esc(ctx.top_level)}-level regions ({len(frame)})</summary>"
-            + _tracking_table(ctx, frame)
-            + "</details>"
-        )
-    area_cols = [
-        f"land_area_km2_{last}",
-        f"forest_area_km2_{last}",
-        f"coverage_pct_{last}",
-        f"stock_volume_m3_{last}",
-        f"stock_density_m3_per_ha_{last}",
-    ]
-    if keys:
-        tab.add("<h3>Areas and stock</h3>")
-        frame = ctx.frame_of(keys + (ctx.children(ctx.region) if ctx.region is not None else []))
-        tab.add(
-            _values_table(
-                frame, [c for c in area_cols if c in frame.columns], aggregate_ids=agg_ids
-            )
-        )
-    tab.add("<h3>Carbon</h3>")
-    if ctx.carbon:
-        frame = ctx.frame_of(keys + (ctx.children(ctx.region) if ctx.region is not None else []))
-        shown = latest_only([c for c in ctx.carbon if c in frame.columns], epochs)
-        tab.add(
-            f"<p>Carbon columns of the run ({esc(last)} for per-epoch values; every epoch is in the exports).</p>"
-        )
-        tab.add(_values_table(frame, shown, aggregate_ids=agg_ids))
-        tab.add(f"<p>{esc(m.get('sign_convention', ''))}</p>")
-    else:
-        tab.add(notice("No carbon results in this run.", kind="info"))
-    sections.append(tab)
-
-    # methods
-    meth = Section("methods", "Methods and sources")
+def _method_items(ctx: _Context, cjk_font: str | None) -> list[tuple[str, str]]:
+    """(term, text) of the methods list."""
+    m, targets = ctx.run.manifest, ctx.run.targets
     fd = m.get("forest_definition") or {}
     grid = m.get("grid") or {}
-    items = [
+    return [
         ("forest definition", f"{fd.get('name', '')} — {fd.get('source', '')}"),
         (
             "tree stands",
@@ -982,64 +852,121 @@ def _render(
         ),
         ("figure fonts", cjk_font or "no CJK font: English names in figures"),
     ]
-    meth.add(
-        '<dl class="meta">'
-        + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items)
-        + "</dl>"
-    )
-    factor_tables = m.get("factor_tables")
-    meth.add("<h3>Carbon methods and factor tables</h3>")
-    carbon_methods = m.get("carbon_methods")
-    if carbon_methods:
-        notes_list = carbon_methods if isinstance(carbon_methods, list) else [carbon_methods]
-        meth.add(
-            "<ul>"
-            + "".join(
-                f"<li>{esc(n if isinstance(n, str) else json.dumps(n, ensure_ascii=False))}</li>"
-                for n in notes_list
-            )
-            + "</ul>"
-        )
-    if factor_tables:
-        meth.add(_factor_table_html(factor_tables))
-    else:
-        meth.add("<p>No factor tables were used in this run (no carbon step).</p>")
-    inputs = m.get("inputs") or []
-    if inputs:
-        rows = [
-            [
-                Cell(esc(i.get("role"))),
-                Cell(esc(i.get("epoch") if i.get("epoch") is not None else "")),
-                Cell(esc(Path(str(i.get("path", ""))).name)),
-                Cell(f"<code>{esc(str(i.get('sha256', ''))[:16])}…</code>"),
-            ]
-            for i in inputs
+
+
+def _inputs_table(inputs: list[dict[str, Any]]) -> Table:
+    rows = [
+        [
+            Cell(plain_text(i.get("role"))),
+            Cell(plain_text(i.get("epoch"))),
+            Cell(Path(str(i.get("path", ""))).name),
+            Cell.code(f"{str(i.get('sha256', ''))[:16]}…"),
         ]
-        meth.add("<h3>Inputs</h3>" + table_html(["role", "epoch", "file", "sha256"], rows))
-    versions = m.get("versions") or {}
-    if versions:
-        meth.add(
-            "<h3>Software</h3><p>"
-            + esc(", ".join(f"{k} {v}" for k, v in versions.items()))
-            + f", report by sinkmap {esc(__version__)}</p>"
+        for i in inputs
+    ]
+    return Table(["role", "epoch", "file", "sha256"], rows)
+
+
+def _render(
+    ctx: _Context,
+    pngs: dict[str, bytes],
+    *,
+    notes: list[str],
+    sink: str | None,
+    sink_unit: str,
+    region_name: str,
+    cjk_font: str | None,
+) -> str:
+    """The page: the values of every section, laid out by ``templates/report.html.j2`` (which escapes them)."""
+    run, epochs = ctx.run, ctx.epochs
+    last = epochs[-1]
+    m = run.manifest
+    pipeline = (m.get("pipeline") or {}).get("name", "")
+    keys = _headline_keys(ctx)
+    agg_ids = {rid for _, rid in keys}
+
+    # tables
+    level_tables: list[_TableBlock] = []
+    if ctx.region is not None:
+        below = descendants(ctx.index, ctx.region)
+        for level in [lv for lv in run.levels if lv in set(below.level) and lv != ctx.region.level]:
+            ids = list(below.loc[below.level == level, "region_id"])
+            frame = ctx.frame_of([(level, r) for r in sorted(ids)])
+            if frame.empty:
+                continue
+            level_tables.append(
+                _TableBlock(level, len(frame), _tracking_table(ctx, frame), open=len(frame) <= 15)
+            )
+    top_table = None
+    if ctx.top_level is not None and (ctx.region is None or ctx.region.level not in ("nation",)):
+        frame = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]])
+        top_table = _TableBlock(ctx.top_level, len(frame), _tracking_table(ctx, frame))
+    area_cols = [
+        f"land_area_km2_{last}",
+        f"forest_area_km2_{last}",
+        f"coverage_pct_{last}",
+        f"stock_volume_m3_{last}",
+        f"stock_density_m3_per_ha_{last}",
+    ]
+    key_table = _tracking_table(ctx, ctx.frame_of(keys), aggregate_ids=agg_ids) if keys else None
+    shown_keys = keys + (ctx.children(ctx.region) if ctx.region is not None else [])
+    areas_table = carbon_table = None
+    if keys:
+        frame = ctx.frame_of(shown_keys)
+        areas_table = _values_table(
+            frame, [c for c in area_cols if c in frame.columns], aggregate_ids=agg_ids
         )
-    sections.append(meth)
+    if ctx.carbon:
+        frame = ctx.frame_of(shown_keys)
+        shown = latest_only([c for c in ctx.carbon if c in frame.columns], epochs)
+        carbon_table = _values_table(frame, shown, aggregate_ids=agg_ids)
 
-    man = Section("manifest", "Run manifest")
-    man.add(
-        f"<details><summary>manifest.json ({len(json.dumps(m))} characters)</summary><pre>{pretty_json(m)}</pre></details>"
-    )
-    sections.append(man)
+    # methods
+    carbon_methods = m.get("carbon_methods")
+    if carbon_methods and not isinstance(carbon_methods, list):
+        carbon_methods = [carbon_methods]
+    factor_tables = m.get("factor_tables")
+    inputs = m.get("inputs") or []
+    versions = m.get("versions") or {}
 
-    footer = (
-        f"Written by sinkmap {esc(__version__)} on {datetime.now(UTC).isoformat(timespec='seconds')} from "
-        f"{esc(run.path)}. This file is self-contained: it loads nothing from the network (figures are embedded; "
-        "no scripts, fonts or map tiles are fetched)."
-    )
-    return page(
-        title=title,
-        subtitle_html=subtitle,
-        cards_html=cards_html,
-        sections=sections,
-        footer_html=footer,
+    targets = run.targets
+    return render(
+        "report.html.j2",
+        title=f"sinkmap report — {pipeline}" if pipeline else "sinkmap report",
+        run_name=run.path.name,
+        created=plain_text(m.get("created_utc")),
+        epochs=epochs,
+        first=epochs[0],
+        last=last,
+        targets={
+            k: plain_text(targets.get(k)) for k in ("id", "date", "title", "source", "series_note")
+        },
+        figures=FigureSet(pngs),
+        cards=_cards(ctx),
+        notes=notes,
+        top_level=plain_text(ctx.top_level),
+        has_region=ctx.region is not None,
+        region_name=region_name,
+        sink=sink,
+        sink_unit=sink_unit,
+        sign_convention=plain_text(m.get("sign_convention", "")),
+        projection_method=METHOD.split(":", 1)[0],
+        key_table=key_table,
+        level_tables=level_tables,
+        top_table=top_table,
+        areas_table=areas_table,
+        carbon_table=carbon_table,
+        method_items=_method_items(ctx, cjk_font),
+        carbon_methods=[
+            plain_text(n if isinstance(n, str) else json.dumps(n, ensure_ascii=False))
+            for n in carbon_methods or []
+        ],
+        factor_table=_factor_table(factor_tables) if factor_tables else None,
+        inputs_table=_inputs_table(inputs) if inputs else None,
+        software=", ".join(f"{k} {v}" for k, v in versions.items()),
+        version=__version__,
+        manifest_chars=len(json.dumps(m)),
+        manifest_json=manifest_json(m),
+        written=datetime.now(UTC).isoformat(timespec="seconds"),
+        run_path=str(run.path),
     )
