@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -186,6 +187,106 @@ def test_region_choice_and_cli(
         build_report(run_dir, output=out)
     with pytest.raises(RegionError, match="matches no region"):
         build_report(run_dir, region="Atlantis", output=tmp_path / "x.html")
+
+
+class _Text(HTMLParser):
+    """The text a reader sees (character references decoded), without <style> and <title>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in ("style", "title")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in ("style", "title")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def _visible_text(html_text: str) -> str:
+    parser = _Text()
+    parser.feed(html_text)
+    return " ".join("".join(parser.parts).split())
+
+
+HOSTILE = '<script>alert("x")</script> & Co\'s <b>'
+
+
+def test_report_escapes_names_and_stays_offline(run_dir: Path, tmp_path: Path) -> None:
+    """Region and pipeline names with markup are shown as text (Jinja2 autoescape), never as tags or URLs."""
+    hostile = tmp_path / "hostile"
+    shutil.copytree(
+        run_dir, hostile, ignore=shutil.ignore_patterns("report*.html", "figures", "*.png")
+    )
+    for path in hostile.glob("regions_*.geojson"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for feat in doc["features"]:
+            if feat["properties"]["region_id"] in ("520000", "520100"):
+                feat["properties"]["name_en"] += f" {HOSTILE}"
+                feat["properties"]["name_zh"] += "&amp;"
+        path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    manifest = json.loads((hostile / "manifest.json").read_text(encoding="utf-8"))
+    manifest["pipeline"]["name"] = '<img src="https://example.com/x.png"> & <a href="http://x">'
+    (hostile / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    result = build_report(hostile, use_cjk=False)
+    text = result.path.read_text(encoding="utf-8")
+    refs = _refs(text)
+    assert "script" not in refs.tags and "<script" not in text
+    assert refs.tags.count("img") == len(result.figures)  # the figures, nothing else
+    assert all(u.startswith(("data:image/png;base64,", "#")) for u in refs.urls), refs.urls
+    # every & is a character reference: names, manifest JSON and attributes are all escaped
+    assert re.search(r"&(?!(?:amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", text) is None
+    # and the reader sees the names exactly as written
+    seen = _visible_text(text)
+    assert f"Guizhou {HOSTILE}" in seen and "贵州省&amp;" in seen
+    assert f"Region: Guizhou {HOSTILE}" in seen  # section title (English figures: English name)
+    assert '<img src="https://example.com/x.png"> & <a href="http://x">' in seen
+
+
+def test_table_and_figure_templates_escape() -> None:
+    """The template macros escape every cell, header and attribute they are given."""
+    from sinkmap.apps.report.html import Cell, FigureSet, Table, environment
+
+    macros = environment().get_template("macros.html.j2").module
+    table = Table(
+        ["a<b> & c"],
+        [[Cell("x & <y>", True, note="<n>"), Cell.name("<zh>", "A&B"), Cell.pill("on track")]],
+        ["agg"],
+    )
+    html = str(macros.table(table))
+    assert "<th>a&lt;b&gt; &amp; c</th>" in html and '<tr class="agg">' in html
+    assert '<td class="num">x &amp; &lt;y&gt; <small>&lt;n&gt;</small></td>' in html
+    assert '<span lang="zh-CN">&lt;zh&gt;</span>' in html and ">A&amp;B</span>" in html
+    assert '<span class="pill on">on track</span>' in html
+    assert str(macros.pill(None)) == '<span class="pill none">—</span>'
+    figures = FigureSet({"m": PNG_SIGNATURE})
+    fig = str(macros.figure(figures, "m", 'a "quoted" <alt>', caller=lambda: "cap"))
+    assert 'alt="a &#34;quoted&#34; &lt;alt&gt;"' in fig and "<b>Figure 1.</b> cap" in fig
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG_SIGNATURE).decode()}"' in fig
+    assert str(macros.figure(figures, "absent", "x", caller=lambda: "")).strip() == ""
+
+
+def test_templates_are_package_data() -> None:
+    """Every template file is matched by the package-data patterns of pyproject.toml (so wheels ship it)."""
+    import tomllib
+    from importlib import resources
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["package-data"]["sinkmap"]
+    package = root / "src" / "sinkmap"
+    matched = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
+    templates = resources.files("sinkmap.apps.report") / "templates"
+    files = [p for p in Path(str(templates)).rglob("*") if p.is_file()]
+    assert any(p.name == "report.html.j2" for p in files)
+    assert {p.resolve() for p in files} <= {p.resolve() for p in matched}
 
 
 def test_single_epoch_run(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The land-cover transition step: true area of every (class before → class after) pair per region.
 
 A cross-tabulation of the ``landcover`` layer at the first and last epoch, counted by the engine in one pass over
-the window (:func:`sinkmap.kernels.coverage.weighted_histograms`); code = before × N + after with N one more than
-the legend's largest code. Cells invalid in either epoch, or with a code outside the legend's range, are not
+the window (:func:`sinkmap.kernels.coverage.weighted_histograms`) from the codes of
+:func:`sinkmap.kernels.carbon.change.transition_codes` (code = before × N + after, N one more than the legend's
+largest code), the same codes :func:`~sinkmap.kernels.carbon.change.transition_matrix` counts. Cells invalid in either epoch, or with a code outside the legend's range, are not
 counted.
 """
 
@@ -10,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from sinkmap.engine.roles import CLCD_LEGEND
 from sinkmap.engine.step import CrosstabSpec, Earlier, StatSpec, Step, StepOutput, WindowInputs
+from sinkmap.kernels.carbon.change import transition_codes
 
 __all__ = ["N_LANDCOVER_CODES", "TRANSITIONS", "TransitionStep"]
 
@@ -42,6 +42,5 @@ class TransitionStep(Step[None]):
         before = inputs.categorical("landcover", self.first)
         after = inputs.categorical("landcover", self.last)
         assert before is not None and after is not None
-        n = N_LANDCOVER_CODES
-        known = (before >= 0) & (before < n) & (after >= 0) & (after < n)
-        return StepOutput(None, crosstabs={TRANSITIONS: np.where(known, before * n + after, -1)})
+        codes = transition_codes(before, after, range(N_LANDCOVER_CODES))
+        return StepOutput(None, crosstabs={TRANSITIONS: codes})

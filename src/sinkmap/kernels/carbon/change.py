@@ -43,6 +43,7 @@ __all__ = [
     "TransitionMatrix",
     "forest_growth_removals",
     "stock_difference_sink",
+    "transition_codes",
     "transition_matrix",
 ]
 
@@ -216,6 +217,42 @@ def forest_growth_removals(
     )
 
 
+def transition_codes(
+    codes_before: ArrayLike,
+    codes_after: ArrayLike,
+    classes: Sequence[int],
+    *,
+    valid: ArrayLike | None = None,
+) -> NDArray[np.int64]:
+    """Each pixel's transition as one code ``i × k + j`` (class ``classes[i]`` before, ``classes[j]`` after, k
+    classes), or −1 where either code is not a class (nodata) or ``valid`` is False.
+
+    The matrix of :func:`transition_matrix` and the engine's per-region transition areas
+    (:class:`sinkmap.steps.landcover.TransitionStep`) both count these codes.
+    """
+    cls = np.asarray(list(classes), dtype=np.int64)
+    if cls.ndim != 1 or cls.size == 0 or np.unique(cls).size != cls.size:
+        raise ValueError("classes must be a non-empty sequence of distinct integer codes")
+    before = as_codes(codes_before, "codes_before")
+    after = as_codes(codes_after, "codes_after")
+    if before.shape != after.shape:
+        raise ValueError(
+            f"codes_before {before.shape} and codes_after {after.shape} differ in shape"
+        )
+    order = np.argsort(cls)
+    sorted_cls = cls[order]
+    k = cls.size
+
+    def index(codes: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        pos = np.clip(np.searchsorted(sorted_cls, codes), 0, k - 1)
+        return order[pos], sorted_cls[pos] == codes
+
+    ib, okb = index(before)
+    ia, oka = index(after)
+    keep = okb & oka & valid_mask(valid, before.shape)
+    return np.where(keep, ib * k + ia, -1).astype(np.int64)
+
+
 def transition_matrix(
     codes_before: ArrayLike,
     codes_after: ArrayLike,
@@ -238,35 +275,18 @@ def transition_matrix(
         :class:`TransitionMatrix` with ``values[i, j]`` = Σ weights of pixels going ``classes[i] → classes[j]``
         (float64). Partial matrices of chunks add up with ``+`` to the matrix of the whole.
     """
-    cls = np.asarray(list(classes), dtype=np.int64)
-    if cls.ndim != 1 or cls.size == 0 or np.unique(cls).size != cls.size:
-        raise ValueError("classes must be a non-empty sequence of distinct integer codes")
-    before = as_codes(codes_before, "codes_before")
-    after = as_codes(codes_after, "codes_after")
-    if before.shape != after.shape:
-        raise ValueError(
-            f"codes_before {before.shape} and codes_after {after.shape} differ in shape"
-        )
+    codes = transition_codes(codes_before, codes_after, classes, valid=valid)
+    k = len(classes)
     w = (
-        np.ones(before.shape)
+        np.ones(codes.shape)
         if weights is None
-        else np.broadcast_to(as_float(weights, "weights"), before.shape)
+        else np.broadcast_to(as_float(weights, "weights"), codes.shape)
     )
-    order = np.argsort(cls)
-    sorted_cls = cls[order]
-    k = cls.size
-
-    def index(codes: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
-        pos = np.clip(np.searchsorted(sorted_cls, codes), 0, k - 1)
-        return order[pos], sorted_cls[pos] == codes
-
-    ib, okb = index(before)
-    ia, oka = index(after)
-    keep = okb & oka & np.isfinite(w) & valid_mask(valid, before.shape)
-    flat = ib[keep] * k + ia[keep]
+    keep = (codes >= 0) & np.isfinite(w)
     values = (
-        np.bincount(flat.ravel(), weights=w[keep].ravel(), minlength=k * k)
+        np.bincount(codes[keep].ravel(), weights=w[keep].ravel(), minlength=k * k)
         .reshape(k, k)
         .astype(np.float64)
     )
+    cls = np.asarray(list(classes), dtype=np.int64)
     return TransitionMatrix(classes=tuple(int(c) for c in cls), values=values)
