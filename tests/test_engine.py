@@ -319,3 +319,17 @@ def test_pipeline_object_runs_like_the_cli(case: Path, tmp_path: Path, reference
     run = p.run(tmp_path / "api-run", chunk_size=16)
     _assert_tables_close(_csv(reference.output_dir), _csv(run.output_dir))
     assert re.match(r"\d", str(run.manifest["epochs"][0]))
+
+
+def test_units_and_labels_come_from_the_registry(reference: Any) -> None:
+    """The manifest describes every published column; exports take units from it, not from column names."""
+    from sinkmap.apps.export import column_label
+
+    columns = reference.manifest["columns"]
+    table_columns = set(reference.tables["county"].columns)
+    assert {c for c in columns} <= table_columns
+    assert columns["coverage_pct_2025"] == {"unit": "%", "kind": "density", "label": "forest coverage", "epoch": 2025}
+    assert columns["forest_sink_t_c_per_yr"]["kind"] == "total"
+    assert column_label("karst_sink_density_t_c_per_km2_yr", columns).unit == "t C/km²/yr"
+    assert column_label("forest_carbon_density_t_c_per_ha_2020", columns).unit == "t C/ha"
+    assert column_label("invest_total_change_t_c_2020_2025", columns).en == "InVEST change of total storage 2020–2025"

@@ -518,8 +518,16 @@ _UNIT_HINTS = (
 )
 
 
-def column_label(key: str) -> ColumnLabel:
-    """Chinese label, English description and unit of a run-table column (carbon columns by name pattern)."""
+_UNIT_TEXT = {"km2": "km²", "m3": "m³", "m3/ha": "m³/ha", "t CO2e/yr": "t CO₂e/yr", "t C/km2/yr": "t C/km²/yr"}
+
+
+def column_label(key: str, columns: Mapping[str, Mapping[str, Any]] | None = None) -> ColumnLabel:
+    """Chinese label, English description and unit of a run-table column.
+
+    ``columns`` is the run manifest's column metadata (from sinkmap's statistics registry): where it describes
+    ``key``, the unit and English label come from it. Target-tracking columns, which exports add, have fixed labels.
+    """
+    meta = (columns or {}).get(key)
     if key in _FIXED:
         return _FIXED[key]
     for pattern, label in _COMPILED:
@@ -527,7 +535,13 @@ def column_label(key: str) -> ColumnLabel:
         if m:
             years = m.groupdict()
             fill = {k: v for k, v in years.items() if v is not None}
-            return ColumnLabel(label.zh.format(**fill), label.en.format(**fill), label.unit)
+            fixed = ColumnLabel(label.zh.format(**fill), label.en.format(**fill), label.unit)
+            return fixed if meta is None else ColumnLabel(fixed.zh, fixed.en, _unit(meta))
+    if meta is not None:
+        epoch = f" {meta['epoch']}" if meta.get("epoch") is not None else ""
+        en = f"{meta['label']}{epoch}"
+        zh = f"碳汇 {en}" if "sink" in key else f"碳储量 {en}" if "carbon" in key else en
+        return ColumnLabel(zh, f"{en} (sinks positive)" if "sink" in key else en, _unit(meta))
     hint, unit = next(((h, u) for h, u in _UNIT_HINTS if h in key), ("", ""))
     words = _words(key, hint)
     if "sink" in key:
@@ -537,6 +551,11 @@ def column_label(key: str) -> ColumnLabel:
             f"{'碳密度' if 'density' in key or 'per_ha' in key else '碳储量'} {words}", words, unit
         )
     return ColumnLabel(key, key, unit)
+
+
+def _unit(meta: Mapping[str, Any]) -> str:
+    unit = str(meta.get("unit", ""))
+    return _UNIT_TEXT.get(unit, unit)
 
 
 def _words(key: str, unit_hint: str) -> str:
@@ -634,8 +653,8 @@ def _write_csv(path: Path, frames: Mapping[str, gpd.GeoDataFrame]) -> None:
     table.to_csv(path, index=False, encoding="utf-8-sig")
 
 
-def _number_format(key: str) -> str | None:
-    unit = column_label(key).unit
+def _number_format(key: str, columns_meta: Mapping[str, Mapping[str, Any]]) -> str | None:
+    unit = column_label(key, columns_meta).unit
     if key.endswith(("_target_year", "target_year")) or re.search(r"_target_year_\d{4}$", key):
         return "0.0"
     if unit.startswith("%") or "pp" in unit:
@@ -649,7 +668,12 @@ def _number_format(key: str) -> str | None:
     return None
 
 
-def _write_xlsx(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[str, Any]) -> None:
+def _write_xlsx(
+    path: Path,
+    frames: Mapping[str, gpd.GeoDataFrame],
+    meta: dict[str, Any],
+    columns_meta: Mapping[str, Mapping[str, Any]],
+) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -664,7 +688,7 @@ def _write_xlsx(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[s
         ws = wb.create_sheet(title=level[:31])
         columns = [c for c in frame.columns if c != "geometry"]
         all_columns.extend(c for c in columns if c not in all_columns)
-        ws.append([column_label(c).header() for c in columns])
+        ws.append([column_label(c, columns_meta).header() for c in columns])
         ws.append(columns)
         for row in frame[columns].itertuples(index=False):
             ws.append([plain(v) for v in row])
@@ -674,7 +698,7 @@ def _write_xlsx(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[s
             head.font, head.fill = bold, fill
             head.alignment = Alignment(wrap_text=True, vertical="top")
             ws.cell(row=2, column=j).font = grey
-            fmt = _number_format(key)
+            fmt = _number_format(key, columns_meta)
             if fmt:
                 for (cell,) in ws.iter_rows(min_row=3, min_col=j, max_col=j):
                     cell.number_format = fmt
@@ -687,7 +711,7 @@ def _write_xlsx(path: Path, frames: Mapping[str, gpd.GeoDataFrame], meta: dict[s
     cols = wb.create_sheet("columns")
     cols.append(["column 列", "中文", "description", "unit 单位"])
     for key in all_columns:
-        label = column_label(key)
+        label = column_label(key, columns_meta)
         cols.append([key, label.zh, label.en, label.unit])
     for cell in cols[1]:
         cell.font, cell.fill = bold, fill
@@ -785,7 +809,7 @@ def export_regions(
         elif fmt == "csv":
             _write_csv(scratch, frames)
         else:
-            _write_xlsx(scratch, frames, meta)
+            _write_xlsx(scratch, frames, meta, run.manifest.get("columns") or {})
         os.replace(scratch, output)
     finally:
         if scratch.exists():

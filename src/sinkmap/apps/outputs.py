@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from sinkmap import __version__
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
-from sinkmap.apps.quantities import REGION_AREA, Quantity, derive
+from sinkmap.apps.quantities import REGION_AREA, Quantity, column_metadata, derive
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
@@ -270,7 +270,7 @@ def write_run(
         "statistics": {
             s.name if s.epoch is None else f"{s.name}_{s.epoch}": f"{s.description} [{s.unit}]" for s in plan.job.stats
         },
-        "columns": {column: {"unit": q.unit, "kind": q.kind, "label": q.label} for column, q in meta.items()},
+        "columns": column_metadata(meta, config.epochs),
         "profile": {"task_seconds_by_part": {k: round(v, 3) for k, v in profile.items()}},
         "checks": checks,
         "factor_tables": [] if plan.factor_tables is None else plan.factor_tables.describe(),

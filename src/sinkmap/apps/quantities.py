@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from sinkmap.kernels.carbon import C_TO_CO2
 from sinkmap.kernels.carbon.invest import POOL_COLUMNS
 
-__all__ = ["QUANTITIES", "REGION_AREA", "Quantity", "column_name", "derive"]
+__all__ = ["QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
 
 REGION_AREA = ("region_area_m2", None)
 """The pseudo-statistic holding each region's geodesic area (m²), for densities over the whole region."""
@@ -244,8 +243,15 @@ def _by_name(name: str | None) -> Quantity:
     raise KeyError(name)
 
 
-def units_table(meta: Mapping[str, Quantity]) -> pd.DataFrame:
-    """One row per published column: unit, kind, label (for the manifest and the report's methods)."""
-    return pd.DataFrame(
-        [{"column": c, "unit": q.unit, "kind": q.kind, "label": q.label} for c, q in meta.items()]
-    )
+def column_metadata(meta: Mapping[str, Quantity], epochs: Sequence[int]) -> dict[str, dict[str, object]]:
+    """Per published column: unit, kind, label and epoch (or the first–last span), for the run manifest, from
+    which exports and the report take units and labels (they never parse column names)."""
+    out: dict[str, dict[str, object]] = {}
+    for column, q in meta.items():
+        epoch: object = None
+        if q.span:
+            epoch = f"{epochs[0]}–{epochs[-1]}"
+        elif q.per_epoch:
+            epoch = next(e for e in epochs if column_name(q, e, epochs) == column)
+        out[column] = {"unit": q.unit, "kind": q.kind, "label": q.label, "epoch": epoch}
+    return out
