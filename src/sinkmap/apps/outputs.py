@@ -7,7 +7,7 @@ import platform
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from sinkmap import __version__
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
+from sinkmap.apps.plan import PipelinePlan
 from sinkmap.apps.quantities import REGION_AREA, Quantity, column_metadata, derive
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
@@ -25,9 +26,6 @@ from sinkmap.engine.step import StatKey
 from sinkmap.steps.carbon import CARBON_NOTES
 from sinkmap.steps.landcover import N_LANDCOVER_CODES, TRANSITIONS
 from sinkmap.targets import TargetSet
-
-if TYPE_CHECKING:
-    from sinkmap.apps.pipeline import PipelinePlan
 
 __all__ = ["SIGN_CONVENTION", "region_tables", "write_run"]
 
