@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from sinkmap import __version__
+from sinkmap._version import __version__
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
 from sinkmap.apps.plan import PipelinePlan
 from sinkmap.apps.quantities import REGION_AREA, Quantity, column_metadata, derive

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from sinkmap import __version__
+from sinkmap._version import __version__
 from sinkmap.errors import SinkmapError
 
 __all__ = ["cli", "main"]

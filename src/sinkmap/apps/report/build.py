@@ -19,7 +19,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from sinkmap import __version__
+from sinkmap._version import __version__
 from sinkmap.apps.export import (
     Region,
     RunDirectory,
