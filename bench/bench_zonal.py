@@ -576,13 +576,17 @@ def tool_profile(job: dict[str, Any]) -> dict[str, Any]:
 
         return wrapper
 
-    # the weighted-sum functions zonal.py uses (a patched sinkmap may call weighted_sums_rows)
-    sum_names = [n for n in ("weighted_sums", "weighted_sums_rows") if hasattr(zonal, n)]
-    originals = (LayerSource.read, ZoneIndex.pieces, [getattr(zonal, n) for n in sum_names])
+    # the weighted-sum functions the engine uses (zonal_stats runs on sinkmap.engine.job; an older or patched
+    # sinkmap may call them from sinkmap.apps.zonal)
+    import sinkmap.engine.job as engine_job
+
+    holder = engine_job if hasattr(engine_job, "weighted_sums_rows") else zonal
+    sum_names = [n for n in ("weighted_sums", "weighted_sums_rows") if hasattr(holder, n)]
+    originals = (LayerSource.read, ZoneIndex.pieces, [getattr(holder, n) for n in sum_names])
     LayerSource.read = timed(LayerSource.read, "read")  # type: ignore[method-assign]
     ZoneIndex.pieces = timed(ZoneIndex.pieces, "pieces")  # type: ignore[method-assign]
     for name in sum_names:
-        setattr(zonal, name, timed(getattr(zonal, name), "weighted_sums"))
+        setattr(holder, name, timed(getattr(holder, name), "weighted_sums"))
     gdf = _regions(job)
     layers = {"lc": job["lc"], "val": job["val"]}
     classes = {"forest": ("lc", [FOREST])}
@@ -594,7 +598,7 @@ def tool_profile(job: dict[str, Any]) -> dict[str, Any]:
     total = time.perf_counter() - t0
     LayerSource.read, ZoneIndex.pieces = originals[0], originals[1]  # type: ignore[method-assign]
     for name, fn in zip(sum_names, originals[2], strict=True):
-        setattr(zonal, name, fn)
+        setattr(holder, name, fn)
     profiler = cProfile.Profile()
     profiler.enable()
     zonal.zonal_stats(gdf, layers, **run)  # type: ignore[arg-type]

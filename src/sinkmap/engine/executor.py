@@ -23,7 +23,7 @@ import ctypes
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TypeVar
 
 from sinkmap.errors import ConfigError
@@ -85,7 +85,7 @@ def stream(
     threads: int | None = None,
     workers: int | None = None,
     input_paths: Sequence[str] = (),
-) -> Iterator[tuple[int, R]]:
+) -> Generator[tuple[int, R], None, None]:
     """Yield ``(index, func(shared, items[index]))`` for every item, as tasks finish.
 
     Args:
@@ -185,8 +185,7 @@ def _stream_distributed(
                 if paths:
                     raise ConfigError(
                         f"dask worker {worker} cannot read {len(paths)} input file(s), e.g. {paths[0]}; workers read "
-                        "their inputs themselves: put the inputs on storage every worker mounts at the same path, "
-                        "or give URLs (https://, s3://) that every worker can reach"
+                        "their inputs themselves: put the inputs on storage every worker mounts at the same path"
                     )
         shared_future = client.scatter(shared, broadcast=True, hash=False)
         n_workers = max(len(client.scheduler_info().get("workers", {})), 1)

@@ -11,10 +11,11 @@ chunk size either (up to float64 rounding) — and writes each window's rasters 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -218,9 +219,8 @@ def run_job(
     raster_dir: Path | None = None,
     scratch_dir: Path | None = None,
     progress: ProgressFn | None = None,
-    windows: Sequence[Window] | None = None,
 ) -> JobResult:
-    """Run ``job`` over the grid (or the given ``windows``) and return its totals.
+    """Run ``job`` over the grid and return its totals.
 
     Args:
         job: what to compute.
@@ -229,9 +229,8 @@ def run_job(
         raster_dir: where the job's rasters go (required when the job has rasters).
         scratch_dir: a folder for temporary files (default: ``raster_dir``'s parent ``.scratch``).
         progress: called with (windows done, windows total).
-        windows: a subset of windows (default: the whole grid).
     """
-    todo = list(job.grid.windows(chunk_size)) if windows is None else list(windows)
+    todo = list(job.grid.windows(chunk_size))
     log.info("%d windows of up to %d px", len(todo), chunk_size)
     totals = np.zeros((len(job.zones), len(job.stats)))
     tables = {spec.name: np.zeros((len(job.zones), spec.n_codes)) for spec in job.crosstabs}
@@ -253,24 +252,25 @@ def run_job(
             workers=workers,
             input_paths=job.input_paths,
         )
-        for done, (index, result) in enumerate(results, start=1):
-            t0 = time.perf_counter()
-            writer.write(result.window, result.rasters)
-            write_seconds += time.perf_counter() - t0
-            for part, s in result.seconds.items():
-                profile[part] = profile.get(part, 0.0) + s
-            notes |= result.notes
-            # add partial sums in window order, whatever order windows finish in (bit-identical totals)
-            buffered[index] = WindowResult(result.window, result.regions, result.sums, result.crosstabs, {}, {})
-            while next_to_add in buffered:
-                part_result = buffered.pop(next_to_add)
-                if part_result.sums.size:
-                    totals[part_result.regions] += part_result.sums
-                for name, table in part_result.crosstabs.items():
-                    tables[name][part_result.regions] += table
-                next_to_add += 1
-            if progress is not None:
-                progress(done, len(todo))
+        with contextlib.closing(results):
+            for done, (index, result) in enumerate(results, start=1):
+                t0 = time.perf_counter()
+                writer.write(result.window, result.rasters)
+                write_seconds += time.perf_counter() - t0
+                for part, seconds in result.seconds.items():
+                    profile[part] = profile.get(part, 0.0) + seconds
+                notes |= result.notes
+                # add partial sums in window order, whatever order windows finish in (bit-identical totals)
+                buffered[index] = replace(result, rasters={})
+                while next_to_add in buffered:
+                    ready = buffered.pop(next_to_add)
+                    if ready.sums.size:
+                        totals[ready.regions] += ready.sums
+                    for name, table in ready.crosstabs.items():
+                        tables[name][ready.regions] += table
+                    next_to_add += 1
+                if progress is not None:
+                    progress(done, len(todo))
         t0 = time.perf_counter()
         files = writer.finish()
         profile["write windows (client)"] = write_seconds

@@ -62,7 +62,8 @@ class RasterWriter:
     def finish(self) -> dict[StatKey, Path]:
         """Close the scratch files and write one COG per raster; returns their paths."""
         out: dict[StatKey, Path] = {}
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._open:
+            self.folder.mkdir(parents=True, exist_ok=True)
         for key, dst in list(self._open.items()):
             spec = self.specs[key]
             tags = {"DESCRIPTION": spec.description, "UNITS": spec.unit, **spec.tags}
