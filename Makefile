@@ -38,10 +38,15 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/mypy src
 
-bench: $(STAMP)  ## regional-aggregation benchmark (writes bench/results/)
+bench: bench-pipeline bench-zonal  ## both benchmarks: the whole pipeline, then the aggregation core (bench/results/)
+
+bench-pipeline: $(STAMP)  ## whole pipeline vs its I/O limit: sample and 30 m tiles (bench/results/pipeline_latest.txt)
+	$(BIN)/python bench/bench_pipeline.py
+
+bench-zonal: $(STAMP)  ## aggregation core vs raw read, exactextract, rasterstats (bench/results/latest.txt)
 	$(BIN)/python bench/bench_zonal.py
 
 clean:  ## remove the virtual environment and run outputs
 	rm -rf $(VENV) runs
 
-.PHONY: help venv pipeline test test-fast sample-data lint bench clean
+.PHONY: help venv pipeline test test-fast sample-data lint bench bench-pipeline bench-zonal clean

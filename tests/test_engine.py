@@ -333,3 +333,13 @@ def test_units_and_labels_come_from_the_registry(reference: Any) -> None:
     assert column_label("karst_sink_density_t_c_per_km2_yr", columns).unit == "t C/km²/yr"
     assert column_label("forest_carbon_density_t_c_per_ha_2020", columns).unit == "t C/ha"
     assert column_label("invest_total_change_t_c_2020_2025", columns).en == "InVEST change of total storage 2020–2025"
+
+
+def test_forest_type_per_epoch_is_used(case: Path, reference: Any, tmp_path: Path) -> None:
+    """A forest_type layer given per epoch counts like a static one (it was once ignored: all stands 'mixed')."""
+    doc = yaml.safe_load(case.read_text(encoding="utf-8"))
+    doc["layers"]["forest_type"] = {"paths": {e: "ftype.tif" for e in EPOCHS}}
+    other = case.parent / "ftype_per_epoch.yaml"
+    other.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    run = run_pipeline(load_pipeline(other), output_dir=tmp_path / "run", chunk_size=16)
+    _assert_tables_close(_csv(reference.output_dir), _csv(run.output_dir))

@@ -19,7 +19,8 @@ CSVs in the same format whose rows override packaged rows with the same ``table_
 that category are replaced together, so a user ``def`` never sits beside a packaged ``min``/``max``) or add new
 categories and tables, e.g. a province's Tier-2 factors. The result is a frozen :class:`FactorTables`.
 
-This module is the only place in the carbon science that touches files.
+This module reads the packaged and user factor tables; apart from it, only the InVEST pools and karst catchment
+table readers in :mod:`sinkmap.kernels.carbon` read files.
 """
 
 from __future__ import annotations

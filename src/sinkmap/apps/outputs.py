@@ -23,6 +23,7 @@ from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
 from sinkmap.engine.sources import sha256_file
 from sinkmap.engine.step import StatKey
+from sinkmap.kernels.carbon import C_TO_CO2
 from sinkmap.steps.carbon import CARBON_NOTES
 from sinkmap.steps.landcover import N_LANDCOVER_CODES, TRANSITIONS
 from sinkmap.targets import TargetSet
@@ -203,7 +204,8 @@ def write_run(
         "forest_definition": definition,
         "targets": None if targets is None else {"id": targets.id, "title": targets.title, "source": targets.source},
         "sign_convention": SIGN_CONVENTION,
-        "units": "areas km², coverage %, stock volume m³, densities per ha; area is true (geodesic or equal-area) area",
+        "units": "areas km², coverage %, stock volume m³, stocks t C, sinks t C/yr; each column's unit in the run "
+        "manifest's `columns`; area is true (geodesic or equal-area) area",
     }
     outputs: dict[str, str] = {}
     by_level = {level.name: level for level in levels}
@@ -243,8 +245,8 @@ def write_run(
                 {"role": role, "epoch": epoch, "path": p, "sha256": sha256_file(p), "bytes": Path(p).stat().st_size}
             )
     for spec in config.regions:
-        inputs.append({"role": f"regions:{spec.level}", "epoch": None, "path": spec.path, "sha256": sha256_file(spec.path)})
-    inputs.append({"role": "pipeline", "epoch": None, "path": config.path, "sha256": sha256_file(config.path)})
+        inputs.append(_input(f"regions:{spec.level}", spec.path))
+    inputs.append(_input("pipeline", config.path))
 
     checks = _hierarchy_checks(tables, levels, config)
     manifest = {
@@ -280,6 +282,10 @@ def write_run(
     return manifest
 
 
+def _input(role: str, path: str) -> dict[str, Any]:
+    return {"role": role, "epoch": None, "path": path, "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+
+
 def _write_catchments(path: Path, table_path: str) -> None:
     from sinkmap.kernels.carbon.karst import read_catchment_table
 
@@ -296,7 +302,7 @@ def _write_catchments(path: Path, table_path: str) -> None:
             "method": "hydrochemical runoff: area basis = catchment area as given",
         }
     )
-    frame["karst_sink_t_co2e_per_yr"] = frame["karst_sink_t_c_per_yr"] * 44.0 / 12.0
+    frame["karst_sink_t_co2e_per_yr"] = frame["karst_sink_t_c_per_yr"] * C_TO_CO2
     frame.to_csv(path, index=False, encoding="utf-8-sig")
 
 

@@ -15,6 +15,7 @@ from sinkmap.config import PipelineConfig
 from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.job import Job
 from sinkmap.engine.regions import RegionLevel, ZoneIndex, load_level
+from sinkmap.engine.roles import ROLES
 from sinkmap.engine.sources import MAX_COARSE_PIXELS, CoarseSource, LayerSource, Source
 from sinkmap.engine.step import LayerKey, Step
 from sinkmap.errors import AlignmentError
@@ -64,7 +65,8 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
                     name, paths, grid, nodata=spec.nodata, resampling=spec.resampling, scale=spec.scale
                 )
             except AlignmentError as exc:
-                raise AlignmentError(f"{config.path}: {exc}") from exc
+                hint = f" (the suggested method for {role} is `{ROLES[role].resampling}`)" if "resampling" in str(exc) else ""
+                raise AlignmentError(f"{config.path}: {exc}{hint}") from exc
             if not source.aligned:
                 log.info("layer %s: %s", name, source.describe()["alignment"])
             sources[(role, epoch)] = source

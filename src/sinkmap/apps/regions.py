@@ -35,6 +35,7 @@ __all__ = [
     "LEVELS",
     "CheckReport",
     "MissingDependencyError",
+    "RegionLayerSpec",
     "build_regions",
     "check_regions",
     "cnmaps_available",

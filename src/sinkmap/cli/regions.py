@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import click
 
-from sinkmap.apps.regions import LEVELS, build_regions, check_regions, pipeline_entry, write_regions
-from sinkmap.engine.regions import RegionLayerSpec
+from sinkmap.apps.regions import (
+    LEVELS,
+    RegionLayerSpec,
+    build_regions,
+    check_regions,
+    pipeline_entry,
+    write_regions,
+)
 from sinkmap.errors import ConfigError
 
 __all__ = ["command"]

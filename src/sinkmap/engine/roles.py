@@ -2,8 +2,10 @@
 
 A *role* names what a raster holds (``landcover``, ``growing_stock``, …), its unit, whether it is categorical or
 continuous, its valid range or legend, whether it changes between epochs, and the resampling that suits it when it
-lies on another grid. Configuration (which keys a pipeline may use), reading (how invalid cells are represented),
-the xarray API (variable attributes) and the README's role table all come from :data:`ROLES`.
+lies on another grid. Configuration (which roles a pipeline may name, and the resampling suggested when a layer
+is on another grid), the xarray API (dtype and variable attributes), the README's role table and the transition
+codes (the land-cover legend) come from :data:`ROLES`. Valid ranges and temporal kinds are declared here for the
+input validation that checks them against the data (they are not enforced yet).
 """
 
 from __future__ import annotations

@@ -205,7 +205,6 @@ class CarbonStep(Step[CarbonProducts]):
         pet = zones.thornthwaite_pet_mm_per_yr(temperature, lat) if coarse_pet is None else coarse_pet
         climate = zones.ipcc_climate_zone(temperature, precip, lat, pet_mm_per_yr=pet)
         ecozone = zones.fao_ecological_zone(temperature, precip, lat, pet_mm_per_yr=pet)
-        forest_type = inputs.categorical("forest_type")
         stats: dict[tuple[str, int | None], NDArray[np.float64] | NDArray[np.bool_]] = {}
         density: dict[int, NDArray[np.float64]] = {}
         forest_c: dict[int, NDArray[np.float64]] = {}
@@ -216,6 +215,7 @@ class CarbonStep(Step[CarbonProducts]):
         for e in epochs:
             comps = forest.components[e]
             stands = comps.tree | comps.bamboo
+            forest_type = inputs.categorical("forest_type", e)  # static, or the epoch's own layer
             ftype = np.full(shape, MIXED_FOREST, np.int64) if forest_type is None else forest_type.astype(np.int64)
             ftype = np.where(comps.bamboo, 6, np.where((ftype >= 1) & (ftype <= 6), ftype, MIXED_FOREST))
             gsv = inputs.continuous("growing_stock", e)

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -440,14 +440,14 @@ def _factor_table(factor_tables: Any) -> Table:
 
 
 def _values_table(
-    frame: pd.DataFrame, columns: list[str], *, aggregate_ids: AbstractSet[str] = frozenset()
+    frame: pd.DataFrame,
+    columns: list[str],
+    units: Mapping[str, Mapping[str, Any]],
+    *,
+    aggregate_ids: AbstractSet[str] = frozenset(),
 ) -> Table:
-    headers = ["region 名称", "id"] + [
-        f"{column_label(c).zh} ({column_label(c).unit})"
-        if column_label(c).unit
-        else column_label(c).zh
-        for c in columns
-    ]
+    """A table of ``columns``; headers name each column's unit from the run manifest's column metadata."""
+    headers = ["region 名称", "id"] + [column_label(c, units).header() for c in columns]
     rows, classes = [], []
     for rec in frame.to_dict(orient="records"):
         cells = [_name_cell(rec), Cell(plain_text(rec.get("region_id")))]
@@ -571,7 +571,7 @@ def build_report(
     if top is not None and sink is not None:
         national = tables[top]
         raw = pd.to_numeric(national[sink], errors="coerce").to_numpy(float)
-        label = column_label(sink)
+        label = column_label(sink, ctx.run.manifest.get("columns"))
         if "per_ha" in sink or "per_km2" in sink:
             sink_values, sink_unit = raw, label.unit or sink
         else:
@@ -589,7 +589,7 @@ def build_report(
                     national,
                     values,
                     classes=F.diverging_classes(values),
-                    title=ctx.labeler.text("碳汇", "Carbon sink") + f" — {column_label(sink).en}",
+                    title=ctx.labeler.text("碳汇", "Carbon sink") + f" — {label.en}",
                     legend_title=f"{sink_unit}\n(sinks positive)",
                     labeler=ctx.labeler,
                     lines=lines,
@@ -911,15 +911,16 @@ def _render(
     key_table = _tracking_table(ctx, ctx.frame_of(keys), aggregate_ids=agg_ids) if keys else None
     shown_keys = keys + (ctx.children(ctx.region) if ctx.region is not None else [])
     areas_table = carbon_table = None
+    units = m.get("columns") or {}
     if keys:
         frame = ctx.frame_of(shown_keys)
         areas_table = _values_table(
-            frame, [c for c in area_cols if c in frame.columns], aggregate_ids=agg_ids
+            frame, [c for c in area_cols if c in frame.columns], units, aggregate_ids=agg_ids
         )
     if ctx.carbon:
         frame = ctx.frame_of(shown_keys)
         shown = latest_only([c for c in ctx.carbon if c in frame.columns], epochs)
-        carbon_table = _values_table(frame, shown, aggregate_ids=agg_ids)
+        carbon_table = _values_table(frame, shown, units, aggregate_ids=agg_ids)
 
     # methods
     carbon_methods = m.get("carbon_methods")

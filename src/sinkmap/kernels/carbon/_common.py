@@ -15,7 +15,7 @@ from sinkmap.factors import FactorTables
 
 __all__: list[str] = []
 
-C_TO_CO2 = 44.0 / 12.0
+from sinkmap.kernels.carbon import C_TO_CO2
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
