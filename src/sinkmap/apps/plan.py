@@ -67,8 +67,6 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
             except AlignmentError as exc:
                 hint = f" (the suggested method for {role} is `{ROLES[role].resampling}`)" if "resampling" in str(exc) else ""
                 raise AlignmentError(f"{config.path}: {exc}{hint}") from exc
-            if not source.aligned:
-                log.info("layer %s: %s", name, source.describe()["alignment"])
             sources[(role, epoch)] = source
     temperature = sources.get(("mean_temperature", None))
     if (
@@ -84,6 +82,15 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
         )
         sources[("mean_temperature", None)] = coarse.band(temperature.name)
         sources[(PET, None)] = coarse.band(PET)
+        log.info(
+            "layer mean_temperature: held on its own %d × %d grid with %s computed there; both aligned in one warp",
+            temperature.source_grid.height,
+            temperature.source_grid.width,
+            PET,
+        )
+    for source in sources.values():
+        if isinstance(source, LayerSource) and not source.aligned:
+            log.info("layer %s: %s", source.name, source.describe()["alignment"])
     return grid, sources
 
 

@@ -69,7 +69,12 @@ class GridSpec:
     def crs_label(self) -> str:
         """Short CRS name for messages: ``EPSG:code`` when there is one, else the CRS's name."""
         code = self.crs.to_epsg()
-        return f"EPSG:{code}" if code else self.crs.name
+        if code:
+            return f"EPSG:{code}"
+        operation = self.crs.coordinate_operation
+        if self.crs.name.lower() == "unknown" and operation is not None:
+            return f"{operation.method_name} on {self.crs.ellipsoid.name if self.crs.ellipsoid else 'an unknown ellipsoid'}"
+        return self.crs.name
 
     @property
     def shape(self) -> tuple[int, int]:
