@@ -25,6 +25,7 @@ from sinkmap.apps.outputs import region_tables, write_run
 from sinkmap.apps.plan import PipelinePlan, plan_layers, plan_pipeline
 from sinkmap.apps.quantities import Quantity
 from sinkmap.config import PipelineConfig
+from sinkmap.engine.executor import check_scheduler
 from sinkmap.engine.job import JobResult, run_job
 from sinkmap.errors import FactorTableError, OutputExistsError
 from sinkmap.steps.invest import UNKNOWN_CODE
@@ -147,6 +148,7 @@ def run_pipeline(
         progress: called with (windows done, windows total).
     """
     started = time.perf_counter()
+    check_scheduler(scheduler or config.scheduler)
     target = Path(output_dir or config.output_dir).resolve()
     with atomic_directory(target, overwrite=overwrite) as scratch:
         t0 = time.perf_counter()

@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from sinkmap.errors import ConfigError
 
-__all__ = ["SCHEDULERS", "stream"]
+__all__ = ["SCHEDULERS", "check_scheduler", "stream"]
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
@@ -72,6 +72,15 @@ def _trimmed(func: Callable[[S, T], R], shared: S, item: T) -> R:
             _malloc_trim(0)
 
 
+def check_scheduler(scheduler: str | None) -> None:
+    """Raise :class:`ConfigError` now for a scheduler name :func:`stream` would refuse after planning."""
+    if scheduler is not None and "://" not in scheduler and scheduler not in (*SCHEDULERS, "sync"):
+        raise ConfigError(
+            f"scheduler {scheduler!r} is not known: use threads, synchronous, processes or a dask.distributed "
+            "address such as tcp://127.0.0.1:8786"
+        )
+
+
 def _missing_paths(paths: Sequence[str]) -> list[str]:
     return [p for p in paths if "://" not in p and not p.startswith("/vsi") and not os.path.exists(p)]
 
@@ -108,16 +117,12 @@ def stream(
         n = workers or os.cpu_count() or 1
         yield from _stream_distributed(func, shared, items, address=None, workers=n, input_paths=input_paths)
         return
+    check_scheduler(scheduler)
     name = scheduler or "threads"
     if name in {"synchronous", "sync"}:
         for i, item in enumerate(items):
             yield i, _trimmed(func, shared, item)
         return
-    if name != "threads":
-        raise ConfigError(
-            f"scheduler {name!r} is not known: use threads, synchronous, processes or a dask.distributed address "
-            "such as tcp://127.0.0.1:8786"
-        )
     n = threads or workers or os.cpu_count() or 1  # ``scheduler="threads", workers=N``: N threads
     with cf.ThreadPoolExecutor(max_workers=n, thread_name_prefix="sinkmap") as pool:
         yield from _bounded(lambda item: pool.submit(_trimmed, func, shared, item), items, 2 * n + 1)
