@@ -88,9 +88,9 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
             temperature.source_grid.width,
             PET,
         )
-    for source in sources.values():
-        if isinstance(source, LayerSource) and not source.aligned:
-            log.info("layer %s: %s", source.name, source.describe()["alignment"])
+    for layer in sources.values():
+        if isinstance(layer, LayerSource) and not layer.aligned:
+            log.info("layer %s: %s", layer.name, layer.describe()["alignment"])
     return grid, sources
 
 
