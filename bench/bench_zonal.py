@@ -433,7 +433,10 @@ def tool_sinkmap(job: dict[str, Any]) -> dict[str, Any]:
     """``sinkmap.apps.zonal.zonal_stats`` on threads, or with ``workers=N`` and no scheduler: a LocalCluster of N
     single-threaded worker processes started by sinkmap itself (what ``sinkmap run --workers N`` does). The
     cluster's start-up is inside the timed call; it is also measured alone beforehand and reported."""
-    from sinkmap.apps.zonal import zonal_stats
+    try:
+        from sinkmap.apps.zonal import zonal_stats
+    except ModuleNotFoundError:  # a candidate from before the engine rebuild (sinkmap.zonal)
+        from sinkmap.zonal import zonal_stats  # type: ignore[no-redef]
 
     gdf = _regions(job)
     layers = {"lc": job["lc"], "val": job["val"]}
