@@ -701,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         + f"; {args.runs} run(s) per case (up to {args.max_runs} while others > {QUIET_CORES} cores), the "
         "fastest kept; GDAL_CACHEMAX "
-        + (f"{env['GDAL_CACHEMAX']}" if "GDAL_CACHEMAX" in env else "GDAL's default (5 % of RAM)")
+        + (f"{env['GDAL_CACHEMAX']}" if "GDAL_CACHEMAX" in env else "not set (sinkmap applies its own block-cache budget)")
     )
     report(
         f"I/O limit = read every input layer-epoch (windows {CHUNK}², {THREADS} threads, a handle per thread and "
