@@ -39,8 +39,9 @@ SCHEDULERS = ("threads", "synchronous", "processes")
 
 GDAL_CACHE_BYTES = 64 * 2**20
 """GDAL's raster block cache for a run. GDAL's default is 5 % of RAM (1.2 GB on a 24 GB machine) and fills with
-decoded tiles of every layer; the engine reads each window of each layer once, so a small cache loses little and
-keeps peak memory set by the window size rather than by the machine. A ``GDAL_CACHEMAX`` environment variable wins."""
+decoded tiles of every layer, although the engine reads each window of each layer only once: on the sample with
+512-px windows and 2 threads the peak was 1.4–1.5 GB with the default and 0.6 GB with this budget. A
+``GDAL_CACHEMAX`` environment variable wins."""
 
 
 def _set_gdal_cache(limit: int) -> None:
