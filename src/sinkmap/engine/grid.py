@@ -106,9 +106,6 @@ class GridSpec:
             for col in range(0, self.width, chunk_size):
                 yield Window(row, col, min(chunk_size, self.height - row), min(chunk_size, self.width - col))
 
-    def window_transform(self, window: Window) -> Affine:
-        return self.transform @ Affine.translation(window.col_off, window.row_off)
-
     def pixel_area_m2(self, window: Window) -> NDArray[np.float64]:
         """True area (m²) of each pixel of ``window``, broadcastable to its shape (see :mod:`sinkmap.kernels.area`)."""
         return pixel_area_m2(

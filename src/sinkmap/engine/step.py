@@ -40,6 +40,7 @@ __all__ = [
     "Step",
     "StepOutput",
     "WindowInputs",
+    "per_m2",
 ]
 
 LayerKey = tuple[str, int | None]
@@ -112,6 +113,11 @@ class StepOutput(Generic[P]):
     rasters: dict[StatKey, NDArray[Any]] = field(default_factory=dict)
     crosstabs: dict[str, NDArray[np.integer[Any]]] = field(default_factory=dict)
     notes: frozenset[tuple[str, int]] = frozenset()
+
+
+def per_m2(density_per_ha: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
+    """A density per hectare (NaN = no estimate) as the per-m² statistic value steps return: ÷ 10 000, 0 where NaN."""
+    return np.where(np.isfinite(density_per_ha), density_per_ha, 0.0) / 10_000.0
 
 
 class Earlier:

@@ -25,7 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from sinkmap.engine.step import Earlier, RasterSpec, StatSpec, Step, StepOutput, WindowInputs
+from sinkmap.engine.step import (
+    Earlier,
+    RasterSpec,
+    StatSpec,
+    Step,
+    StepOutput,
+    WindowInputs,
+    per_m2,
+)
 from sinkmap.factors import FactorTables
 from sinkmap.kernels.carbon import forest as forest_carbon
 from sinkmap.kernels.carbon import grassland, karst, wetland, zones
@@ -73,11 +81,6 @@ class CarbonProducts:
     sink_t_c_per_ha_yr: NDArray[np.float64]
 
 
-def _per_m2(density_per_ha: NDArray[np.float64]) -> NDArray[np.float64]:
-    """t C/ha (NaN = none) → t C/m² with 0 where there is no estimate."""
-    return np.where(np.isfinite(density_per_ha), density_per_ha, 0.0) / 10_000.0
-
-
 def _or_zero(values: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(np.isfinite(values), values, 0.0)
 
@@ -107,7 +110,7 @@ class CarbonStep(Step[CarbonProducts]):
         return {"mean_temperature", "annual_precip"} <= set(roles)
 
     @property
-    def _transitions(self) -> bool:
+    def _soc_change(self) -> bool:
         """Grassland SOC change needs land cover at two epochs."""
         return "landcover" in self.roles and len(self.epochs) > 1
 
@@ -140,7 +143,7 @@ class CarbonStep(Step[CarbonProducts]):
                 "epoch per year, or with one epoch the IPCC Table 4.9 gain",
             )
         )
-        if self._transitions:
+        if self._soc_change:
             out.append(
                 StatSpec(
                     "grassland_soc_change_t_c_per_yr", None, "t C/yr", "grassland SOC change (20-yr transition), t C/yr"
@@ -224,10 +227,10 @@ class CarbonStep(Step[CarbonProducts]):
             pools = forest_carbon.forest_carbon_stocks(
                 gsv, ftype, ecozone, tables=tables, annual_precip_mm_per_yr=precip, valid=ok
             )
-            stats[("forest_agb_t_c", e)] = _per_m2(pools.agb_t_c_per_ha)
-            stats[("forest_bgb_t_c", e)] = _per_m2(pools.bgb_t_c_per_ha)
-            stats[("forest_deadwood_t_c", e)] = _per_m2(pools.deadwood_t_c_per_ha)
-            stats[("forest_litter_t_c", e)] = _per_m2(pools.litter_t_c_per_ha)
+            stats[("forest_agb_t_c", e)] = per_m2(pools.agb_t_c_per_ha)
+            stats[("forest_bgb_t_c", e)] = per_m2(pools.bgb_t_c_per_ha)
+            stats[("forest_deadwood_t_c", e)] = per_m2(pools.deadwood_t_c_per_ha)
+            stats[("forest_litter_t_c", e)] = per_m2(pools.litter_t_c_per_ha)
             stats[("forest_carbon_area_m2", e)] = ok
             forest_c[e] = _or_zero(pools.total_t_c_per_ha)
             density[e] = forest_c[e].copy()
@@ -239,7 +242,7 @@ class CarbonStep(Step[CarbonProducts]):
                 soc = grassland.soil_organic_carbon_t_c_per_ha(np.where(grass, climate, 0), tables=tables)
                 soc = np.where(grass & np.isfinite(soc), soc, 0.0)
                 stats[("grassland_area_m2", e)] = grass
-                stats[("grassland_biomass_t_c", e)] = _per_m2(biomass.total_t_c_per_ha)
+                stats[("grassland_biomass_t_c", e)] = per_m2(biomass.total_t_c_per_ha)
                 stats[("grassland_soc_t_c", e)] = soc / 10_000.0
                 soc_by_epoch[e] = soc
                 grass_by_epoch[e] = grass
@@ -250,7 +253,7 @@ class CarbonStep(Step[CarbonProducts]):
             ecozone, np.full(shape, 2), tables=tables, valid=forest.components[last].tree & (ecozone > 0)
         )
         gain_t_c_per_ha_yr = gain.agb_t_c_per_ha_yr + gain.bgb_t_c_per_ha_yr
-        stats[("forest_gain_ipcc_t_c_per_yr", last)] = _per_m2(gain_t_c_per_ha_yr)
+        stats[("forest_gain_ipcc_t_c_per_yr", last)] = per_m2(gain_t_c_per_ha_yr)
 
         if len(epochs) > 1:
             forest_sink = stock_difference_sink(forest_c[first], forest_c[last], year0=first, year1=last).c_t_per_yr
@@ -274,9 +277,9 @@ class CarbonStep(Step[CarbonProducts]):
             for code, name in WETLAND_NAMES:
                 stats[(f"wetland_{name}_area_m2", None)] = wt == code
             soil = wetland.wetland_soil_sink_t_c_per_ha_yr(wt, tables=tables)
-            stats[("wetland_soil_sink_t_c_per_yr", None)] = _per_m2(soil)
+            stats[("wetland_soil_sink_t_c_per_yr", None)] = per_m2(soil)
             mangrove = wetland.mangrove_biomass_carbon(wt, ecozone, tables=tables, valid=(wt == 2) & (ecozone > 0))
-            stats[("mangrove_biomass_t_c", None)] = _per_m2(mangrove.total_t_c_per_ha)
+            stats[("mangrove_biomass_t_c", None)] = per_m2(mangrove.total_t_c_per_ha)
             sink += _or_zero(soil)
             for e in epochs:
                 density[e] += _or_zero(mangrove.total_t_c_per_ha)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
-from sinkmap.engine.step import Earlier, LayerKey, StatSpec, Step, StepOutput, WindowInputs
+from sinkmap.engine.step import Earlier, LayerKey, StatSpec, Step, StepOutput, WindowInputs, per_m2
 from sinkmap.kernels.carbon.invest import POOL_COLUMNS, InvestCarbonTable, InvestPools, lookup_pools
 
 __all__ = ["UNKNOWN_CODE", "InvestStep"]
@@ -73,7 +72,7 @@ class InvestStep(Step[None]):
             valid = np.isfinite(densities.c_above)
             out.stats[("invest_valid_area_m2", label)] = valid
             for pool in POOL_COLUMNS:
-                out.stats[(f"invest_{pool}_t_c", label)] = _per_m2(getattr(densities, pool))
+                out.stats[(f"invest_{pool}_t_c", label)] = per_m2(getattr(densities, pool))
         base = pools[0]
         for (label, _), later in zip(self.scenarios[1:], pools[1:], strict=True):
             both = np.isfinite(base.c_above) & np.isfinite(later.c_above)
@@ -84,6 +83,3 @@ class InvestStep(Step[None]):
         out.notes = frozenset((UNKNOWN_CODE, code) for code in unknown)
         return out
 
-
-def _per_m2(density_per_ha: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.where(np.isfinite(density_per_ha), density_per_ha, 0.0) / 10_000.0
