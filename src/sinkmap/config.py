@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from sinkmap.engine.checks import POLICIES
 from sinkmap.engine.regions import RegionLayerSpec
 from sinkmap.engine.roles import ROLES
 from sinkmap.errors import ConfigError, InputNotFoundError
@@ -37,6 +38,7 @@ class LayerSpec:
     resampling: str | None = None
     scale: float | None = None
     base_year: int | None = None
+    invalid: str = "error"
 
     def paths_for(self, epoch: int) -> tuple[str, ...] | None:
         if self.static is not None:
@@ -134,7 +136,13 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
         data = {"path": data}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected `path:` or `paths:` for layer {role!r}")
-    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year"}, where)
+    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year", "invalid"}, where)
+    invalid = data.get("invalid", "error")
+    if invalid not in POLICIES:
+        raise ConfigError(
+            f"{where}.invalid: {invalid!r} is not known; use `error` (stop on values outside the role's valid range "
+            "or legend, the default) or `mask` (treat them as nodata and count them in the manifest)"
+        )
     if ("path" in data) == ("paths" in data):
         raise ConfigError(f"{where}: give exactly one of `path` (one set of tiles) or `paths` (per epoch)")
     static = by_epoch = None
@@ -163,6 +171,7 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
         resampling=resampling,
         scale=None if data.get("scale") is None else _number(data["scale"], f"{where}.scale"),
         base_year=None if data.get("base_year") is None else int(data["base_year"]),
+        invalid=invalid,
     )
 
 

@@ -192,6 +192,7 @@ def write_run(
     targets: TargetSet | None,
     profile: dict[str, float],
     final_dir: Path,
+    input_checks: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write the GeoJSON per level, the CSVs and the manifest into ``run_dir``; return the manifest."""
     config = plan.config
@@ -273,6 +274,7 @@ def write_run(
         "columns": column_metadata(meta, config.epochs),
         "profile": {"task_seconds_by_part": {k: round(v, 3) for k, v in profile.items()}},
         "checks": checks,
+        "input_checks": input_checks or {},
         "factor_tables": [] if plan.factor_tables is None else plan.factor_tables.describe(),
         "carbon_methods": [] if plan.factor_tables is None else list(CARBON_NOTES),
         "outputs": outputs,

@@ -179,6 +179,7 @@ def run_pipeline(
             targets=regions.targets,
             profile=profile,
             final_dir=target,
+            input_checks=result.checks,
         )
         profile["tables and exports (client)"] = time.perf_counter() - t0
     return RunResult(target, regions.tables, manifest, time.perf_counter() - started, profile)

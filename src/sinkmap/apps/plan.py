@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from sinkmap.config import PipelineConfig
+from sinkmap.engine.checks import ValueCheck
 from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.job import Job
 from sinkmap.engine.regions import RegionLevel, ZoneIndex, load_level
@@ -27,7 +29,7 @@ from sinkmap.steps.forest import ForestStep
 from sinkmap.steps.invest import InvestStep
 from sinkmap.steps.landcover import TransitionStep
 
-__all__ = ["PipelinePlan", "plan_layers", "plan_pipeline"]
+__all__ = ["PipelinePlan", "layer_checks", "plan_layers", "plan_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,13 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
             name = role if epoch is None else f"{role}[{epoch}]"
             try:
                 source = LayerSource.plan(
-                    name, paths, grid, nodata=spec.nodata, resampling=spec.resampling, scale=spec.scale
+                    name,
+                    paths,
+                    grid,
+                    nodata=spec.nodata,
+                    resampling=spec.resampling,
+                    scale=spec.scale,
+                    nan_is_nodata=False,  # undeclared NaN is an invalid value, reported by the layer's check
                 )
             except AlignmentError as exc:
                 hint = f" (the suggested method for {role} is `{ROLES[role].resampling}`)" if "resampling" in str(exc) else ""
@@ -94,6 +102,25 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
     return grid, sources
 
 
+def layer_checks(config: PipelineConfig, sources: Mapping[LayerKey, Source]) -> dict[LayerKey, ValueCheck]:
+    """The values each configured layer may hold: its role's valid range or legend, with the layer's policy."""
+    checks: dict[LayerKey, ValueCheck] = {}
+    for (role, epoch), source in sources.items():
+        spec = config.layers.get(role)
+        if spec is None:  # derived bands (PET) are computed by sinkmap, not read
+            continue
+        info = ROLES[role]
+        checks[(role, epoch)] = ValueCheck(
+            layer=role if epoch is None else f"{role}[{epoch}]",
+            files=tuple(source.paths),
+            unit=info.unit,
+            valid_range=info.valid_range,
+            codes=frozenset(info.legend) if info.legend else None,
+            policy=spec.invalid,
+        )
+    return checks
+
+
 def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
     """Inspect layers and regions, fix the grid, and choose the steps."""
     grid, sources = plan_layers(config)
@@ -122,6 +149,7 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
     if config.carbon.invest_pools is not None:
         table = read_invest_carbon_table(config.carbon.invest_pools)
         steps.append(InvestStep(table, tuple((e, ("landcover", e)) for e in config.epochs)))
-    return PipelinePlan(config, Job(grid, sources, zones, tuple(steps)), levels, tables)
+    job = Job(grid, sources, zones, tuple(steps), layer_checks(config, sources))
+    return PipelinePlan(config, job, levels, tables)
 
 

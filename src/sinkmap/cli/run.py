@@ -93,6 +93,14 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
                     f"{row[f'{part}_sink_t_co2e_per_yr'] / 1e6:10.2f} Mt CO2e/yr"
                 )
         click.echo("")
+    masked = {layer: c for layer, c in result.manifest.get("input_checks", {}).items() if c["invalid_pixels"]}
+    for layer, c in masked.items():
+        click.echo(
+            f"masked as invalid: {c['invalid_pixels']:,} pixel(s) of {layer} outside {c['expected']} "
+            f"(`invalid: mask`; counts in manifest.json input_checks)"
+        )
+    if masked:
+        click.echo("")
     click.echo(f"wrote {result.output_dir} in {result.elapsed_s:.1f} s:")
     for path in ["manifest.json", *result.manifest["outputs"]]:
         click.echo(f"  {result.output_dir / path}")

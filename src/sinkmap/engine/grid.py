@@ -148,6 +148,15 @@ class GridSpec:
         along = lat[:, c0] * (1.0 - fc) + lat[:, c0 + 1] * fc  # (row nodes, width)
         return np.asarray(along[r0] * (1.0 - fr)[:, None] + along[r0 + 1] * fr[:, None], dtype=np.float64)
 
+    def lonlat(self, row: int, col: int) -> tuple[float, float]:
+        """Longitude and latitude (degrees, WGS84) of a pixel centre, for messages."""
+        t = self.transform
+        x, y = t.c + t.a * (col + 0.5), t.f + t.e * (row + 0.5)
+        if self.crs.is_geographic:
+            return float(x), float(y)
+        lon, lat = Transformer.from_crs(self.crs, CRS.from_epsg(4326), always_xy=True).transform(x, y)
+        return float(lon), float(lat)
+
     def describe(self) -> dict[str, object]:
         return {
             "crs": self.crs_label,

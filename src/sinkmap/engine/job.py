@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sinkmap.engine.checks import CheckTally, ValueCheck, WindowCheck
 from sinkmap.engine.executor import stream
 from sinkmap.engine.grid import GridSpec, Window
 from sinkmap.engine.regions import ZoneIndex
@@ -57,12 +58,15 @@ class Job:
         layers: (role or name, epoch) → source; epoch ``None`` for static layers.
         zones: every region of every level in grid pixel coordinates.
         steps: run in order for each window.
+        checks: the values each layer may hold (:mod:`sinkmap.engine.checks`); layers with a check are read
+            in every window that touches a region, whether a step asks for them or not.
     """
 
     grid: GridSpec
     layers: Mapping[LayerKey, Source]
     zones: ZoneIndex
     steps: tuple[Step[Any], ...]
+    checks: Mapping[LayerKey, ValueCheck] = field(default_factory=dict)
 
     @cached_property
     def stats(self) -> tuple[StatSpec, ...]:
@@ -96,6 +100,7 @@ class WindowResult:
     rasters: dict[StatKey, NDArray[Any]]
     seconds: dict[str, float]
     notes: frozenset[tuple[str, int]] = frozenset()
+    checked: dict[LayerKey, WindowCheck] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,7 +134,7 @@ def run_steps(job: Job, inputs: WindowInputs, seconds: dict[str, float] | None =
 
 def window_products(job: Job, window: Window) -> dict[StatKey, NDArray[Any]]:
     """The per-pixel rasters of ``job`` for one window (what :func:`run_job` writes as COGs)."""
-    values = run_steps(job, WindowInputs(job.grid, window, job.layers))
+    values = run_steps(job, WindowInputs(job.grid, window, job.layers, job.checks))
     return {spec.key: values.rasters[spec.key] for spec in job.rasters}
 
 
@@ -140,7 +145,10 @@ def process_window(job: Job, window: Window) -> WindowResult:
     seconds: dict[str, float] = {"boundaries": time.perf_counter() - started}
     if pieces.size == 0 and not job.rasters:
         return WindowResult(window, hits, np.zeros((0, len(job.stats))), {}, {}, seconds)
-    inputs = WindowInputs(job.grid, window, job.layers)
+    inputs = WindowInputs(job.grid, window, job.layers, job.checks)
+    if pieces.size:
+        for key in job.checks:  # every checked layer, so counts cover every window inside the regions
+            inputs.layer(*key)
     step_values = run_steps(job, inputs, seconds)
     values, rasters, codes, notes = step_values.stats, step_values.rasters, step_values.crosstabs, step_values.notes
 
@@ -166,7 +174,8 @@ def process_window(job: Job, window: Window) -> WindowResult:
             )
     seconds["aggregate"] = time.perf_counter() - t0
     kept = {spec.key: rasters[spec.key] for spec in job.rasters}
-    return WindowResult(window, hits, sums, tables, kept, seconds, frozenset(notes))
+    checked = inputs.checked if pieces.size else {k: v for k, v in inputs.checked.items() if v.invalid}
+    return WindowResult(window, hits, sums, tables, kept, seconds, frozenset(notes), checked)
 
 
 def _weighted(
@@ -207,6 +216,7 @@ class JobResult:
     rasters: dict[StatKey, Path]
     notes: frozenset[tuple[str, int]]
     profile: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def run_job(
@@ -236,6 +246,7 @@ def run_job(
     tables = {spec.name: np.zeros((len(job.zones), spec.n_codes)) for spec in job.crosstabs}
     profile: dict[str, float] = {}
     notes: set[tuple[str, int]] = set()
+    tally = CheckTally(job.checks)
     buffered: dict[int, WindowResult] = {}
     next_to_add = 0
     if job.rasters and raster_dir is None:
@@ -268,9 +279,15 @@ def run_job(
                         totals[ready.regions] += ready.sums
                     for name, table in ready.crosstabs.items():
                         tables[name][ready.regions] += table
+                    tally.add(ready.checked)
                     next_to_add += 1
+                if any(c.invalid and job.checks[k].policy == "error" for k, c in result.checked.items()):
+                    for index in sorted(buffered):  # what arrived out of order counts too
+                        tally.add(buffered[index].checked)
+                    tally.raise_invalid(job.grid, complete=False)
                 if progress is not None:
                     progress(done, len(todo))
+        tally.raise_empty()
         t0 = time.perf_counter()
         files = writer.finish()
         profile["write windows (client)"] = write_seconds
@@ -278,4 +295,4 @@ def run_job(
     if not np.isfinite(totals).all():
         bad = sorted({job.stats[j].name for j in np.flatnonzero(~np.isfinite(totals).all(axis=0))})
         raise SinkmapError(f"non-finite regional sums for {', '.join(bad)}: an input holds infinite values")
-    return JobResult(totals, tables, files, frozenset(notes), profile)
+    return JobResult(totals, tables, files, frozenset(notes), profile, tally.summary())

@@ -4,8 +4,8 @@ A *role* names what a raster holds (``landcover``, ``growing_stock``, …), its 
 continuous, its valid range or legend, whether it changes between epochs, and the resampling that suits it when it
 lies on another grid. Configuration (which roles a pipeline may name, and the resampling suggested when a layer
 is on another grid), the xarray API (dtype and variable attributes), the README's role table and the transition
-codes (the land-cover legend) come from :data:`ROLES`. Valid ranges and temporal kinds are declared here for the
-input validation that checks them against the data (they are not enforced yet).
+codes (the land-cover legend) come from :data:`ROLES`. Valid ranges and legends are enforced on every pixel read
+(:mod:`sinkmap.engine.checks`).
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ _ROLES = (
         "categorical",
         "static",
         "Hansen loss year: 0 no loss, N = stand-replacing loss in base_year + N (needs `base_year`)",
+        valid_range=(0.0, 99.0),
     ),
     LayerRole(
         "forest_type",
@@ -94,6 +95,7 @@ _ROLES = (
         "forest type",
         legend=MappingProxyType(
             {
+                0: "none (not forest)",
                 1: "deciduous broadleaf",
                 2: "evergreen broadleaf",
                 3: "deciduous needleleaf",

@@ -235,6 +235,7 @@ class LayerSource:
     offset: tuple[int, int] | None
     resampling: str | None
     scale: float | None
+    nan_is_nodata: bool = True
 
     @classmethod
     def plan(
@@ -246,8 +247,12 @@ class LayerSource:
         nodata: float | None = None,
         resampling: str | None = None,
         scale: float | None = None,
+        nan_is_nodata: bool = True,
     ) -> LayerSource:
         """Inspect the tiles and decide how they map onto ``target`` (``None``: the layer defines the grid).
+
+        ``nan_is_nodata=False`` keeps NaN cells of a float layer whose nodata value is not NaN as values, so a
+        value check (:mod:`sinkmap.engine.checks`) reports them instead of their vanishing as nodata.
 
         Raises:
             AlignmentError: the layer is on another grid and no ``resampling`` is stated, or it does not
@@ -283,6 +288,7 @@ class LayerSource:
             offset=offset,
             resampling=None if offset is not None else resampling,
             scale=scale,
+            nan_is_nodata=nan_is_nodata,
         )
 
     @property
@@ -339,7 +345,7 @@ class LayerSource:
             valid = data != self.nodata if valid is None else valid & (data != self.nodata)
         elif valid is None:
             valid = np.ones(data.shape, dtype=bool)
-        if data.dtype.kind == "f":
+        if data.dtype.kind == "f" and (self.nan_is_nodata or (self.nodata is not None and np.isnan(self.nodata))):
             valid &= ~np.isnan(data)
         if self.scale is not None:
             data = data.astype(np.float32) * np.float32(self.scale)

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from sinkmap.engine.checks import ValueCheck, WindowCheck
 from sinkmap.engine.grid import GridSpec, Window
 from sinkmap.engine.sources import Source
 
@@ -163,7 +164,9 @@ class WindowInputs:
 
     Values come in the form a step needs: :meth:`layer` gives ``(values, valid)`` as read; :meth:`continuous`
     gives float32 with NaN where invalid; :meth:`categorical` gives int32 with −1 where invalid. Conversions are
-    cached, so several steps asking for the same layer cost one read and one conversion.
+    cached, so several steps asking for the same layer cost one read and one conversion. A layer with a
+    :class:`~sinkmap.engine.checks.ValueCheck` is checked as it is read: cells outside its valid range or legend
+    become invalid, and what was found is kept in :attr:`checked` for the job to act on.
     """
 
     def __init__(
@@ -171,10 +174,13 @@ class WindowInputs:
         grid: GridSpec,
         window: Window,
         layers: Mapping[LayerKey, Source],
+        checks: Mapping[LayerKey, ValueCheck] | None = None,
     ) -> None:
         self.grid = grid
         self.window = window
         self._layers = layers
+        self._checks = checks or {}
+        self.checked: dict[LayerKey, WindowCheck] = {}
         self._read: dict[LayerKey, tuple[NDArray[Any], NDArray[np.bool_]]] = {}
         self._converted: dict[tuple[str, LayerKey], NDArray[Any]] = {}
         self.read_seconds = 0.0
@@ -203,7 +209,11 @@ class WindowInputs:
             return None
         if key not in self._read:
             started = time.perf_counter()
-            self._read[key] = self._layers[key].read(self.window)
+            values, valid = self._layers[key].read(self.window)
+            check = self._checks.get(key)
+            if check is not None:  # invalid values become nodata here; the job decides whether they are an error
+                valid, self.checked[key] = check.check(values, valid, self.window)
+            self._read[key] = (values, valid)
             self.read_seconds += time.perf_counter() - started
         return self._read[key]
 
