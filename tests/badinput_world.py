@@ -1,6 +1,6 @@
 """A tiny but complete pipeline world for the bad-input catalogue (tests/test_validation.py).
 
-48 × 48 pixels of 0.01° near Guiyang (EPSG:4326), two epochs of land cover, canopy cover and growing stock,
+48 × 48 (or n × n) pixels of 0.01° near Guiyang (EPSG:4326), two epochs of land cover, canopy cover and growing stock,
 static climate, forest type and wetland type, two provinces (west and east halves, hand-drawn squares) and a
 pipeline YAML that runs in well under a second. Tests change one thing (a file, a key, a region) and run it.
 """
@@ -36,14 +36,14 @@ def feature(adcode: str, name_zh: str, name_en: str, ring: list[list[list[float]
     }
 
 
-def provinces() -> dict[str, Any]:
-    mid = WEST + N * RES / 2
-    south = NORTH - N * RES
+def provinces(n: int = N) -> dict[str, Any]:
+    mid = WEST + n * RES / 2
+    south = NORTH - n * RES
     return {
         "type": "FeatureCollection",
         "features": [
             feature("520001", "西区", "West", square(WEST, south, mid, NORTH)),
-            feature("520002", "东区", "East", square(mid, south, WEST + N * RES, NORTH)),
+            feature("520002", "东区", "East", square(mid, south, WEST + n * RES, NORTH)),
         ],
     }
 
@@ -51,12 +51,13 @@ def provinces() -> dict[str, Any]:
 class World:
     """The files of the tiny pipeline under ``root``; ``pipeline`` is the YAML as a dict (written by :meth:`write`)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, n: int = N) -> None:
         self.root = root
+        self.n = n
         self.data = root / "data"
         self.data.mkdir(parents=True)
         rng = np.random.default_rng(7)
-        landcover = rng.choice(np.array([1, 2, 2, 3, 4, 5, 9], dtype=np.uint8), size=(N, N))
+        landcover = rng.choice(np.array([1, 2, 2, 3, 4, 5, 9], dtype=np.uint8), size=(n, n))
         for epoch in EPOCHS:
             write_raster(self.data / f"landcover_{epoch}.tif", landcover, crs=CRS, transform=TRANSFORM, nodata=0)
             canopy = np.where(landcover == 2, 60, 5).astype(np.uint8)
@@ -67,12 +68,12 @@ class World:
         write_raster(self.data / "forest_type.tif", forest_type, crs=CRS, transform=TRANSFORM, nodata=255)
         wetland = np.where(landcover == 9, 1, 0).astype(np.uint8)
         write_raster(self.data / "wetland_type.tif", wetland, crs=CRS, transform=TRANSFORM, nodata=255)
-        temperature = np.full((N, N), 15.0, dtype=np.float32)
+        temperature = np.full((n, n), 15.0, dtype=np.float32)
         write_raster(self.data / "temperature.tif", temperature, crs=CRS, transform=TRANSFORM, nodata=-9999.0)
-        precip = np.full((N, N), 1100, dtype=np.int16)
+        precip = np.full((n, n), 1100, dtype=np.int16)
         write_raster(self.data / "precip.tif", precip, crs=CRS, transform=TRANSFORM, nodata=-32768)
         self.regions = self.data / "provinces.geojson"
-        self.write_regions(provinces())
+        self.write_regions(provinces(n))
         self.output = root / "out" / "run"
         self.pipeline: dict[str, Any] = {
             "name": "tiny",

@@ -81,6 +81,7 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _ragged([(left - 200, bottom - 200), (mid, bottom - 200), (mid + 300, top + 200), (left - 200, top + 200)], rng),
         _ragged([(mid, bottom - 200), (right + 200, bottom - 200), (right + 200, (bottom + top) / 2), (mid + 150, (bottom + top) / 2)], rng),
     ]
+    counties[1] = counties[1].difference(counties[0])  # regions of one level must not overlap
     counties.append(box(left - 500, bottom - 500, right + 500, top + 500).difference(shapely.union_all(counties)))
     province = shapely.union_all(counties)
     gpd.GeoDataFrame({"id": ["P"], "name": ["省"]}, geometry=[province], crs=ALBERS).to_file(folder / "prov.gpkg")

@@ -261,7 +261,7 @@ CASES = [
     Case("layer on another grid", _on_other_grid, ("growing_stock[2020]", "resampling")),
     Case("layer far from the grid", _elsewhere, ("forest_type", "does not overlap")),
     Case("raster without CRS", _no_crs, ("canopy_2020.tif", "CRS")),
-    Case("raster not a GeoTIFF", _not_a_tiff, ("canopy_2025.tif",)),
+    Case("raster not a GeoTIFF", _not_a_tiff, ("canopy_2025.tif", "gdalinfo")),
     Case("grid.like unknown", _set("grid", {"like": "dem"}), ("grid.like", "dem")),
     Case("unknown raster output", _set("outputs", {"rasters": ["carbon_flux"]}), ("outputs.rasters", "carbon_flux")),
     Case("unknown pet_grid", _set("carbon", {"pet_grid": "fine"}), ("carbon.pet_grid", "fine")),
@@ -278,22 +278,21 @@ CASES = [
 ]
 
 
-def _run(world: World, case: Case, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def _prepare(world: World, case: Case) -> None:
     case.change(world)
     override = getattr(world, "write_text_override", None)
     if isinstance(override, bytes):
         world.yaml.write_bytes(override)
     else:
         world.write(override)
-    code = main(case.argv(world))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    _prepare(world, case)
     existing = set(world.leftovers())
-    code, out, err = _run(world, case, capsys)
+    code = main(case.argv(world))
+    out, err = capsys.readouterr()
     assert code == case.code, f"exit {code}, stderr: {err}"
     assert "Traceback" not in err and "Traceback" not in out
     message = [line for line in err.splitlines() if line.startswith("sinkmap: error:")]

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sinkmap.engine.checks import POLICIES
 from sinkmap.engine.regions import RegionLayerSpec
 from sinkmap.engine.roles import ROLES
 from sinkmap.errors import ConfigError, InputNotFoundError
 from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
+from sinkmap.yamlfile import load_yaml_file
 
 __all__ = ["LAYER_ROLES", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
 
@@ -216,10 +215,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"pipeline file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = load_yaml_file(path, "pipeline file")
     where = str(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: a pipeline file is a mapping of keys such as name, epochs, layers, regions")
@@ -287,6 +283,11 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         if data["nation"] in (None, False):
             nation = None
         else:
+            if not isinstance(data["nation"], dict):
+                raise ConfigError(
+                    f"{where}: nation: expected a mapping such as {{region_id: \"100000\", name_zh: 中国, name_en: China}} "
+                    f"(or `nation: none` for no national row), got {data['nation']!r}"
+                )
             nation = _from_mapping(NationSpec, {"from_level": regions[0].level, **data["nation"]}, f"{where}: nation")
             if nation is not None and nation.from_level not in levels_seen:
                 raise ConfigError(f"{where}: nation.from_level {nation.from_level!r} is not a configured level")

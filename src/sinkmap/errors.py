@@ -14,6 +14,7 @@ __all__ = [
     "FactorTableError",
     "InputNotFoundError",
     "OutputExistsError",
+    "OutputWriteError",
     "RasterReadError",
     "RegionError",
     "SinkmapError",
@@ -54,3 +55,7 @@ class FactorTableError(SinkmapError, ValueError):
 
 class OutputExistsError(SinkmapError, FileExistsError):
     """An output already exists and overwriting was not asked for."""
+
+
+class OutputWriteError(SinkmapError, OSError):
+    """An output cannot be created or written (permissions, a file in the way, a full disk)."""

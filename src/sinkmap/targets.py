@@ -18,9 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sinkmap.errors import ConfigError, InputNotFoundError
+from sinkmap.yamlfile import load_yaml_file, load_yaml_text
 
 __all__ = ["Target", "TargetSet", "builtin_target_sets", "load_targets"]
 
@@ -85,18 +84,37 @@ def _targets(items: Any, where: str) -> tuple[Target, ...]:
         unknown = set(item) - _TARGET_KEYS
         if unknown:
             raise ConfigError(f"{where}[{i}]: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TARGET_KEYS)}")
-        try:
-            out.append(
-                Target(
-                    year=int(item["year"]),
-                    coverage_pct=None if item.get("coverage_pct") is None else float(item["coverage_pct"]),
-                    stock_volume_m3=None if item.get("stock_volume_m3") is None else float(item["stock_volume_m3"]),
-                    note=item.get("note"),
-                )
+        year = item["year"]
+        if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
+            raise ConfigError(f"{where}[{i}].year: {year!r} is not a year; write it as a whole number such as 2030")
+        coverage = _value(item, "coverage_pct", f"{where}[{i}]")
+        if coverage is not None and not 0.0 <= coverage <= 100.0:
+            raise ConfigError(
+                f"{where}[{i}].coverage_pct: {coverage:g} is not a coverage; forest coverage is a percentage between "
+                "0 and 100 (24.1 for 24.1 %)"
             )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}[{i}]: {exc}") from exc
+        stock = _value(item, "stock_volume_m3", f"{where}[{i}]")
+        if stock is not None and stock < 0:
+            raise ConfigError(
+                f"{where}[{i}].stock_volume_m3: {stock:g} is negative; a stock target is a volume in m³ (18.0e9 for "
+                "180 亿 m³)"
+            )
+        out.append(Target(year=year, coverage_pct=coverage, stock_volume_m3=stock, note=item.get("note")))
     return tuple(out)
+
+
+def _value(item: dict[str, Any], key: str, where: str) -> float | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):  # YAML 1.1 reads 18.0e9 (no sign in the exponent) as text
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
+        raise ConfigError(f"{where}.{key}: expected a finite number, got {value!r}")
+    return float(value)
 
 
 def _parse(data: Any, where: str) -> TargetSet:
@@ -130,7 +148,8 @@ def builtin_target_sets() -> dict[str, TargetSet]:
     out = {}
     for entry in resources.files("sinkmap.data.targets").iterdir():
         if entry.name.endswith(".yaml"):
-            ts = _parse(yaml.safe_load(entry.read_text(encoding="utf-8")), f"sinkmap/data/targets/{entry.name}")
+            where = f"sinkmap/data/targets/{entry.name}"
+            ts = _parse(load_yaml_text(entry.read_text(encoding="utf-8"), where), where)
             out[ts.id] = ts
     return out
 
@@ -147,8 +166,4 @@ def load_targets(ref: str, *, base_dir: Path | None = None) -> TargetSet:
         raise InputNotFoundError(
             f"targets {ref!r}: neither a packaged target set ({', '.join(sorted(builtin))}) nor an existing file"
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"targets file {path}: not valid YAML: {exc}") from exc
-    return _parse(data, str(path))
+    return _parse(load_yaml_file(path, "targets file"), str(path))

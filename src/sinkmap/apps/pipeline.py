@@ -7,12 +7,12 @@ the output directory only when complete. The xarray API (:mod:`sinkmap.api`) use
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,13 @@ from numpy.typing import NDArray
 
 from sinkmap.apps.outputs import region_tables, write_run
 from sinkmap.apps.plan import PipelinePlan, plan_layers, plan_pipeline
+from sinkmap._version import __version__
 from sinkmap.apps.quantities import Quantity
-from sinkmap.config import PipelineConfig
+from sinkmap.apps.rundir import output_error, run_directory
+from sinkmap.config import PipelineConfig, as_dict
 from sinkmap.engine.executor import check_scheduler
 from sinkmap.engine.job import JobResult, run_job
-from sinkmap.errors import FactorTableError, OutputExistsError
+from sinkmap.errors import FactorTableError, SinkmapError
 from sinkmap.steps.invest import UNKNOWN_CODE
 from sinkmap.targets import TargetSet, load_targets
 
@@ -99,28 +101,18 @@ class RunResult:
     profile: dict[str, float] = field(default_factory=dict)
 
 
-@contextmanager
-def atomic_directory(target: Path, *, overwrite: bool) -> Iterator[Path]:
-    """Yield a scratch directory that becomes ``target`` only if the block finishes without error."""
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"output directory {target} exists; pass --overwrite to replace it, or change output_dir")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.with_name(f"{target.name}.partial-{os.getpid()}")
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir()
-    try:
-        yield scratch
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    if target.exists():
-        old = target.with_name(f"{target.name}.old-{os.getpid()}")
-        target.rename(old)
-        scratch.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        scratch.rename(target)
+def _fingerprint(plan: PipelinePlan, chunk_size: int) -> dict[str, Any]:
+    """What must not change for an interrupted run to be resumed: code version, configuration, window size and
+    every input file (size and modification time)."""
+    config = as_dict(plan.config)
+    config.pop("output_dir", None)
+    files = [*plan.job.input_paths, *(spec.path for spec in plan.config.regions), plan.config.path]
+    stamp = {}
+    for path in files:
+        info = os.stat(path)
+        stamp[path] = [info.st_size, info.st_mtime_ns]
+    fingerprint = {"sinkmap": __version__, "pipeline": config, "chunk_size": chunk_size, "input files": stamp}
+    return dict(json.loads(json.dumps(fingerprint, default=str)))
 
 
 def run_pipeline(
@@ -133,6 +125,7 @@ def run_pipeline(
     chunk_size: int | None = None,
     output_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Run ``config`` end to end and write its run directory.
 
@@ -146,24 +139,36 @@ def run_pipeline(
         chunk_size: window size in pixels; overrides the pipeline's ``chunk_size``.
         output_dir: overrides the pipeline's ``output_dir``.
         progress: called with (windows done, windows total).
+        resume: continue the interrupted run of the same pipeline into the same folder from its last checkpoint
+            (results are identical to an uninterrupted run's).
     """
     started = time.perf_counter()
     check_scheduler(scheduler or config.scheduler)
     target = Path(output_dir or config.output_dir).resolve()
-    with atomic_directory(target, overwrite=overwrite) as scratch:
-        t0 = time.perf_counter()
-        plan = plan_pipeline(config)
-        plan_seconds = time.perf_counter() - t0
-        result = run_job(
-            plan.job,
-            chunk_size=chunk_size or config.chunk_size,
-            scheduler=scheduler or config.scheduler,
-            threads=threads,
-            workers=workers or config.workers,
-            raster_dir=scratch / "rasters",
-            scratch_dir=scratch / ".scratch",
-            progress=progress,
-        )
+    t0 = time.perf_counter()
+    plan = plan_pipeline(config)
+    plan_seconds = time.perf_counter() - t0
+    chunk = chunk_size or config.chunk_size
+    with run_directory(target, overwrite=overwrite, resume=resume, fingerprint=_fingerprint(plan, chunk)) as (
+        scratch,
+        checkpoint,
+    ):
+        try:
+            result = run_job(
+                plan.job,
+                chunk_size=chunk,
+                scheduler=scheduler or config.scheduler,
+                threads=threads,
+                workers=workers or config.workers,
+                raster_dir=scratch / "rasters",
+                scratch_dir=scratch / ".scratch",
+                progress=progress,
+                checkpoint=checkpoint,
+            )
+        except OSError as exc:
+            if isinstance(exc, SinkmapError):
+                raise
+            raise output_error(target, exc) from exc
         shutil.rmtree(scratch / ".scratch", ignore_errors=True)
         t0 = time.perf_counter()
         regions = region_results(plan, result)

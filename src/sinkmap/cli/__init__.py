@@ -17,9 +17,27 @@ from sinkmap.errors import SinkmapError
 __all__ = ["cli", "main"]
 
 
+class _OneLine(logging.Filter):
+    """Messages from the libraries sinkmap runs on (dask.distributed, tornado) as one line, without tracebacks:
+    a worker that dies is retried by the scheduler, and the user needs to know that it happened, not where."""
+
+    PREFIXES = ("distributed", "tornado", "asyncio")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(self.PREFIXES) and (record.exc_info or "\n" in str(record.msg)):
+            first = record.getMessage().strip().splitlines()[0] if record.getMessage().strip() else ""
+            if record.exc_info and record.exc_info[1] is not None:
+                first = f"{first} ({type(record.exc_info[1]).__name__}: {str(record.exc_info[1]).splitlines()[0] if str(record.exc_info[1]) else ''})"
+            record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = first, (), None, None, None
+        return True
+
+
 def _configure_logging(verbosity: int) -> None:
     level = {-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}[max(-1, min(1, verbosity))]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    if verbosity < 1:  # -v keeps the libraries' tracebacks for debugging
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_OneLine())
     for noisy in ("rasterio", "distributed", "fiona", "pyogrio", "urllib3", "asyncio", "tornado", "bokeh"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 

@@ -109,6 +109,11 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
 @click.command()
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--overwrite", is_flag=True, help="Replace the output directory if it exists.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run of this pipeline from its last checkpoint (identical results).",
+)
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Write here instead of the pipeline's output_dir.")
 @click.option("--scheduler", help="threads (default), synchronous, processes, or a dask.distributed address tcp://HOST:PORT.")
 @click.option("--threads", type=click.IntRange(min=1), help="Threads for the default scheduler (default: all cores).")
@@ -119,6 +124,7 @@ def run(
     ctx: click.Context,
     pipeline: str,
     overwrite: bool,
+    resume: bool,
     output_dir: str | None,
     scheduler: str | None,
     threads: int | None,
@@ -138,5 +144,6 @@ def run(
         chunk_size=chunk_size,
         output_dir=output_dir,
         progress=_Bar(verbosity >= 0),
+        resume=resume,
     )
     print_summary(result)

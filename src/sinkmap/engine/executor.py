@@ -157,6 +157,9 @@ def _stream_distributed(
 ) -> Iterator[tuple[int, R]]:
     from distributed import Client, LocalCluster
 
+    if not log.isEnabledFor(logging.DEBUG):  # importing distributed set its loggers to INFO: keep them to warnings
+        for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     with contextlib.ExitStack() as stack:
         if address is None:
             # dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap
@@ -165,15 +168,21 @@ def _stream_distributed(
             import dask
 
             with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-                cluster = stack.enter_context(
-                    LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=None,
-                        silence_logs=logging.ERROR,
+                try:
+                    cluster = stack.enter_context(
+                        LocalCluster(
+                            n_workers=workers,
+                            threads_per_worker=1,
+                            processes=True,
+                            dashboard_address=None,
+                            silence_logs=logging.ERROR,
+                        )
                     )
-                )
+                except (RuntimeError, OSError, TimeoutError) as exc:
+                    raise ConfigError(
+                        f"could not start a local dask cluster of {workers} worker process(es) ({exc}); run again, "
+                        "or run without --workers (threads)"
+                    ) from exc
             client = stack.enter_context(Client(cluster))
         else:
             try:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sinkmap.engine.checkpoint import Checkpoint, JobState
 from sinkmap.engine.checks import CheckTally, ValueCheck, WindowCheck
 from sinkmap.engine.executor import stream
 from sinkmap.engine.grid import GridSpec, Window
@@ -229,6 +230,7 @@ def run_job(
     raster_dir: Path | None = None,
     scratch_dir: Path | None = None,
     progress: ProgressFn | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> JobResult:
     """Run ``job`` over the grid and return its totals.
 
@@ -239,6 +241,8 @@ def run_job(
         raster_dir: where the job's rasters go (required when the job has rasters).
         scratch_dir: a folder for temporary files (default: ``raster_dir``'s parent ``.scratch``).
         progress: called with (windows done, windows total).
+        checkpoint: where to save the job's state every few seconds, and the state to continue from (resume)
+            if it holds one (:mod:`sinkmap.engine.checkpoint`).
     """
     todo = list(job.grid.windows(chunk_size))
     log.info("%d windows of up to %d px", len(todo), chunk_size)
@@ -247,24 +251,52 @@ def run_job(
     profile: dict[str, float] = {}
     notes: set[tuple[str, int]] = set()
     tally = CheckTally(job.checks)
+    names = {check.layer: key for key, check in job.checks.items()}
+    state = checkpoint.load() if checkpoint is not None else None
+    start = 0
+    if state is not None:
+        start = state.next_window
+        totals, tables, notes = state.totals, state.crosstabs, state.notes
+        tally.invalid = {names[k]: v for k, v in state.invalid.items()}
+        tally.valid = {names[k]: v for k, v in state.valid.items()}
+        tally.example = {names[k]: v for k, v in state.example.items()}
+        log.info("resuming after window %d of %d", start, len(todo))
     buffered: dict[int, WindowResult] = {}
-    next_to_add = 0
+    next_to_add = start
     if job.rasters and raster_dir is None:
         raise SinkmapError("this job writes rasters: give run_job a raster_dir")
     scratch = scratch_dir or (raster_dir.parent / ".scratch" if raster_dir is not None else Path("."))
     write_seconds = 0.0
-    with RasterWriter(raster_dir or Path("."), job.grid, job.rasters, scratch=scratch) as writer:
+    saved_at, saved_window = time.perf_counter(), start
+
+    def save() -> None:
+        assert checkpoint is not None
+        writer.flush()
+        checkpoint.save(
+            JobState(
+                next_window=next_to_add,
+                totals=totals,
+                crosstabs=tables,
+                invalid={job.checks[k].layer: v for k, v in tally.invalid.items()},
+                valid={job.checks[k].layer: v for k, v in tally.valid.items()},
+                example={job.checks[k].layer: v for k, v in tally.example.items()},
+                notes=notes,
+            )
+        )
+
+    with RasterWriter(raster_dir or Path("."), job.grid, job.rasters, scratch=scratch, resume=start > 0) as writer:
         results = stream(
             process_window,
             job,
-            todo,
+            todo[start:],
             scheduler=scheduler,
             threads=threads,
             workers=workers,
             input_paths=job.input_paths,
         )
         with contextlib.closing(results):
-            for done, (index, result) in enumerate(results, start=1):
+            for done, (position, result) in enumerate(results, start=start + 1):
+                index = start + position
                 t0 = time.perf_counter()
                 writer.write(result.window, result.rasters)
                 write_seconds += time.perf_counter() - t0
@@ -285,6 +317,13 @@ def run_job(
                     for index in sorted(buffered):  # what arrived out of order counts too
                         tally.add(buffered[index].checked)
                     tally.raise_invalid(job.grid, complete=False)
+                if (
+                    checkpoint is not None
+                    and next_to_add > saved_window
+                    and time.perf_counter() - saved_at >= checkpoint.every_seconds
+                ):
+                    save()
+                    saved_at, saved_window = time.perf_counter(), next_to_add
                 if progress is not None:
                     progress(done, len(todo))
         tally.raise_empty()

@@ -18,7 +18,7 @@ from sinkmap.engine.grid import GridSpec, Window
 from sinkmap.errors import CRSError, InputNotFoundError, RegionError
 from sinkmap.kernels.coverage import WindowPieces, window_pieces
 
-__all__ = ["RegionLayerSpec", "RegionLevel", "ZoneIndex", "level_from_frame", "load_level"]
+__all__ = ["OVERLAP_TOLERANCE", "RegionLayerSpec", "RegionLevel", "ZoneIndex", "level_from_frame", "level_overlaps", "load_level"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,9 @@ def load_level(spec: RegionLayerSpec) -> RegionLevel:
 
     Raises:
         InputNotFoundError: the file does not exist.
-        RegionError: a named field is missing, ids repeat, or geometries are not polygons.
+        RegionError: the file is unreadable or not UTF-8, a named field is missing, ids repeat, geometries are
+            not polygons, coordinates are impossible for the CRS, or regions of the level overlap (beyond
+            :data:`OVERLAP_TOLERANCE`).
         CRSError: the layer has no CRS.
     """
     path = Path(spec.path)
@@ -86,9 +88,84 @@ def load_level(spec: RegionLayerSpec) -> RegionLevel:
         raise InputNotFoundError(f"regions {spec.level!r}: file {path} does not exist; check `path` in the pipeline")
     try:
         gdf = gpd.read_file(path, layer=spec.layer) if spec.layer else gpd.read_file(path)
-    except DataSourceError as exc:
-        raise RegionError(f"regions {spec.level!r}: cannot read {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise RegionError(
+            f"regions {spec.level!r}: {path} is not UTF-8 ({exc.reason} at byte {exc.start}); re-save it as UTF-8, "
+            "e.g. `ogr2ogr -f GeoJSON -lco ENCODING=UTF-8 out.geojson in.geojson`, or from GBK with "
+            "`iconv -f GBK -t UTF-8`"
+        ) from exc
+    except (DataSourceError, OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RegionError(
+            f"regions {spec.level!r}: cannot read {path} ({first}); check that the file is complete and a polygon "
+            "layer GDAL can open (GeoJSON, GeoPackage, Shapefile)"
+        ) from exc
     return level_from_frame(gdf, spec, where=str(path))
+
+
+OVERLAP_TOLERANCE = 1e-4
+"""Largest overlap of two regions of one level, as a share of the smaller one, that is taken for digitising
+slivers rather than an error (China's province file has slivers up to 2.6e-6 of a province)."""
+
+
+def _check_coordinates(geom: gpd.GeoSeries, level: str, path: str) -> None:
+    """Coordinates must be possible in the layer's CRS (metres read as degrees are not)."""
+    crs = geom.crs
+    valid_geoms = geom[~(geom.isna() | geom.is_empty)]
+    if valid_geoms.empty:
+        return
+    left, bottom, right, top = (float(v) for v in valid_geoms.total_bounds)
+    if crs.is_geographic:
+        if left < -180.5 or right > 360.5 or bottom < -90.5 or top > 90.5:
+            raise RegionError(
+                f"regions {level!r}: {path} has coordinates ({left:.6g}, {bottom:.6g}) to ({right:.6g}, {top:.6g}) "
+                f"that are impossible for its geographic CRS {crs.to_string()} (degrees); if they are metres of a "
+                "projected CRS, save the file with that CRS (GeoJSON without a `crs` member is read as EPSG:4326)"
+            )
+        return
+    lonlat = valid_geoms.envelope.to_crs("EPSG:4326").total_bounds
+    if not np.isfinite(lonlat).all():
+        raise RegionError(
+            f"regions {level!r}: {path} has coordinates ({left:.6g}, {bottom:.6g}) to ({right:.6g}, {top:.6g}) "
+            f"outside the area where its CRS {crs.to_string()} is defined; check the file's CRS"
+        )
+
+
+def level_overlaps(level: RegionLevel) -> list[tuple[str, str, float, float]]:
+    """Pairs of regions of one level that overlap: (id, id, overlap km², overlap ÷ smaller region's area)."""
+    geoms = np.asarray(level.geometry.values, dtype=object)  # in the layer's own CRS: no reprojection slivers
+    if len(geoms) < 2:
+        return []
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if not a.size:
+        return []
+    try:
+        shared = shapely.intersection(geoms[a], geoms[b])
+    except shapely.errors.GEOSException:
+        shared = shapely.intersection(shapely.make_valid(geoms[a]), shapely.make_valid(geoms[b]))
+    shared = np.asarray(gpd.GeoSeries(shared, crs=level.geometry.crs).to_crs("EPSG:4326").values, dtype=object)
+    out = []
+    own = level.geodesic_area_km2
+    for i, j, geom in zip(a, b, shared, strict=True):
+        area = abs(_GEOD.geometry_area_perimeter(geom)[0]) / 1e6 if not geom.is_empty else 0.0
+        smaller = min(own[i], own[j])
+        if area > 0:
+            out.append((level.ids[i], level.ids[j], area, area / smaller if smaller > 0 else np.inf))
+    return out
+
+
+def _check_overlaps(level: RegionLevel, path: str) -> None:
+    pairs = sorted((p for p in level_overlaps(level) if p[3] > OVERLAP_TOLERANCE), key=lambda p: -p[2])
+    if pairs:
+        listed = "; ".join(f"{i} and {j}: {km2:,.2f} km² ({share:.2%} of the smaller)" for i, j, km2, share in pairs[:5])
+        more = f" and {len(pairs) - 5} more pair(s)" if len(pairs) > 5 else ""
+        raise RegionError(
+            f"regions {level.name!r}: {path}: regions of one level overlap, so their sums would count the overlap "
+            f"twice — {listed}{more}; fix the boundaries (each place belongs to one region of a level)"
+        )
 
 
 def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str = "GeoDataFrame") -> RegionLevel:
@@ -115,6 +192,7 @@ def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str
         raise RegionError(f"regions {spec.level!r}: {path} has {sorted(kinds)} geometries; only polygons are regions")
     if not geom.is_valid.all():
         geom = gpd.GeoSeries(_polygonal(shapely.make_valid(geom.values)), crs=geom.crs, index=geom.index)
+    _check_coordinates(geom, spec.level, path)
     lonlat = geom.to_crs("EPSG:4326")
     names_en = gdf[spec.name_en_field].astype(str) if spec.name_en_field else gdf[spec.name_field].astype(str)
     parents: tuple[str | None, ...] = (
@@ -122,7 +200,7 @@ def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str
         if spec.parent_field
         else (None,) * len(gdf)
     )
-    return RegionLevel(
+    level = RegionLevel(
         spec=spec,
         ids=tuple(ids),
         names_zh=tuple(gdf[spec.name_field].astype(str)),
@@ -131,6 +209,12 @@ def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str
         geometry_lonlat=lonlat.reset_index(drop=True),
         geometry=geom.reset_index(drop=True),
     )
+    _check_overlaps(level, path)
+    return level
+
+
+MAX_REGION_VERTICES = 50_000_000
+"""Memory budget for region polygons on the grid (about 2 GB of coordinates in the working copies)."""
 
 
 def _to_pixels(geoms: gpd.GeoSeries, grid: GridSpec) -> NDArray[np.object_]:
@@ -138,6 +222,13 @@ def _to_pixels(geoms: gpd.GeoSeries, grid: GridSpec) -> NDArray[np.object_]:
     source_crs = geoms.crs
     if not grid.crs.equals(source_crs):
         step = 0.01 if source_crs.is_geographic else 1000.0
+        vertices = float(np.sum(shapely.length(geoms.values)) / step + np.sum(shapely.get_num_coordinates(geoms.values)))
+        if vertices > MAX_REGION_VERTICES:
+            raise RegionError(
+                f"regions: placing the polygons on the grid would need {vertices:,.0f} vertices (edges densified every "
+                f"{step:g} {'degrees' if source_crs.is_geographic else 'metres'} to follow the projection), more than "
+                f"the budget of {MAX_REGION_VERTICES:,}; check the file's CRS and extent, or simplify the polygons"
+            )
         geoms = gpd.GeoSeries(shapely.segmentize(geoms.values, step), crs=source_crs).to_crs(grid.crs)
     inverse = ~grid.transform
     return np.asarray(

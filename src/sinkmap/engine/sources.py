@@ -112,7 +112,11 @@ def _read_info(path: str, layer: str) -> TileInfo:
                 tags=dict(src.tags()),
             )
     except RasterioIOError as exc:
-        raise RasterReadError(f"layer {layer!r}: cannot open raster {path}: {exc}") from exc
+        reason = " ".join(str(exc).split()).rstrip(".")
+        raise RasterReadError(
+            f"layer {layer!r}: cannot open raster {path} ({reason}); check that it is a complete raster GDAL can read "
+            f"(`gdalinfo {path}`), or re-copy it"
+        ) from exc
 
 
 def grid_of(info: TileInfo) -> GridSpec:

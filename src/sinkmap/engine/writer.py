@@ -8,26 +8,54 @@ overviews), so pixels are compressed once, by GDAL's own multi-threaded encoder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.errors
 import rasterio.shutil
 from numpy.typing import NDArray
+from rasterio._err import CPLE_BaseError
 
 from sinkmap.engine.grid import GridSpec, Window
 from sinkmap.engine.step import RasterSpec, StatKey
+from sinkmap.errors import OutputWriteError
 
 __all__ = ["RasterWriter"]
+
+
+@contextlib.contextmanager
+def _writing(path: Path | str) -> Iterator[None]:
+    """Turn GDAL's write failures (a full disk, a size limit, a vanished folder) into one line naming the file."""
+    try:
+        yield
+    except OutputWriteError:
+        raise
+    except (OSError, rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+        folder = Path(path).parent
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            free = None
+        reason = " ".join(str(exc).split())
+        cause = "the disk is full" if free is not None and free < 64 * 2**20 else f"GDAL: {reason}"
+        raise OutputWriteError(
+            f"output_dir: cannot write {path} ({cause}); free some space or choose another output_dir (-o), then "
+            "run again"
+        ) from exc
 
 
 class RasterWriter:
     """Collects window arrays for a set of rasters and finishes them as COGs in ``folder``."""
 
-    def __init__(self, folder: Path, grid: GridSpec, specs: Sequence[RasterSpec], *, scratch: Path) -> None:
+    def __init__(
+        self, folder: Path, grid: GridSpec, specs: Sequence[RasterSpec], *, scratch: Path, resume: bool = False
+    ) -> None:
         self.folder = folder
         self.grid = grid
         self.specs = {spec.key: spec for spec in specs}
@@ -36,28 +64,48 @@ class RasterWriter:
         if specs:
             scratch.mkdir(parents=True, exist_ok=True)
         for spec in specs:
-            self._open[spec.key] = rasterio.open(
-                scratch / f"{spec.stem}.tif",
-                "w",
-                driver="GTiff",
-                width=grid.width,
-                height=grid.height,
-                count=1,
-                dtype=spec.dtype,
-                crs=grid.crs_wkt,
-                transform=grid.transform,
-                nodata=spec.nodata,
-                tiled=True,
-                blockxsize=512,
-                blockysize=512,
-                BIGTIFF="IF_SAFER",
-                SPARSE_OK="TRUE",
-            )
+            path = scratch / f"{spec.stem}.tif"
+            if resume and path.exists():  # an interrupted run's windows are kept; later ones are written again
+                with _writing(path):
+                    self._open[spec.key] = rasterio.open(path, "r+")
+                continue
+            with _writing(path):
+                self._open[spec.key] = self._create(path, spec)
+
+    def _create(self, path: Path, spec: RasterSpec) -> Any:
+        grid = self.grid
+        return rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=grid.width,
+            height=grid.height,
+            count=1,
+            dtype=spec.dtype,
+            crs=grid.crs_wkt,
+            transform=grid.transform,
+            nodata=spec.nodata,
+            tiled=True,
+            blockxsize=512,
+            blockysize=512,
+            BIGTIFF="IF_SAFER",
+            SPARSE_OK="TRUE",
+        )
 
     def write(self, window: Window, arrays: Mapping[StatKey, NDArray[Any]]) -> None:
         """Write one window of every raster in ``arrays``."""
         for key, data in arrays.items():
-            self._open[key].write(data, 1, window=window.to_rasterio())
+            with _writing(self._open[key].name):
+                self._open[key].write(data, 1, window=window.to_rasterio())
+
+    def flush(self) -> None:
+        """Hand every window written so far to the operating system (closing and reopening the scratch files), so
+        a process killed afterwards loses none of them."""
+        for key, dst in list(self._open.items()):
+            path = dst.name
+            with _writing(path):
+                dst.close()
+                self._open[key] = rasterio.open(path, "r+")
 
     def finish(self) -> dict[StatKey, Path]:
         """Close the scratch files and write one COG per raster; returns their paths."""
@@ -67,32 +115,35 @@ class RasterWriter:
         for key, dst in list(self._open.items()):
             spec = self.specs[key]
             tags = {"DESCRIPTION": spec.description, "UNITS": spec.unit, **spec.tags}
-            dst.update_tags(**tags)
-            dst.set_band_description(1, spec.description)
             path = Path(dst.name)
-            dst.close()
-            del self._open[key]
+            with _writing(path):
+                dst.update_tags(**tags)
+                dst.set_band_description(1, spec.description)
+                del self._open[key]
+                dst.close()
             target = self.folder / f"{spec.stem}.tif"
             predictor = "3" if np.dtype(spec.dtype).kind == "f" else "2"
-            rasterio.shutil.copy(
-                path,
-                target,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                PREDICTOR=predictor,
-                BLOCKSIZE="512",
-                NUM_THREADS="ALL_CPUS",
-            )
+            with _writing(target):
+                rasterio.shutil.copy(
+                    path,
+                    target,
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    PREDICTOR=predictor,
+                    BLOCKSIZE="512",
+                    NUM_THREADS="ALL_CPUS",
+                )
             path.unlink()
             out[key] = target
         return out
 
-    def close(self) -> None:
-        """Close and remove any scratch file still open (after an error)."""
+    def close(self, *, keep: bool = False) -> None:
+        """Close any scratch file still open (after an error) and remove it unless ``keep``."""
         for dst in self._open.values():
             path = Path(dst.name)
             dst.close()
-            path.unlink(missing_ok=True)
+            if not keep:
+                path.unlink(missing_ok=True)
         self._open.clear()
 
     def __enter__(self) -> RasterWriter:
