@@ -191,6 +191,29 @@ def _existing_output(w: World) -> None:
     (w.output / "keep.txt").write_text("earlier results", encoding="utf-8")
 
 
+def _finished_run_then(damage: Callable[[Path], None]) -> Callable[[World], None]:
+    """Run the world's pipeline, then damage its run directory."""
+
+    def change(w: World) -> None:
+        w.write()
+        assert main(["-q", "run", str(w.yaml)]) == 0
+        damage(w.output)
+
+    return change
+
+
+def _truncate(name: str) -> Callable[[Path], None]:
+    def damage(run: Path) -> None:
+        text = (run / name).read_bytes()
+        (run / name).write_bytes(text[: len(text) // 2])
+
+    return damage
+
+
+def _export(w: World, *extra: str) -> list[str]:
+    return ["export", str(w.output), "--level", "province", "-o", str(w.root / "x.geojson"), *extra]
+
+
 CASES = [
     # --- values that used to give confident, wrong numbers
     Case("stock -9999 not declared nodata", _stock(lambda a: np.where(a == 0, -9999.0, a), nodata=None),
@@ -275,6 +298,18 @@ CASES = [
     Case("export: not a run directory", lambda w: None, ("manifest.json",),
          argv=lambda w: ["export", str(w.data), "--level", "province", "-o", str(w.root / "x.geojson")]),
     Case("report: not a run directory", lambda w: None, ("manifest.json",), argv=lambda w: ["report", str(w.data)]),
+    Case("export: truncated level GeoJSON", _finished_run_then(_truncate("regions_province.geojson")),
+         ("regions_province.geojson", "run the pipeline again"), argv=_export),
+    Case("report: truncated level GeoJSON", _finished_run_then(_truncate("regions_province.geojson")),
+         ("regions_province.geojson", "run the pipeline again"), argv=lambda w: ["report", str(w.output)]),
+    Case("export: truncated manifest", _finished_run_then(_truncate("manifest.json")),
+         ("manifest.json", "re-run"), argv=_export),
+    Case("export: unknown level", _finished_run_then(lambda run: None), ("county", "province"),
+         argv=lambda w: ["export", str(w.output), "--level", "county", "-o", str(w.root / "x.geojson")]),
+    Case("export: unknown region", _finished_run_then(lambda run: None), ("Atlantis",),
+         argv=lambda w: _export(w, "--region", "Atlantis")),
+    Case("export: output exists", _finished_run_then(lambda run: (run.parent.parent / "x.geojson").write_text("{}")),
+         ("x.geojson", "--overwrite"), argv=_export),
 ]
 
 
@@ -348,6 +383,26 @@ def test_invalid_mask_counts_and_masks(world: World, capsys: pytest.CaptureFixtu
     total = sum(row_area_ha(r) * 80.0 * n for r, n in zip(*np.unique(rows_kept, return_counts=True), strict=True))
     # per-pixel stock per m² is float32 in the forest step (80 / 10 000 carries a 4.7e-8 relative rounding)
     assert nation["stock_volume_m3_2020"] == pytest.approx(total, rel=1e-7)
+
+
+def test_region_vertex_budget(world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regions whose densified outline would not fit in memory are refused before rasterizing."""
+    import sinkmap.engine.regions as regions
+
+    monkeypatch.setattr(regions, "MAX_REGION_VERTICES", 100)
+    world.pipeline["layers"] = {  # an equal-area grid, so the regions (EPSG:4326) are densified to be placed on it
+        "landcover": {"paths": {e: f"data/albers_{e}.tif" for e in (2020, 2025)}},
+    }
+    from affine import Affine
+
+    for e in (2020, 2025):
+        world.raster(f"albers_{e}.tif", np.full((50, 50), 2, np.uint8), nodata=0, crs="+proj=aea +lat_1=25 +lat_2=47 +lon_0=105",
+                     transform=Affine(1000, 0, 0, 0, -1000, 3_000_000))
+    world.pipeline["targets"] = "none"
+    world.write()
+    assert main(["run", str(world.yaml)]) == 2
+    err = capsys.readouterr().err
+    assert "vertices" in err and "budget of 100" in err and "Traceback" not in err
 
 
 def test_catalogue_is_large_enough() -> None:

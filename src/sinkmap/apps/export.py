@@ -146,6 +146,19 @@ def open_run(path: str | Path) -> RunDirectory:
     return RunDirectory(path=path, manifest=manifest, levels=levels)
 
 
+def _level_document(path: Path) -> dict[str, Any]:
+    """A run's ``regions_<level>.geojson`` as parsed JSON; a damaged file is a one-line error."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: not a complete GeoJSON file ({exc}); the run directory is damaged: run the pipeline again"
+        ) from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
+        raise ConfigError(f"{path}: not a GeoJSON FeatureCollection; run the pipeline again")
+    return doc
+
+
 def read_level(run: RunDirectory, level: str) -> gpd.GeoDataFrame:
     """One level's regions as a GeoDataFrame in EPSG:4326, columns in the run's order, ids as text.
 
@@ -156,7 +169,7 @@ def read_level(run: RunDirectory, level: str) -> gpd.GeoDataFrame:
         raise RegionError(
             f"run {run.path} has no level {level!r}; its levels are {', '.join(run.levels)}"
         )
-    doc = json.loads(run.level_file(level).read_text(encoding="utf-8"))
+    doc = _level_document(run.level_file(level))
     features = doc.get("features") or []
     props = pd.DataFrame([f.get("properties") or {} for f in features])
     geoms = [
@@ -190,7 +203,7 @@ def region_index(run: RunDirectory) -> pd.DataFrame:
     ``parent_id`` (text; the nation is the parent of the top level's regions that name none)."""
     frames = []
     for level in run.levels:
-        doc = json.loads(run.level_file(level).read_text(encoding="utf-8"))
+        doc = _level_document(run.level_file(level))
         rows = [f.get("properties") or {} for f in doc.get("features") or []]
         frame = pd.DataFrame(
             {

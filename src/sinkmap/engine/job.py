@@ -135,7 +135,12 @@ def run_steps(job: Job, inputs: WindowInputs, seconds: dict[str, float] | None =
 
 def window_products(job: Job, window: Window) -> dict[StatKey, NDArray[Any]]:
     """The per-pixel rasters of ``job`` for one window (what :func:`run_job` writes as COGs)."""
-    values = run_steps(job, WindowInputs(job.grid, window, job.layers, job.checks))
+    inputs = WindowInputs(job.grid, window, job.layers, job.checks)
+    values = run_steps(job, inputs)
+    if any(c.invalid for c in inputs.checked.values()):  # as run_job: invalid values stop, unless masked
+        tally = CheckTally(job.checks)
+        tally.add(inputs.checked)
+        tally.raise_invalid(job.grid, complete=False)
     return {spec.key: values.rasters[spec.key] for spec in job.rasters}
 
 
