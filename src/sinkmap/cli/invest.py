@@ -20,7 +20,7 @@ def scaled_carbon(values: Sequence[float]) -> tuple[list[str], str]:
     """Format carbon masses given in t C in one unit chosen for the largest of them (g C … Gt C), 4 significant
     digits, so that a tiny case does not print as "0 t C"."""
     largest = max((abs(v) for v in values), default=0.0)
-    divisor, unit = next(((d, u) for d, u in _CARBON_UNITS if largest >= d), _CARBON_UNITS[-1])
+    divisor, unit = next(((d, u) for d, u in _CARBON_UNITS if largest >= d * (1 - 1e-9)), _CARBON_UNITS[-1])
     return [f"{v / divisor:,.4g}" for v in values], unit
 
 
