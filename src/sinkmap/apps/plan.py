@@ -8,7 +8,7 @@ transitions where land cover has two epochs; the InVEST step where a pools table
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sinkmap.config import PipelineConfig
@@ -52,6 +52,7 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
     grid_spec = config.layers[grid_role]
     first_paths = grid_spec.static or next(iter(grid_spec.by_epoch.values()))  # type: ignore[union-attr]
     grid = LayerSource.plan(grid_role, first_paths, None).source_grid
+    grid = replace(grid, area=config.area)  # `area: nominal` (InVEST's totals) is stated in the manifest's grid
     log.info("grid: %s, %d × %d pixels of %s", grid.crs_label, grid.height, grid.width, grid.res)
     sources: dict[LayerKey, Source] = {}
     for role, spec in config.layers.items():

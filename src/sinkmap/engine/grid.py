@@ -60,6 +60,8 @@ class GridSpec:
     def __post_init__(self) -> None:
         if self.area not in AREA_METHODS:
             raise ConfigError(f"area: {self.area!r} is not known; use one of {', '.join(AREA_METHODS)}")
+        if self.area == "nominal":
+            nominal_pixel_area_m2(self.crs, self.transform)  # refuses a geographic grid now, not in a window
         if self.transform.b != 0.0 or self.transform.d != 0.0:
             raise CRSError(
                 f"grid transform {tuple(self.transform)[:6]} is rotated or sheared; sinkmap needs north-up grids"
