@@ -17,7 +17,11 @@ from conftest import write_raster
 from sinkmap.apps.loss import loss_emissions, packaged_gfw_factors
 from sinkmap.cli import main
 from sinkmap.errors import ConfigError, SinkmapError
-from sinkmap.kernels.carbon.loss import deadwood_litter_fractions, soil_loss_t_c_per_ha, tree_cover_mask
+from sinkmap.kernels.carbon.loss import (
+    deadwood_litter_fractions,
+    soil_loss_t_c_per_ha,
+    tree_cover_mask,
+)
 
 HANSEN = Path(__file__).parent / "data" / "hansen_hue"
 TCD = HANSEN / "hansen_gfc2018v16_treecover2000_hue_32px.tif"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 

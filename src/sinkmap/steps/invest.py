@@ -19,7 +19,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sinkmap.engine.step import Earlier, LayerKey, RasterSpec, StatSpec, Step, StepOutput, WindowInputs, per_m2
+from sinkmap.engine.step import (
+    Earlier,
+    LayerKey,
+    RasterSpec,
+    StatSpec,
+    Step,
+    StepOutput,
+    WindowInputs,
+    per_m2,
+)
 from sinkmap.kernels.carbon.invest import POOL_COLUMNS, InvestCarbonTable, InvestPools, lookup_pools
 
 __all__ = ["UNKNOWN_CODE", "InvestStep"]

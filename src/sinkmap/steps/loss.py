@@ -23,8 +23,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sinkmap.engine.step import Earlier, RasterSpec, StatSpec, Step, StepOutput, WindowInputs, per_m2
-from sinkmap.kernels.carbon.loss import GfwFactors, loss_carbon_t_c_per_ha, soil_loss_t_c_per_ha, tree_cover_mask
+from sinkmap.engine.step import (
+    Earlier,
+    RasterSpec,
+    StatSpec,
+    Step,
+    StepOutput,
+    WindowInputs,
+    per_m2,
+)
+from sinkmap.kernels.carbon.loss import (
+    GfwFactors,
+    loss_carbon_t_c_per_ha,
+    soil_loss_t_c_per_ha,
+    tree_cover_mask,
+)
 
 __all__ = ["LOSS_CODE_BEYOND", "POOLS", "LossEmissionsStep"]
 
