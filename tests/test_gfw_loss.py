@@ -1,5 +1,5 @@
-"""Gross emissions from tree-cover loss (Global Forest Watch style): hand-computed cases on tiny rasters and on a
-real 32 × 32 px Hansen crop (tests/data/hansen_hue, CC BY 4.0, see its ATTRIBUTION.md)."""
+"""Gross emissions from tree-cover loss (Global Forest Watch style): hand-computed cases on tiny rasters and on the
+real Hansen crop over Huế in rasters/hansen_hue (CC BY 4.0, see rasters/README.md)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from sinkmap.kernels.carbon.loss import (
     tree_cover_mask,
 )
 
-HANSEN = Path(__file__).parent / "data" / "hansen_hue"
-TCD = HANSEN / "hansen_gfc2018v16_treecover2000_hue_32px.tif"
-LOSS = HANSEN / "hansen_gfc2018v16_lossyear_hue_32px.tif"
+HANSEN = Path(__file__).resolve().parents[1] / "rasters" / "hansen_hue"
+TCD = HANSEN / "hansen_gfc2018v16_treecover2000_vietnam_hue.tif"
+LOSS = HANSEN / "hansen_gfc2018v16_lossyear_vietnam_hue.tif"
 ALBERS = CRS.from_proj4("+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m")
 T = Affine(100, 0, 0, 0, -100, 2_000_000)  # 1-ha pixels on an equal-area grid
 TO_CO2 = 44 / 12
@@ -143,7 +143,8 @@ def test_hansen_crop_by_hand(tmp_path: Path) -> None:
     agb_path = tmp_path / "agb.tif"  # a constant 150 t d.m./ha on the crop's grid (test input, not data)
     write_raster(agb_path, np.full(tcd.shape, 150, np.float32), crs=profile["crs"], transform=transform, nodata=-1)
     row_area_ha = np.array(
-        [_geodesic_row_area_m2(transform.f + transform.e * r, transform.f + transform.e * (r + 1), transform.a) for r in range(32)]
+        [_geodesic_row_area_m2(transform.f + transform.e * r, transform.f + transform.e * (r + 1), transform.a)
+         for r in range(tcd.shape[0])]
     ) / 1e4
     area = np.broadcast_to(row_area_ha[:, None], tcd.shape)
     out = loss_emissions(str(TCD), str(LOSS), agb=str(agb_path), last_year=2018, domain="tropical",
@@ -157,8 +158,8 @@ def test_hansen_crop_by_hand(tmp_path: Path) -> None:
         assert rows.loc[2000 + n, "gross_emissions_t_co2e"] == pytest.approx(
             area[forest].sum() * 150 * C_TOTAL * TO_CO2, rel=1e-9, abs=1e-9)
         assert rows.loc[2000 + n, "full_extent_loss_ha"] == pytest.approx(area[full].sum(), rel=1e-9, abs=1e-12)
-    assert rows.loc[2004, "tree_cover_loss_ha"] == 0.0  # no loss coded 4 in this crop
     assert (rows["full_extent_loss_ha"] >= rows["tree_cover_loss_ha"]).all()
+    assert rows["tree_cover_loss_ha"].sum() > 100  # the crop has real loss in every year
     # about 700 m² per pixel at 16.7° N
     assert 0.0699 < row_area_ha.mean() < 0.0745
     with rasterio.open(tmp_path / "r" / "gross_emissions_forest_extent.tif") as src:
@@ -178,12 +179,16 @@ def test_hansen_crop_threshold_comparison(tmp_path: Path) -> None:
     kw = dict(agb=str(agb_path), last_year=2018, domain="temperate")
     strict = loss_emissions(str(TCD), str(LOSS), **kw).set_index("loss_year")
     inclusive = loss_emissions(str(TCD), str(LOSS), inclusive=True, **kw).set_index("loss_year")
-    (r,), (c,) = np.nonzero((tcd == 30) & (loss > 0))  # the crop's one loss pixel at exactly 30 %
-    year = 2000 + int(loss[r, c])
-    pixel_ha = _geodesic_row_area_m2(transform.f + transform.e * r, transform.f + transform.e * (r + 1), transform.a) / 1e4
+    row_ha = np.array(
+        [_geodesic_row_area_m2(transform.f + transform.e * r, transform.f + transform.e * (r + 1), transform.a)
+         for r in range(tcd.shape[0])]
+    ) / 1e4
     diff = inclusive["tree_cover_loss_ha"] - strict["tree_cover_loss_ha"]
-    assert diff.loc[year] == pytest.approx(pixel_ha, rel=1e-9)
-    assert diff.drop(index=year).abs().max() < 1e-12
+    at_30 = (tcd == 30) & (loss > 0)  # loss pixels at exactly 30 %: in the extent for ≥, not for >
+    assert at_30.sum() > 0
+    for n in range(1, 19):
+        rows_hit, _ = np.nonzero(at_30 & (loss == n))
+        assert diff.loc[2000 + n] == pytest.approx(row_ha[rows_hit].sum(), rel=1e-9, abs=1e-12)
 
 
 def test_cli_writes_table_and_manifest(tmp_path: Path) -> None:
@@ -200,3 +205,32 @@ def test_cli_writes_table_and_manifest(tmp_path: Path) -> None:
     assert "tree_cover_loss_ha" in out.read_text(encoding="utf-8-sig")
     assert main(["loss", "--tree-cover", layers["tree_cover"], "--loss-year", layers["loss_year"], "--agb", layers["agb"],
                  "--last-year", "2003", "--domain", "tropical", "-o", str(tmp_path / "x.csv")]) == 2
+
+
+def test_hansen_crop_split_into_two_regions(tmp_path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    with rasterio.open(TCD) as src:
+        tcd, transform, crs = src.read(1), src.transform, src.crs
+    with rasterio.open(LOSS) as src:
+        loss = src.read(1)
+    agb_path = write_raster(tmp_path / "agb.tif", np.full(tcd.shape, 100, np.float32), crs=crs, transform=transform, nodata=-1)
+    split = 300  # a column boundary: each pixel falls wholly in one region
+    x_split = transform.c + transform.a * split
+    left, bottom, right, top = (transform.c, transform.f + transform.e * tcd.shape[0], transform.c + transform.a * tcd.shape[1], transform.f)
+    regions = gpd.GeoDataFrame({"code": ["W", "E"]}, geometry=[box(left, bottom, x_split, top), box(x_split, bottom, right, top)], crs=crs)
+    regions.to_file(tmp_path / "regions.geojson", driver="GeoJSON")
+    out = loss_emissions(str(TCD), str(LOSS), agb=str(agb_path), last_year=2018, domain="boreal",
+                         regions=tmp_path / "regions.geojson", id_field="code")
+    area = np.broadcast_to(np.array(
+        [_geodesic_row_area_m2(transform.f + transform.e * r, transform.f + transform.e * (r + 1), transform.a)
+         for r in range(tcd.shape[0])])[:, None] / 1e4, tcd.shape)
+    per_t = 0.47 + 0.26 * 0.47 + 0.08 * 0.47 + 0.04 * 0.37  # boreal: dead wood 0.08, litter 0.04
+    table = out.set_index(["region_id", "loss_year"])
+    for code, cols in (("W", slice(0, split)), ("E", slice(split, None))):
+        for year in (2005, 2012, 2017):
+            hit = ((loss == year - 2000) & (tcd > 30))[:, cols]
+            assert table.loc[(code, year), "tree_cover_loss_ha"] == pytest.approx(area[:, cols][hit].sum(), rel=1e-9)
+            assert table.loc[(code, year), "gross_emissions_t_co2e"] == pytest.approx(
+                area[:, cols][hit].sum() * 100 * per_t * TO_CO2, rel=1e-9)
