@@ -302,7 +302,7 @@ def test_cli_unknown_code_is_one_line_naming_code_file_and_fix(tmp_path: Path, c
     assert "[7]" in err and "pools.csv" in err and "lc.tif" in err and "add a row" in err
 
 
-def test_pipeline_area_option(tmp_path: Path) -> None:
+def test_pipeline_area_option(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import geopandas as gpd
     import yaml
     from shapely.geometry import box
@@ -314,7 +314,8 @@ def test_pipeline_area_option(tmp_path: Path) -> None:
 
     _write_case(tmp_path, UTM50, Affine(100, 0, 200_000, 0, -100, 3_400_400))
     table = tmp_path / "pools.csv"
-    table.write_text("lucode,c_above,c_below,c_soil,c_dead\n" + "".join(f"{c},{c},1,10,0\n" for c in range(1, 10)), encoding="utf-8")
+    # a row for code 0, the land cover's nodata value: masked in a pipeline, with a warning
+    table.write_text("lucode,c_above,c_below,c_soil,c_dead\n0,50,0,0,0\n" + "".join(f"{c},{c},1,10,0\n" for c in range(1, 10)), encoding="utf-8")
     regions = gpd.GeoDataFrame({"id": ["A"], "name": ["a"]}, geometry=[box(200_000, 3_400_000, 200_400, 3_400_400)], crs=UTM50)
     path = _pipeline(tmp_path, regions)
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -327,6 +328,7 @@ def test_pipeline_area_option(tmp_path: Path) -> None:
     assert row["invest_total_t_c_2020"] == pytest.approx(valid.sum() + 11 * valid.size, rel=1e-12)  # 1-ha pixels
     manifest = (Path(result.output_dir) / "manifest.json").read_text(encoding="utf-8")
     assert "nominal pixel area" in manifest
+    assert "row for the landcover nodata value 0" in caplog.text
     doc["area"] = "pixels"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     with pytest.raises(ConfigError, match="area: 'pixels'"):

@@ -36,15 +36,28 @@ from sinkmap.engine.regions import RegionLayerSpec, ZoneIndex, level_from_frame,
 from sinkmap.engine.sources import LayerSource
 from sinkmap.errors import ConfigError, FactorTableError
 from sinkmap.kernels.area import AREA_METHODS
-from sinkmap.kernels.carbon.invest import POOL_COLUMNS, read_invest_carbon_table, valuation_per_t_c
+from sinkmap.kernels.carbon.invest import (
+    POOL_COLUMNS,
+    InvestCarbonTable,
+    read_invest_carbon_table,
+    valuation_per_t_c,
+)
 from sinkmap.steps.invest import UNKNOWN_CODE, InvestStep
 
-__all__ = ["NODATA_IN_TABLE", "invest_storage", "scenario_names"]
+__all__ = ["NODATA_IN_TABLE", "invest_storage", "nodata_listed", "scenario_names"]
 
 log = logging.getLogger(__name__)
 
 NODATA_IN_TABLE = ("mask", "map")
 """What to do with pixels holding the raster's nodata code when the pools table has a row for it."""
+
+
+def nodata_listed(table: InvestCarbonTable, source: LayerSource) -> float | None:
+    """The layer's nodata code when the pools table has a row for it (InVEST would map those pixels), else None."""
+    code = source.nodata
+    if code is None or not np.isfinite(code) or not float(code).is_integer():
+        return None
+    return code if int(code) in set(table.lucode.tolist()) else None
 
 
 def scenario_names(n: int) -> tuple[str, ...]:
@@ -144,19 +157,18 @@ def invest_storage(
     warnings: list[str] = []
     map_codes: list[float | None] = []
     for path, source in zip(lulc, sources, strict=True):
-        code = source.nodata
-        listed = code is not None and np.isfinite(code) and float(code).is_integer() and int(code) in set(table.lucode.tolist())
-        if listed:
+        code = nodata_listed(table, source)
+        if code is not None:
             what = (
                 "mapped through that row, as InVEST does (--nodata-in-table map)"
                 if nodata_in_table == "map"
                 else "masked (InVEST would map them through that row; --nodata-in-table map does the same)"
             )
             warnings.append(
-                f"{Path(pools_table).name} has a row for lucode {int(code)}, the nodata value of {path}; pixels "  # type: ignore[arg-type]
+                f"{Path(pools_table).name} has a row for lucode {int(code)}, the nodata value of {path}; pixels "
                 f"holding it are {what}"
             )
-        map_codes.append(code if listed and nodata_in_table == "map" else None)
+        map_codes.append(code if nodata_in_table == "map" else None)
     for message in warnings:
         log.warning("%s", message)
     if regions is None:

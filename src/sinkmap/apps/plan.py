@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sinkmap.apps.invest import nodata_listed
 from sinkmap.config import PipelineConfig
 from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.job import Job
@@ -122,6 +123,10 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
         steps.append(TransitionStep(config.epochs[0], config.epochs[-1]))
     if config.carbon.invest_pools is not None:
         table = read_invest_carbon_table(config.carbon.invest_pools)
+        for (role, epoch), source in sources.items():
+            if role == "landcover" and isinstance(source, LayerSource) and nodata_listed(table, source) is not None:
+                log.warning("carbon.invest_pools has a row for the landcover nodata value %s (%s): those pixels are "
+                            "masked; InVEST would map them through that row", source.nodata, epoch)
         steps.append(InvestStep(table, tuple((e, ("landcover", e)) for e in config.epochs)))
     return PipelinePlan(config, Job(grid, sources, zones, tuple(steps)), levels, tables)
 
