@@ -44,6 +44,10 @@ DIFFERENCES_FROM_GFW: tuple[str, ...] = (
     "from layers or constants; GFW reads a per-pixel domain raster.",
     "Soil: one F_LU for the run, emissions capped at the 20-year transition (min(years since loss, 20)); GFW picks "
     "F_LU by driver and climate and multiplies by (model years − loss year) without a cap.",
+    "The forest extent is tree cover 2000 above the threshold only; GFW's also takes in Hansen gain and mangrove "
+    "pixels and leaves out pre-2000 oil-palm plantations, layers sinkmap does not read.",
+    "The biomass is whatever AGB (or growing stock × BCEF) the user gives; GFW uses its own 30 m AGB 2000 map "
+    "(WHRC) with mangrove AGB taking precedence.",
     "Pixel area is sinkmap's true area and regions count boundary pixels by their exact covered fraction; GFW sums "
     "whole 30 m pixels with its own geodesic pixel-area rasters (the same ellipsoidal formula).",
 )
