@@ -234,3 +234,15 @@ def test_hansen_crop_split_into_two_regions(tmp_path: Path) -> None:
             assert table.loc[(code, year), "tree_cover_loss_ha"] == pytest.approx(area[:, cols][hit].sum(), rel=1e-9)
             assert table.loc[(code, year), "gross_emissions_t_co2e"] == pytest.approx(
                 area[:, cols][hit].sum() * 100 * per_t * TO_CO2, rel=1e-9)
+
+
+def test_hansen_crop_same_for_any_chunk_size(tmp_path: Path) -> None:
+    with rasterio.open(TCD) as src:
+        tcd, transform, crs = src.read(1), src.transform, src.crs
+    agb = np.linspace(0, 400, tcd.size, dtype=np.float32).reshape(tcd.shape)  # varies by pixel (test input)
+    agb_path = write_raster(tmp_path / "agb.tif", agb, crs=crs, transform=transform, nodata=-1)
+    kw = dict(agb=str(agb_path), last_year=2018, domain="tropical", annual_precip=1200, elevation=30)
+    whole = loss_emissions(str(TCD), str(LOSS), chunk_size=1024, **kw)
+    small = loss_emissions(str(TCD), str(LOSS), chunk_size=129, **kw)
+    numbers = whole.columns.drop(["region_id", "name", "loss_year"])
+    np.testing.assert_allclose(small[numbers].to_numpy(float), whole[numbers].to_numpy(float), rtol=1e-11, atol=1e-9)

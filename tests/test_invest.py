@@ -54,8 +54,13 @@ def test_change_of_minus_one_is_a_change(tmp_path: Path) -> None:
     table.write_text("lucode,c_above,c_below,c_soil,c_dead\n1,10,0,0,0\n2,9,0,0,0\n", encoding="utf-8")
     write_raster(tmp_path / "a.tif", np.array([[1, 1]], np.int16), crs=ALBERS, transform=T, nodata=-1)
     write_raster(tmp_path / "b.tif", np.array([[2, 1]], np.int16), crs=ALBERS, transform=T, nodata=-1)
-    row = invest_storage(table, [str(tmp_path / "a.tif"), str(tmp_path / "b.tif")]).iloc[0]
+    row = invest_storage(table, [str(tmp_path / "a.tif"), str(tmp_path / "b.tif")], raster_dir=tmp_path / "r").iloc[0]
     assert row["c_above_change_t"] == pytest.approx(-1.0 * 0.21)  # −1 t C/ha on one pixel, not nodata
+    import rasterio
+
+    with rasterio.open(tmp_path / "r" / "carbon_change_t_c_per_ha_bas_alt.tif") as src:  # NaN is the nodata, not −1
+        np.testing.assert_array_equal(src.read(1), [[-1.0, 0.0]])
+        assert np.isnan(src.nodata)
 
 
 def test_missing_codes_listed(tmp_path: Path) -> None:
