@@ -86,6 +86,7 @@ class PipelineConfig:
     targets: str | None = "cpc_2021"
     raster_outputs: tuple[str, ...] = RASTER_OUTPUTS
     carbon: CarbonSpec = field(default_factory=CarbonSpec)
+    area: str = "true"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -221,7 +222,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raise ConfigError(f"{where}: a pipeline file is a mapping of keys such as name, epochs, layers, regions")
     allowed = {
         "name", "description", "output_dir", "epochs", "grid", "chunk_size", "scheduler", "workers", "layers",
-        "regions", "nation", "forest_definition", "targets", "outputs", "carbon",
+        "regions", "nation", "forest_definition", "targets", "outputs", "carbon", "area",
     }
     _check_keys(data, allowed, where, required={"name", "output_dir", "epochs", "layers", "regions"})
     base = path.resolve().parent
@@ -361,6 +362,13 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             karst_catchments=karst_catchments,
         )
 
+    area = data.get("area", "true")
+    if area not in ("true", "nominal"):
+        raise ConfigError(
+            f"{where}: area: {area!r} is not known; use `true` (true pixel area, the default) or `nominal` (the "
+            "pixel's projected size, as InVEST counts it; projected grids only)"
+        )
+
     targets = data.get("targets", "cpc_2021")
     targets = None if targets in (None, False, "none") else str(targets)
     if targets is not None:
@@ -385,6 +393,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         targets=targets,
         raster_outputs=raster_outputs,
         carbon=carbon,
+        area=area,
         raw=data,
     )
 

@@ -8,10 +8,11 @@ transitions where land cover has two epochs; the InVEST step where a pools table
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
+from sinkmap.apps.invest import nodata_listed
 from sinkmap.config import PipelineConfig
 from sinkmap.engine.checks import ValueCheck
 from sinkmap.engine.grid import GridSpec
@@ -54,6 +55,7 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
     grid_spec = config.layers[grid_role]
     first_paths = grid_spec.static or next(iter(grid_spec.by_epoch.values()))  # type: ignore[union-attr]
     grid = LayerSource.plan(grid_role, first_paths, None).source_grid
+    grid = replace(grid, area=config.area)  # `area: nominal` (InVEST's totals) is stated in the manifest's grid
     log.info("grid: %s, %d × %d pixels of %s", grid.crs_label, grid.height, grid.width, grid.res)
     sources: dict[LayerKey, Source] = {}
     for role, spec in config.layers.items():
@@ -148,6 +150,10 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
         steps.append(TransitionStep(config.epochs[0], config.epochs[-1]))
     if config.carbon.invest_pools is not None:
         table = read_invest_carbon_table(config.carbon.invest_pools)
+        for (role, epoch), source in sources.items():
+            if role == "landcover" and isinstance(source, LayerSource) and nodata_listed(table, source) is not None:
+                log.warning("carbon.invest_pools has a row for the landcover nodata value %s (%s): those pixels are "
+                            "masked; InVEST would map them through that row", source.nodata, epoch)
         steps.append(InvestStep(table, tuple((e, ("landcover", e)) for e in config.epochs)))
     job = Job(grid, sources, zones, tuple(steps), layer_checks(config, sources))
     return PipelinePlan(config, job, levels, tables)

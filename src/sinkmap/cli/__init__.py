@@ -58,7 +58,7 @@ def _register() -> None:
     from sinkmap.cli import run as run_cmd
 
     cli.add_command(run_cmd.run)
-    for module_name in ("export", "report", "regions", "invest"):
+    for module_name in ("export", "report", "regions", "invest", "loss"):
         try:
             module = __import__(f"sinkmap.cli.{module_name}", fromlist=["command"])
         except ModuleNotFoundError as exc:

@@ -12,8 +12,8 @@ from affine import Affine
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 
-from sinkmap.errors import CRSError
-from sinkmap.kernels.area import is_equal_area, pixel_area_m2
+from sinkmap.errors import ConfigError, CRSError
+from sinkmap.kernels.area import AREA_METHODS, is_equal_area, nominal_pixel_area_m2, pixel_area_m2
 
 __all__ = ["LATITUDE_LATTICE_PX", "GridSpec", "Window"]
 
@@ -48,14 +48,20 @@ class GridSpec:
         crs_wkt: the CRS as WKT (kept as text so the object pickles cheaply to dask workers).
         transform: affine pixel → CRS transform (``a`` = pixel width, ``e`` = −pixel height, in CRS units).
         height, width: number of rows and columns.
+        area: ``true`` (default) or ``nominal`` (|a·e| per pixel, for InVEST parity; projected grids only).
     """
 
     crs_wkt: str
     transform: Affine
     height: int
     width: int
+    area: str = "true"
 
     def __post_init__(self) -> None:
+        if self.area not in AREA_METHODS:
+            raise ConfigError(f"area: {self.area!r} is not known; use one of {', '.join(AREA_METHODS)}")
+        if self.area == "nominal":
+            nominal_pixel_area_m2(self.crs, self.transform)  # refuses a geographic grid now, not in a window
         if self.transform.b != 0.0 or self.transform.d != 0.0:
             raise CRSError(
                 f"grid transform {tuple(self.transform)[:6]} is rotated or sheared; sinkmap needs north-up grids"
@@ -107,7 +113,10 @@ class GridSpec:
                 yield Window(row, col, min(chunk_size, self.height - row), min(chunk_size, self.width - col))
 
     def pixel_area_m2(self, window: Window) -> NDArray[np.float64]:
-        """True area (m²) of each pixel of ``window``, broadcastable to its shape (see :mod:`sinkmap.kernels.area`)."""
+        """Area (m²) of each pixel of ``window``, broadcastable to its shape (see :mod:`sinkmap.kernels.area`):
+        true area, or the nominal pixel area when the grid was built with ``area="nominal"``."""
+        if self.area == "nominal":
+            return nominal_pixel_area_m2(self.crs, self.transform)
         return pixel_area_m2(
             self.crs,
             self.transform,
@@ -167,7 +176,9 @@ class GridSpec:
             "pixel_size": list(self.res),
             "bounds": list(self.bounds),
             "area_method": (
-                "geodesic per-row pixel area on the CRS ellipsoid"
+                "nominal pixel area |a·e| (InVEST-style, not corrected for the projection's areal scale)"
+                if self.area == "nominal"
+                else "geodesic per-row pixel area on the CRS ellipsoid"
                 if self.crs.is_geographic
                 else "constant pixel area of an equal-area projection"
                 if self.equal_area

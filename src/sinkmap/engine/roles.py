@@ -144,6 +144,33 @@ _ROLES = (
             {0: "none", 1: "inland marsh/swamp", 2: "mangrove", 3: "tidal/salt marsh", 4: "seagrass"}
         ),
     ),
+    LayerRole(
+        "agb",
+        "t d.m./ha",
+        "continuous",
+        "either",
+        "above-ground live woody biomass, dry matter",
+        valid_range=(0.0, 1500.0),
+        resampling="average",
+    ),
+    LayerRole(
+        "soil_carbon",
+        "t C/ha",
+        "continuous",
+        "static",
+        "mineral soil organic carbon stock (e.g. 0-30 cm)",
+        valid_range=(0.0, 2000.0),
+        resampling="average",
+    ),
+    LayerRole(
+        "elevation",
+        "m",
+        "continuous",
+        "static",
+        "terrain elevation above sea level",
+        valid_range=(-500.0, 9000.0),
+        resampling="bilinear",
+    ),
 )
 
 ROLES: Mapping[str, LayerRole] = MappingProxyType({role.name: role for role in _ROLES})

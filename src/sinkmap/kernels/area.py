@@ -11,6 +11,11 @@
   (:meth:`pyproj.Proj.get_factors`) at each pixel centre, so UTM or Web Mercator grids still give true area.
 
 Pixel counts are never used as area.
+
+**Nominal area** (:func:`nominal_pixel_area_m2`) is the option for reproducing tools that take the pixel's size in
+projected metres as its area (InVEST Carbon does): |a·e| of the affine in the CRS's linear unit squared, with no
+correction for the projection's areal scale. On a UTM grid it overstates true area by the areal scale factor
+(k² ≈ 0.9996² … 1.0016² across a zone). It is refused on geographic grids, where a pixel's size is in degrees.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from pyproj import CRS, Proj, Transformer
 
 from sinkmap.errors import CRSError
 
-__all__ = ["ellipsoid_zone_area_m2", "geodesic_row_area_m2", "pixel_area_m2"]
+__all__ = ["AREA_METHODS", "ellipsoid_zone_area_m2", "geodesic_row_area_m2", "nominal_pixel_area_m2", "pixel_area_m2"]
+
+AREA_METHODS = ("true", "nominal")
+"""How pixel area is measured: ``true`` (the default: geodesic, equal-area or scale-corrected) or ``nominal``."""
 
 _EQUAL_AREA_TOLERANCE = 1e-9
 
@@ -104,3 +112,23 @@ def pixel_area_m2(
     xs, ys = transform @ (cols, rows)
     scale = _areal_scale(crs, np.asarray(xs).ravel(), np.asarray(ys).ravel())
     return nominal / scale.reshape(n_rows, n_cols)
+
+
+def nominal_pixel_area_m2(crs: CRS, transform: Affine) -> np.ndarray:
+    """Nominal pixel area in m², shape ``(1, 1)``: |a·e| of the affine in the projected CRS's unit squared.
+
+    This is the area InVEST and other tools take for every pixel of a projected grid; it is *not* the true area
+    unless the projection is equal-area (see the module docstring).
+
+    Raises:
+        CRSError: the grid is geographic (its pixel size is in degrees) or rotated.
+    """
+    if transform.b != 0.0 or transform.d != 0.0:
+        raise CRSError(f"the raster grid is rotated or sheared (affine {tuple(transform)[:6]}); sinkmap needs north-up grids")
+    if not crs.is_projected:
+        raise CRSError(
+            f"area: nominal needs a projected grid in metres, but the grid's CRS {crs.name!r} is not projected "
+            "(its pixel size is in degrees); use the default true area, or warp the rasters to a projected CRS"
+        )
+    unit = crs.axis_info[0].unit_conversion_factor
+    return np.full((1, 1), abs(transform.a * transform.e) * unit * unit)

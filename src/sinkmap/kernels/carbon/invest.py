@@ -7,7 +7,17 @@ maps a land-cover raster to per-pool densities; :func:`pools_change` gives the p
 
 **Nodata:** outputs are float64 with NaN where the land-cover code equals ``nodata`` (or is NaN in a float raster).
 No sentinel value is ever written into the results, so a real change of −1.0 t C/ha stays −1.0 and cannot be
-mistaken for nodata.
+mistaken for nodata. (InVEST writes −1 as its own nodata in change rasters, so a pixel whose change is exactly
+−1.0 t C/ha drops out of InVEST's totals; sinkmap keeps it.)
+
+**Valuation** (:func:`valuation_per_t_c`): InVEST Carbon's net present value of a change in storage, as its user
+guide states it (``carbonstorage.rst``, equation ``carbon_value``)::
+
+    value_seq_x = V · s_x / (q − p) · Σ_{t=0}^{q−p−1} 1 / ((1 + r/100)^t · (1 + c/100)^t)
+
+with ``V`` the price per t C, ``s_x`` the change in storage (t C, or t C/ha for a per-hectare value), ``p`` and ``q``
+the baseline and alternate years, ``r`` the yearly market discount rate (%) and ``c`` the yearly rate of change in
+the price of carbon (%). The change is spread evenly over the ``q − p`` years and each year's share is discounted.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ __all__ = [
     "pools_change",
     "pools_density",
     "read_invest_carbon_table",
+    "valuation_per_t_c",
 ]
 
 POOL_COLUMNS: tuple[str, ...] = ("c_above", "c_below", "c_soil", "c_dead")
@@ -241,3 +252,26 @@ def pools_change(
         c_soil=a.c_soil - b.c_soil,
         c_dead=a.c_dead - b.c_dead,
     )
+
+
+def valuation_per_t_c(
+    *, price_per_t_c: float, discount_rate_pct: float, price_change_pct: float, baseline_year: int, alternate_year: int
+) -> float:
+    """Net present value of one t C of change between ``baseline_year`` and ``alternate_year`` (currency per t C).
+
+    Multiply a change in storage (t C, or t C/ha) by this to get InVEST's ``value_seq`` (see the module docstring):
+    ``V / (q − p) · Σ_{t=0}^{q−p−1} [(1 + r/100)(1 + c/100)]^−t``.
+
+    Raises:
+        ValueError: the alternate year is not after the baseline year, or a rate is −100 % or less.
+    """
+    years = alternate_year - baseline_year
+    if years <= 0:
+        raise ValueError(
+            f"valuation needs the alternate year after the baseline year, got {baseline_year} → {alternate_year}"
+        )
+    if discount_rate_pct <= -100.0 or price_change_pct <= -100.0:
+        raise ValueError("the discount rate and the price change must be greater than −100 %")
+    step = (1.0 + discount_rate_pct / 100.0) * (1.0 + price_change_pct / 100.0)
+    discount_sum = math.fsum(step ** (-t) for t in range(years))
+    return price_per_t_c / years * discount_sum
