@@ -47,7 +47,7 @@ PINYIN_OVERRIDES = {"都匀": "Duyun", "长顺": "Changshun", "三都": "Sandu"}
 
 def english_name(name_zh: str) -> str:
     """Pinyin of the proper name with the administrative suffix translated, e.g. 南明区 → "Nanming District"."""
-    for suffix, english in SUFFIXES:
+    for suffix, english in SUFFIXES:  # noqa: B007 - `english` is used after the loop breaks
         if name_zh.endswith(suffix) and len(name_zh) > len(suffix):
             stem = name_zh[: -len(suffix)]
             break

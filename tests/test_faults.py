@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from badinput_world import World
 
+from badinput_world import World
 from sinkmap.cli import main
 
 PY = sys.executable

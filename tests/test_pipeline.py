@@ -8,6 +8,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
@@ -50,8 +51,13 @@ def _write_case(folder: Path, crs: Any, transform: Affine, *, second_epoch_chang
     write_raster(folder / "precip.tif", PRECIP, crs=crs, transform=transform)
 
 
-def _pipeline(folder: Path, regions: gpd.GeoDataFrame, **extra: Any) -> Path:
+def _pipeline(folder: Path, regions: gpd.GeoDataFrame, *, children: gpd.GeoDataFrame | None = None, **extra: Any) -> Path:
     regions.to_file(folder / "regions.gpkg", driver="GPKG")
+    levels: list[dict[str, Any]] = [{"level": "province", "path": "regions.gpkg", "id_field": "id", "name_field": "name"}]
+    if children is not None:  # a finer level inside the first (regions of one level must not overlap)
+        children.to_file(folder / "children.gpkg", driver="GPKG")
+        levels.append({"level": "county", "path": "children.gpkg", "id_field": "id", "name_field": "name",
+                       "parent_field": "parent", "parent_level": "province"})
     doc = {
         "name": "tiny",
         "output_dir": "out",
@@ -63,7 +69,7 @@ def _pipeline(folder: Path, regions: gpd.GeoDataFrame, **extra: Any) -> Path:
             "growing_stock": {"paths": {2020: "gsv_2020.tif", 2025: "gsv_2025.tif"}},
             "annual_precip": {"path": "precip.tif"},
         },
-        "regions": [{"level": "province", "path": "regions.gpkg", "id_field": "id", "name_field": "name"}],
+        "regions": levels,
         **extra,
     }
     path = folder / "pipeline.yaml"
@@ -77,17 +83,18 @@ def _pipeline(folder: Path, regions: gpd.GeoDataFrame, **extra: Any) -> Path:
 def projected_case(tmp_path: Path) -> Path:
     # 100 m pixels in an equal-area projection: every pixel is exactly 1 ha
     _write_case(tmp_path, ALBERS, Affine(100, 0, 0, 0, -100, 3_000_400))
-    regions = gpd.GeoDataFrame(
-        {"id": ["A", "B", "C"], "name": ["全域", "西部", "东部"]},
-        geometry=[box(0, 3_000_000, 400, 3_000_400), box(0, 3_000_000, 250, 3_000_400), box(250, 3_000_000, 400, 3_000_400)],
+    regions = gpd.GeoDataFrame({"id": ["A"], "name": ["全域"]}, geometry=[box(0, 3_000_000, 400, 3_000_400)], crs=ALBERS)
+    children = gpd.GeoDataFrame(
+        {"id": ["B", "C"], "name": ["西部", "东部"], "parent": ["A", "A"]},
+        geometry=[box(0, 3_000_000, 250, 3_000_400), box(250, 3_000_000, 400, 3_000_400)],
         crs=ALBERS,
     )
-    return _pipeline(tmp_path, regions)
+    return _pipeline(tmp_path, regions, children=children)
 
 
 def test_projected_by_hand(projected_case: Path) -> None:
     result = run_pipeline(load_pipeline(projected_case))
-    t = result.tables["province"].set_index("region_id")
+    t = pd.concat([result.tables["province"], result.tables["county"]]).set_index("region_id")
     # A: 15 mapped ha, 7 forest ha, stock 120 + 100 + 50 + 40 = 310 m³
     assert t.loc["A", "land_area_km2_2020"] == pytest.approx(0.15)
     assert t.loc["A", "forest_area_km2_2020"] == pytest.approx(0.07)
@@ -107,7 +114,7 @@ def test_projected_by_hand(projected_case: Path) -> None:
     assert t.loc["A", "forest_area_km2_2025"] == pytest.approx(0.08)
     assert t.loc["A", "forest_area_change_km2_2020_2025"] == pytest.approx(0.01)
     nation = result.tables["nation"].iloc[0]
-    assert nation["land_area_km2_2020"] == pytest.approx(0.15 + 0.09 + 0.06)
+    assert nation["land_area_km2_2020"] == pytest.approx(0.15)  # the nation is the province level's union: A
 
 
 def test_geographic_by_hand(tmp_path: Path) -> None:
@@ -141,7 +148,11 @@ def test_results_do_not_depend_on_chunk_size(tmp_path_factory: pytest.TempPathFa
     write_raster(folder / "precip.tif", (rng.random(shape) * 800).astype(np.float32), crs="EPSG:4326", transform=transform)
     regions = gpd.GeoDataFrame(
         {"id": ["1", "2", "3"], "name": ["a", "b", "c"]},
-        geometry=[box(100.1, 30.5, 100.5, 30.9), box(100.5, 30.5, 100.83, 30.9).buffer(0.05), box(100.2, 30.45, 100.3, 30.46)],
+        geometry=[  # curved boundaries from a buffer, cut so that the regions do not overlap
+            box(100.1, 30.5, 100.5, 30.9),
+            box(100.5, 30.5, 100.83, 30.9).buffer(0.05).difference(box(100.1, 30.45, 100.5, 30.9)),
+            box(100.2, 30.45, 100.3, 30.46),
+        ],
         crs=4326,
     )
     path = _pipeline(folder, regions)
@@ -157,7 +168,7 @@ def test_outputs_written_and_readable(projected_case: Path) -> None:
     result = run_pipeline(load_pipeline(projected_case))
     out = result.output_dir
     doc = json.loads((out / "regions_province.geojson").read_text(encoding="utf-8"))
-    raw = (out / "regions_province.geojson").read_bytes()
+    raw = (out / "regions_county.geojson").read_bytes()
     assert "西部".encode() in raw and b"\\u" not in raw  # UTF-8, not escaped
     assert doc["type"] == "FeatureCollection" and "crs" not in doc
     assert doc["sinkmap"]["forest_definition"]["canopy_cover_min_pct"] == 20.0

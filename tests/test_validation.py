@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badinput_world import N, NORTH, RES, WEST, World, feature, provinces, square
 
+from badinput_world import NORTH, RES, WEST, N, World, feature, provinces, square
 from sinkmap.cli import main
 
 

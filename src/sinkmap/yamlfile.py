@@ -31,7 +31,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 def load_yaml_text(text: str, where: str) -> Any:
     """Parse YAML ``text``; errors name ``where``, the line and column."""
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_NoAliasLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())

@@ -174,9 +174,9 @@ def loss_emissions(
         frame = gpd.GeoDataFrame(
             {"id": ["extent"], "name": ["raster extent"]}, geometry=[shapely.box(*grid.bounds)], crs=grid.crs
         )
-        level = level_from_frame(frame, RegionLayerSpec("regions", "<raster extent>", "id", "name"))
+        level = level_from_frame(frame, RegionLayerSpec("regions", "<raster extent>", "id", "name"), allow_overlaps=True)
     else:
-        level = load_level(RegionLayerSpec("regions", str(regions), id_field, name_field or id_field))  # type: ignore[arg-type]
+        level = load_level(RegionLayerSpec("regions", str(regions), id_field, name_field or id_field), allow_overlaps=True)  # type: ignore[arg-type]
     zones = ZoneIndex.build([level], grid)
     job = Job(grid, sources, zones, (step,))
     folder = Path(raster_dir) if raster_dir is not None else None

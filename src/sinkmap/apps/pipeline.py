@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from sinkmap._version import __version__
 from sinkmap.apps.outputs import region_tables, write_run
 from sinkmap.apps.plan import PipelinePlan, plan_layers, plan_pipeline
-from sinkmap._version import __version__
 from sinkmap.apps.quantities import Quantity
 from sinkmap.apps.rundir import output_error, run_directory
 from sinkmap.config import PipelineConfig, as_dict

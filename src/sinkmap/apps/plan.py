@@ -118,7 +118,7 @@ def layer_checks(config: PipelineConfig, sources: Mapping[LayerKey, Source]) -> 
             unit=info.unit,
             valid_range=info.valid_range,
             codes=frozenset(info.legend) if info.legend else None,
-            policy=spec.invalid,
+            policy="mask" if spec.invalid == "mask" else "error",
         )
     return checks
 

@@ -75,9 +75,9 @@ def zonal_stats(
     assert grid is not None
     if isinstance(regions, gpd.GeoDataFrame):
         spec = RegionLayerSpec(level="regions", path="<GeoDataFrame>", id_field=id_field, name_field=id_field)
-        level = level_from_frame(regions, spec)
+        level = level_from_frame(regions, spec, allow_overlaps=True)
     else:
-        level = load_level(RegionLayerSpec(level="regions", path=str(regions), id_field=id_field, name_field=id_field))
+        level = load_level(RegionLayerSpec(level="regions", path=str(regions), id_field=id_field, name_field=id_field), allow_overlaps=True)
     zones = ZoneIndex.build([level], grid)
     chosen = {name: tuple((stats or {}).get(name, LAYER_STATS)) for name in sources}
     for name, wanted in chosen.items():

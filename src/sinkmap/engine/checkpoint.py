@@ -90,7 +90,9 @@ class Checkpoint:
         arrays = f"checkpoint-{state.next_window}.npz"
         tmp = self.folder / f".{arrays}.tmp"
         with open(tmp, "wb") as fh:
-            np.savez(fh, totals=state.totals, **{f"crosstab:{k}": v for k, v in state.crosstabs.items()})
+            arrays_by_name: dict[str, Any] = {"totals": state.totals}
+            arrays_by_name.update({f"crosstab:{k}": v for k, v in state.crosstabs.items()})
+            np.savez(fh, **arrays_by_name)
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(self.folder / arrays)

@@ -73,7 +73,7 @@ def _polygonal(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     return np.asarray(out, dtype=object)
 
 
-def load_level(spec: RegionLayerSpec) -> RegionLevel:
+def load_level(spec: RegionLayerSpec, *, allow_overlaps: bool = False) -> RegionLevel:
     """Read and validate a region layer.
 
     Raises:
@@ -100,7 +100,7 @@ def load_level(spec: RegionLayerSpec) -> RegionLevel:
             f"regions {spec.level!r}: cannot read {path} ({first}); check that the file is complete and a polygon "
             "layer GDAL can open (GeoJSON, GeoPackage, Shapefile)"
         ) from exc
-    return level_from_frame(gdf, spec, where=str(path))
+    return level_from_frame(gdf, spec, where=str(path), allow_overlaps=allow_overlaps)
 
 
 OVERLAP_TOLERANCE = 1e-4
@@ -168,8 +168,13 @@ def _check_overlaps(level: RegionLevel, path: str) -> None:
         )
 
 
-def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str = "GeoDataFrame") -> RegionLevel:
-    """Validate an in-memory polygon layer as a region level (see :func:`load_level`)."""
+def level_from_frame(
+    gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str = "GeoDataFrame", allow_overlaps: bool = False
+) -> RegionLevel:
+    """Validate an in-memory polygon layer as a region level (see :func:`load_level`).
+
+    ``allow_overlaps`` is for independent zones (zonal statistics, InVEST and loss tables per polygon); a level of
+    a pipeline is summed into its parent and the nation, so its regions must not overlap."""
     path = where
     if gdf.crs is None:
         raise CRSError(f"regions {spec.level!r}: {path} has no CRS; save it with one (GeoJSON is EPSG:4326 by default)")
@@ -209,7 +214,8 @@ def level_from_frame(gdf: gpd.GeoDataFrame, spec: RegionLayerSpec, *, where: str
         geometry_lonlat=lonlat.reset_index(drop=True),
         geometry=geom.reset_index(drop=True),
     )
-    _check_overlaps(level, path)
+    if not allow_overlaps:
+        _check_overlaps(level, path)
     return level
 
 
