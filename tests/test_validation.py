@@ -210,6 +210,15 @@ def _truncate(name: str) -> Callable[[Path], None]:
     return damage
 
 
+def _pools(rows: str) -> Callable[[World], None]:
+    return lambda w: (w.root / "pools.csv").write_text("lucode,c_above,c_below,c_soil,c_dead\n" + rows, encoding="utf-8")
+
+
+def _invest(w: World, *extra: str) -> list[str]:
+    return ["invest", str(w.data / "landcover_2020.tif"), str(w.data / "landcover_2025.tif"), "--pools",
+            str(w.root / "pools.csv"), "-o", str(w.root / "invest.csv"), *extra]
+
+
 def _export(w: World, *extra: str) -> list[str]:
     return ["export", str(w.output), "--level", "province", "-o", str(w.root / "x.geojson"), *extra]
 
@@ -308,6 +317,12 @@ CASES = [
          argv=lambda w: ["export", str(w.output), "--level", "county", "-o", str(w.root / "x.geojson")]),
     Case("export: unknown region", _finished_run_then(lambda run: None), ("Atlantis",),
          argv=lambda w: _export(w, "--region", "Atlantis")),
+    Case("invest: --regions without --id-field", _pools("1,10,2,50,1\n2,80,20,90,5\n3,20,5,60,2\n4,5,2,70,1\n5,0,0,0,0\n9,10,3,200,1\n"),
+         ("--id-field",), argv=lambda w: _invest(w, "--regions", str(w.regions))),
+    Case("invest: code missing from the pools table", _pools("1,10,2,50,1\n2,80,20,90,5\n"), ("pools.csv", "3"),
+         argv=_invest),
+    Case("invest: pools table without c_soil", lambda w: (w.root / "pools.csv").write_text("lucode,c_above,c_below,c_dead\n1,1,1,1\n"),
+         ("pools.csv", "c_soil"), argv=_invest),
     Case("export: output exists", _finished_run_then(lambda run: (run.parent.parent / "x.geojson").write_text("{}")),
          ("x.geojson", "--overwrite"), argv=_export),
 ]
