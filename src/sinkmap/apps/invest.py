@@ -26,13 +26,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
-from sinkmap.engine.job import Job, run_job
-from sinkmap.engine.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
+from sinkmap.apps.polygons import polygon_level, run_with_rasters
+from sinkmap.engine.job import Job
+from sinkmap.engine.regions import ZoneIndex
 from sinkmap.engine.sources import LayerSource
 from sinkmap.errors import ConfigError, FactorTableError
 from sinkmap.kernels.area import AREA_METHODS
@@ -171,13 +170,7 @@ def invest_storage(
         map_codes.append(code if nodata_in_table == "map" else None)
     for message in warnings:
         log.warning("%s", message)
-    if regions is None:
-        frame = gpd.GeoDataFrame(
-            {"id": ["extent"], "name": ["raster extent"]}, geometry=[shapely.box(*grid.bounds)], crs=grid.crs
-        )
-        level = level_from_frame(frame, RegionLayerSpec("regions", "<raster extent>", "id", "name"), allow_overlaps=True)
-    else:
-        level = load_level(RegionLayerSpec("regions", str(regions), id_field, name_field or id_field), allow_overlaps=True)  # type: ignore[arg-type]
+    level = polygon_level(regions, grid, id_field=id_field, name_field=name_field)
     zones = ZoneIndex.build([level], grid)
     names = scenario_names(n)
     step = InvestStep(
@@ -189,13 +182,7 @@ def invest_storage(
         npv_per_t_c=npv_per_t_c,
     )
     job = Job(grid, {("lulc", k): source for k, source in enumerate(sources)}, zones, (step,))
-    folder = Path(raster_dir) if raster_dir is not None else None
-    scratch = folder / ".scratch" if folder is not None else None
-    result = run_job(
-        job, chunk_size=chunk_size, scheduler=scheduler, workers=workers, raster_dir=folder, scratch_dir=scratch
-    )
-    if scratch is not None and scratch.is_dir() and not any(scratch.iterdir()):
-        scratch.rmdir()
+    result = run_with_rasters(job, raster_dir, chunk_size=chunk_size, scheduler=scheduler, workers=workers)
     unknown = sorted(code for what, code in result.notes if what == UNKNOWN_CODE)
     if unknown:
         raise FactorTableError(

@@ -16,12 +16,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
-import shapely
 
-from sinkmap.engine.job import Job, run_job
-from sinkmap.engine.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
+from sinkmap.apps.polygons import polygon_level, run_with_rasters
+from sinkmap.engine.job import Job
+from sinkmap.engine.regions import ZoneIndex
 from sinkmap.engine.roles import ROLES
 from sinkmap.engine.sources import LayerSource, Source
 from sinkmap.errors import ConfigError, SinkmapError
@@ -170,22 +169,10 @@ def loss_emissions(
         with_soil=soil_carbon is not None,
         rasters_wanted=raster_dir is not None,
     )
-    if regions is None:
-        frame = gpd.GeoDataFrame(
-            {"id": ["extent"], "name": ["raster extent"]}, geometry=[shapely.box(*grid.bounds)], crs=grid.crs
-        )
-        level = level_from_frame(frame, RegionLayerSpec("regions", "<raster extent>", "id", "name"), allow_overlaps=True)
-    else:
-        level = load_level(RegionLayerSpec("regions", str(regions), id_field, name_field or id_field), allow_overlaps=True)  # type: ignore[arg-type]
+    level = polygon_level(regions, grid, id_field=id_field, name_field=name_field)
     zones = ZoneIndex.build([level], grid)
     job = Job(grid, sources, zones, (step,))
-    folder = Path(raster_dir) if raster_dir is not None else None
-    scratch = folder / ".scratch" if folder is not None else None
-    result = run_job(
-        job, chunk_size=chunk_size, scheduler=scheduler, workers=workers, raster_dir=folder, scratch_dir=scratch
-    )
-    if scratch is not None and scratch.is_dir() and not any(scratch.iterdir()):
-        scratch.rmdir()
+    result = run_with_rasters(job, raster_dir, chunk_size=chunk_size, scheduler=scheduler, workers=workers)
     beyond = sorted(code for what, code in result.notes if what == LOSS_CODE_BEYOND)
     if beyond:
         raise SinkmapError(

@@ -20,9 +20,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from sinkmap.apps.polygons import polygon_level
 from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.job import Job, run_job
-from sinkmap.engine.regions import RegionLayerSpec, ZoneIndex, level_from_frame, load_level
+from sinkmap.engine.regions import ZoneIndex
 from sinkmap.engine.sources import LayerSource
 from sinkmap.errors import ConfigError
 from sinkmap.steps.zonal import LAYER_STATS, ZonalStep
@@ -73,11 +74,7 @@ def zonal_stats(
         grid = grid or source.target_grid
         sources[name] = source
     assert grid is not None
-    if isinstance(regions, gpd.GeoDataFrame):
-        spec = RegionLayerSpec(level="regions", path="<GeoDataFrame>", id_field=id_field, name_field=id_field)
-        level = level_from_frame(regions, spec, allow_overlaps=True)
-    else:
-        level = load_level(RegionLayerSpec(level="regions", path=str(regions), id_field=id_field, name_field=id_field), allow_overlaps=True)
+    level = polygon_level(regions, grid, id_field=id_field)
     zones = ZoneIndex.build([level], grid)
     chosen = {name: tuple((stats or {}).get(name, LAYER_STATS)) for name in sources}
     for name, wanted in chosen.items():
