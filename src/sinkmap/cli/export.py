@@ -85,7 +85,7 @@ def command(
     overwrite: bool,
     precision: int | None,
 ) -> None:
-    """Export regions of RUN_DIR (a `sinkmap run` output) to GeoJSON, GeoPackage, CSV or Excel.
+    """Export regions of RUN_DIR (a `sinkmap run` output) to GeoJSON, GeoPackage, CSV, Excel or GeoParquet.
 
     Every file carries the region table's columns, the target set's id and the target tracking columns
     (trend, projections, year the target is reached, on/off track).
