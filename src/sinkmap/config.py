@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from sinkmap.engine.legends import Legend, load_legend
 from sinkmap.engine.regions import RegionLayerSpec
 from sinkmap.engine.roles import ROLES
 from sinkmap.errors import ConfigError, InputNotFoundError
@@ -37,6 +38,15 @@ class LayerSpec:
     resampling: str | None = None
     scale: float | None = None
     base_year: int | None = None
+    legend: Legend | None = None
+
+    @property
+    def accepted_codes(self) -> frozenset[int] | None:
+        """Raw codes the layer may hold: its product legend's, else its role's legend (``None``: not categorical)."""
+        if self.legend is not None:
+            return self.legend.accepted_codes
+        role_legend = ROLES[self.role].legend
+        return frozenset(role_legend) if role_legend else None
 
     def paths_for(self, epoch: int) -> tuple[str, ...] | None:
         if self.static is not None:
@@ -134,7 +144,7 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
         data = {"path": data}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected `path:` or `paths:` for layer {role!r}")
-    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year"}, where)
+    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year", "legend"}, where)
     if ("path" in data) == ("paths" in data):
         raise ConfigError(f"{where}: give exactly one of `path` (one set of tiles) or `paths` (per epoch)")
     static = by_epoch = None
@@ -155,8 +165,14 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
     resampling = data.get("resampling")
     if resampling is not None and not isinstance(resampling, str):
         raise ConfigError(f"{where}.resampling: expected a method name such as nearest or bilinear")
+    legend = None
+    if data.get("legend") is not None:
+        if not isinstance(data["legend"], str):
+            raise ConfigError(f"{where}.legend: expected a built-in legend name (e.g. worldcover) or a legend CSV path")
+        legend = load_legend(data["legend"], role=role, base_dir=base, where=f"{where}.legend")
     return LayerSpec(
         role=role,
+        legend=legend,
         static=static,
         by_epoch=by_epoch,
         nodata=None if data.get("nodata") is None else _number(data["nodata"], f"{where}.nodata"),

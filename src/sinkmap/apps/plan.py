@@ -14,6 +14,7 @@ from typing import Any
 from sinkmap.config import PipelineConfig
 from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.job import Job
+from sinkmap.engine.legends import LegendSource
 from sinkmap.engine.regions import RegionLevel, ZoneIndex, load_level
 from sinkmap.engine.roles import ROLES
 from sinkmap.engine.sources import MAX_COARSE_PIXELS, CoarseSource, LayerSource, Source
@@ -67,7 +68,7 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
             except AlignmentError as exc:
                 hint = f" (the suggested method for {role} is `{ROLES[role].resampling}`)" if "resampling" in str(exc) else ""
                 raise AlignmentError(f"{config.path}: {exc}{hint}") from exc
-            sources[(role, epoch)] = source
+            sources[(role, epoch)] = source if spec.legend is None else LegendSource(source, spec.legend)
     temperature = sources.get(("mean_temperature", None))
     if (
         isinstance(temperature, LayerSource)

@@ -203,7 +203,13 @@ class WindowInputs:
             return None
         if key not in self._read:
             started = time.perf_counter()
-            self._read[key] = self._layers[key].read(self.window)
+            source = self._layers[key]
+            values, valid = source.read(self.window)
+            # the input check of the codes as read belongs here, before a product legend maps them
+            reclassify = getattr(source, "reclassify", None)  # a LegendSource: raw codes → internal codes
+            if reclassify is not None:
+                values, valid = reclassify(values, valid)
+            self._read[key] = (values, valid)
             self.read_seconds += time.perf_counter() - started
         return self._read[key]
 
