@@ -397,6 +397,8 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
 
 def as_dict(obj: Any) -> Any:
     """Plain-data view of a config object (for the manifest)."""
+    if isinstance(obj, Legend):  # the legend's name and file; its rows are in the manifest's layers
+        return {"name": obj.name, "path": obj.path, "sha256": obj.sha256}
     if is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: as_dict(getattr(obj, f.name)) for f in fields(obj) if f.name != "raw"}
     if isinstance(obj, dict):

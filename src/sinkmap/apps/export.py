@@ -66,6 +66,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "gpkg": (".gpkg",),
     "csv": (".csv",),
     "xlsx": (".xlsx",),
+    "geoparquet": (".parquet", ".geoparquet"),
 }
 
 #: Decimal places of longitude/latitude per level. 1e-3° ≈ 110 m suits a national map, 1e-4° ≈ 11 m a
@@ -646,6 +647,34 @@ def _write_gpkg(
     pyogrio.write_dataframe(about, path, layer="about", driver="GPKG")
 
 
+def _write_geoparquet(
+    path: Path,
+    frames: Mapping[str, gpd.GeoDataFrame],
+    meta: dict[str, Any],
+    columns_meta: Mapping[str, Mapping[str, Any]],
+    precision: int | None,
+) -> None:
+    """Every level in one GeoParquet file (its ``level`` column tells them apart), geometry in EPSG:4326.
+
+    The file's ``geo`` metadata is GeoPandas' (GeoParquet); the run's metadata and each published column's unit,
+    kind and label are in the ``sinkmap`` key of the Parquet schema metadata (JSON).
+    """
+    import pyarrow.parquet as pq
+
+    parts = []
+    for level, frame in frames.items():
+        digits = precision if precision is not None else PRECISION.get(level, DEFAULT_PRECISION)
+        part = frame.copy()
+        part["geometry"] = gpd.GeoSeries(snapped(frame.geometry.values, digits), index=frame.index, crs=frame.crs)
+        parts.append(part)
+    table = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    table.to_parquet(path, index=False)
+    written = pq.read_table(path)
+    columns = {c: dict(columns_meta[c]) for c in table.columns if c in columns_meta}
+    extra = json.dumps({**meta, "columns": columns}, ensure_ascii=False, default=str).encode("utf-8")
+    pq.write_table(written.replace_schema_metadata({**(written.schema.metadata or {}), b"sinkmap": extra}), path)
+
+
 def _write_csv(path: Path, frames: Mapping[str, gpd.GeoDataFrame]) -> None:
     table = pd.concat(
         [pd.DataFrame(f.drop(columns="geometry")) for f in frames.values()], ignore_index=True
@@ -776,7 +805,7 @@ def export_regions(
         level: the finest level to export (``province``, ``prefecture``, ``county`` …).
         region: an adcode or a Chinese or English name (see :func:`find_region`); ``None`` for every region of
             ``level``.
-        fmt: ``geojson``, ``gpkg``, ``csv`` or ``xlsx``; default from the suffix of ``output``.
+        fmt: ``geojson``, ``gpkg``, ``csv``, ``xlsx`` or ``geoparquet``; default from the suffix of ``output``.
         overwrite: replace ``output`` if it exists.
         precision: decimal places of lon/lat for every level (default :data:`PRECISION` per level).
 
@@ -808,6 +837,8 @@ def export_regions(
             _write_gpkg(scratch, frames, meta, precision)
         elif fmt == "csv":
             _write_csv(scratch, frames)
+        elif fmt == "geoparquet":
+            _write_geoparquet(scratch, frames, meta, run.manifest.get("columns") or {}, precision)
         else:
             _write_xlsx(scratch, frames, meta, run.manifest.get("columns") or {})
         os.replace(scratch, output)

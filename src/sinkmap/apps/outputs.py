@@ -18,6 +18,7 @@ from sinkmap._version import __version__
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
 from sinkmap.apps.plan import PipelinePlan
 from sinkmap.apps.quantities import REGION_AREA, Quantity, column_metadata, derive
+from sinkmap.apps.stac import write_stac
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
@@ -235,6 +236,18 @@ def write_run(
     outputs["regions.csv"] = "all levels' region tables in one CSV (UTF-8 with BOM for spreadsheet programs)"
     for key, path in raster_files.items():
         outputs[str(path.relative_to(run_dir))] = f"per-pixel {key} (Cloud-Optimized GeoTIFF)"
+    outputs.update(
+        write_stac(
+            run_dir,
+            name=config.name,
+            description=config.description,
+            epochs=config.epochs,
+            grid_crs=plan.job.grid.crs_wkt,
+            grid_bounds=plan.job.grid.bounds,
+            rasters=list(raster_files.values()),
+            files=dict(outputs),
+        )
+    )
 
     inputs = []
     for (role, epoch), source in sorted(plan.job.layers.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):

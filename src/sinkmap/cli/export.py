@@ -72,7 +72,7 @@ def print_export_summary(result: ExportResult) -> None:
 @click.option(
     "--precision",
     type=click.IntRange(0, 9),
-    help="Decimal places of lon/lat for GeoJSON and GeoPackage (default per level: province 4, county 5).",
+    help="Decimal places of lon/lat for GeoJSON, GeoPackage and GeoParquet (default per level: province 4, county 5).",
 )
 @click.pass_context
 def command(

@@ -31,10 +31,10 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -90,7 +90,7 @@ class Legend:
     path: str
     sha256: str
     rows: tuple[LegendRow, ...]
-    _lut: tuple[int, NDArray[np.int32]] = field(init=False, repr=False, compare=False)
+    _lut: ClassVar[tuple[int, NDArray[np.int32]]]  # set per instance in __post_init__
 
     def __post_init__(self) -> None:
         lo = min(r.lo for r in self.rows)
@@ -102,7 +102,7 @@ class Legend:
             elif row.internal is not None:
                 lut[row.lo - lo : row.hi - lo + 1] = row.internal
         lut.setflags(write=False)
-        object.__setattr__(self, "_lut", (lo, lut))
+        object.__setattr__(self, "_lut", (lo, lut))  # not a field: kept out of equality, repr and the manifest
 
     @property
     def accepted_codes(self) -> frozenset[int]:
