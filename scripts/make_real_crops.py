@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import rasterio
+from affine import Affine
 from rasterio.windows import Window
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
@@ -28,7 +29,7 @@ def main(shared: str) -> None:
     for name, (source, window) in CROPS.items():
         with rasterio.open(Path(shared) / source) as src:
             profile = src.profile | {
-                "width": window.width, "height": window.height, "transform": src.window_transform(window),
+                "width": window.width, "height": window.height, "transform": src.transform @ Affine.translation(window.col_off, window.row_off),
                 "tiled": True, "blockxsize": 128, "blockysize": 128, "compress": "deflate",
             }
             with rasterio.open(OUT / name, "w", **profile) as dst:

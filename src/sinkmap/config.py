@@ -111,21 +111,80 @@ def _check_keys(data: dict[str, Any], allowed: set[str], where: str, required: s
         raise ConfigError(f"{where}: missing required key(s) {', '.join(map(repr, missing))}")
 
 
-def _resolve_glob(pattern: str, base: Path, where: str) -> tuple[str, ...]:
+_VSI = {"http://": "/vsicurl/http://", "https://": "/vsicurl/https://", "s3://": "/vsis3/", "gs://": "/vsigs/"}
+
+
+def gdal_path(path: str) -> str | None:
+    """The GDAL virtual path of a remote raster (``https://…`` → ``/vsicurl/https://…``, ``s3://b/k`` →
+    ``/vsis3/b/k``, a ``/vsi…`` path as it is), or ``None`` for a local path."""
+    if path.startswith("/vsi"):
+        return path
+    for prefix, vsi in _VSI.items():
+        if path.startswith(prefix):
+            return vsi + path[len(prefix) :] if prefix in ("s3://", "gs://") else vsi[: -len(prefix)] + path
+    return None
+
+
+def _stac_assets(path: Path, asset: str | None, where: str) -> tuple[str, ...]:
+    """The raster hrefs of a STAC item file, or of every item of a search result (FeatureCollection)."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}: {path} is not a readable STAC item file ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("type") not in ("Feature", "FeatureCollection"):
+        raise ConfigError(f"{where}: {path} is neither a STAC item (type Feature) nor an item search result")
+    items = doc.get("features", []) if doc["type"] == "FeatureCollection" else [doc]
+    if not items:
+        raise ConfigError(f"{where}: the search result {path} holds no items")
+    hrefs = []
+    for item in items:
+        assets = item.get("assets") or {}
+        name = asset
+        if name is None:
+            data = [k for k, a in assets.items() if "data" in (a.get("roles") or [])]
+            name = data[0] if len(data) == 1 else (next(iter(assets)) if len(assets) == 1 else None)
+        if name is None or name not in assets:
+            raise ConfigError(
+                f"{where}: STAC item {item.get('id')!r} in {path} has assets {', '.join(assets) or 'none'}; "
+                "name the one to read with `asset:` in the layer"
+            )
+        href = str(assets[name]["href"])
+        remote = gdal_path(href)
+        if remote is not None:
+            hrefs.append(remote)
+        else:
+            local = Path(href.removeprefix("file://"))
+            local = local if local.is_absolute() else (path.parent / local).resolve()
+            if not local.exists():
+                raise InputNotFoundError(f"{where}: asset {name!r} of STAC item {item.get('id')!r} is {local}, which does not exist")
+            hrefs.append(str(local))
+    return tuple(hrefs)
+
+
+def _resolve_glob(pattern: str, base: Path, where: str, asset: str | None = None) -> tuple[str, ...]:
+    remote = gdal_path(pattern)
+    if remote is not None:  # read by GDAL over the network; no listing, so no glob
+        if any(c in pattern for c in "*?["):
+            raise ConfigError(f"{where}: {pattern!r}: remote paths cannot be globbed; list the files one by one")
+        return (remote,)
     full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+    if full.lower().endswith(".json") and Path(full).is_file():  # a STAC item or item search result
+        return _stac_assets(Path(full), asset, where)
     matches = sorted(glob.glob(full))
     if not matches:
         raise InputNotFoundError(f"{where}: no file matches {pattern!r} (looked for {full}); check the path")
     return tuple(matches)
 
 
-def _paths(value: Any, base: Path, where: str) -> tuple[str, ...]:
+def _paths(value: Any, base: Path, where: str, asset: str | None = None) -> tuple[str, ...]:
     patterns = [value] if isinstance(value, str) else value
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns) or not patterns:
         raise ConfigError(f"{where}: expected a file path, a glob pattern or a list of them")
     out: list[str] = []
     for p in patterns:
-        out.extend(_resolve_glob(p, base, where))
+        out.extend(_resolve_glob(p, base, where, asset))
     return tuple(out)
 
 
@@ -144,12 +203,15 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
         data = {"path": data}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected `path:` or `paths:` for layer {role!r}")
-    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year", "legend"}, where)
+    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year", "legend", "asset"}, where)
+    asset = data.get("asset")
+    if asset is not None and not isinstance(asset, str):
+        raise ConfigError(f"{where}.asset: expected the name of a STAC asset, e.g. data")
     if ("path" in data) == ("paths" in data):
         raise ConfigError(f"{where}: give exactly one of `path` (one set of tiles) or `paths` (per epoch)")
     static = by_epoch = None
     if "path" in data:
-        static = _paths(data["path"], base, f"{where}.path")
+        static = _paths(data["path"], base, f"{where}.path", asset)
     else:
         if not isinstance(data["paths"], dict):
             raise ConfigError(f"{where}.paths: expected a mapping epoch → path, e.g. {{2020: tiles_2020_*.tif}}")
@@ -159,7 +221,7 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
                 year = int(epoch)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{where}.paths: epoch {epoch!r} is not a year") from exc
-            by_epoch[year] = _paths(value, base, f"{where}.paths.{year}")
+            by_epoch[year] = _paths(value, base, f"{where}.paths.{year}", asset)
     if role == "loss_year" and "base_year" not in data:
         raise ConfigError(f"{where}: a loss_year layer needs `base_year` (2000 for Hansen Global Forest Change)")
     resampling = data.get("resampling")

@@ -254,9 +254,7 @@ def write_run(
         if role not in ROLES:  # derived on a layer's own grid: its files are listed under that layer
             continue
         for p in source.paths:
-            inputs.append(
-                {"role": role, "epoch": epoch, "path": p, "sha256": sha256_file(p), "bytes": Path(p).stat().st_size}
-            )
+            inputs.append(_input(role, p, epoch))
     for spec in config.regions:
         inputs.append(_input(f"regions:{spec.level}", spec.path))
     inputs.append(_input("pipeline", config.path))
@@ -295,8 +293,10 @@ def write_run(
     return manifest
 
 
-def _input(role: str, path: str) -> dict[str, Any]:
-    return {"role": role, "epoch": None, "path": path, "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+def _input(role: str, path: str, epoch: int | None = None) -> dict[str, Any]:
+    if path.startswith("/vsi"):  # read remotely through GDAL: ranges only, no checksum of the whole file
+        return {"role": role, "epoch": epoch, "path": path, "sha256": None, "bytes": None, "remote": True}
+    return {"role": role, "epoch": epoch, "path": path, "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
 
 
 def _write_catchments(path: Path, table_path: str) -> None:
