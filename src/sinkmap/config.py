@@ -20,7 +20,7 @@ from sinkmap.engine.roles import ROLES
 from sinkmap.errors import ConfigError, InputNotFoundError
 from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
 
-__all__ = ["LAYER_ROLES", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
+__all__ = ["LAYER_ROLES", "DerivedSpec", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
 
 #: Layer roles a pipeline may name, with their units (from the registry in :mod:`sinkmap.engine.roles`).
 LAYER_ROLES: dict[str, str] = {name: f"{role.description}, {role.unit}" for name, role in ROLES.items()}
@@ -53,6 +53,19 @@ class LayerSpec:
             return self.static
         assert self.by_epoch is not None
         return self.by_epoch.get(epoch)
+
+
+@dataclass(frozen=True)
+class DerivedSpec:
+    """A layer computed from other layers (``derived:``; see :mod:`sinkmap.engine.derived`)."""
+
+    name: str
+    operation: str
+    of: tuple[str, ...]
+    above: float | None = None
+    below: float | None = None
+    mapping: tuple[tuple[int, int], ...] = ()
+    default: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,8 @@ class PipelineConfig:
     targets: str | None = "cpc_2021"
     raster_outputs: tuple[str, ...] = RASTER_OUTPUTS
     carbon: CarbonSpec = field(default_factory=CarbonSpec)
+    inputs: dict[str, LayerSpec] = field(default_factory=dict)
+    derived: tuple[DerivedSpec, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -194,8 +209,8 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]) -> LayerSpec:
-    if role not in LAYER_ROLES:
+def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...], *, is_role: bool = True) -> LayerSpec:
+    if is_role and role not in LAYER_ROLES:
         raise ConfigError(
             f"{where}: unknown layer {role!r}; known layers: {', '.join(LAYER_ROLES)} (see the README's role table for units)"
         )
@@ -231,7 +246,7 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
     if data.get("legend") is not None:
         if not isinstance(data["legend"], str):
             raise ConfigError(f"{where}.legend: expected a built-in legend name (e.g. worldcover) or a legend CSV path")
-        legend = load_legend(data["legend"], role=role, base_dir=base, where=f"{where}.legend")
+        legend = load_legend(data["legend"], role=role if is_role else None, base_dir=base, where=f"{where}.legend")
     return LayerSpec(
         role=role,
         legend=legend,
@@ -242,6 +257,73 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
         scale=None if data.get("scale") is None else _number(data["scale"], f"{where}.scale"),
         base_year=None if data.get("base_year") is None else int(data["base_year"]),
     )
+
+
+def _derived(raw: Any, known: set[str], where: str) -> tuple[DerivedSpec, ...]:
+    """``derived:``: name → {operation: inputs}; each may use inputs, layers and other derived layers (returned in
+    an order where every layer comes after those it is computed from)."""
+    from sinkmap.engine.derived import OPERATIONS, parse_mapping
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of layer name → {{operation: inputs}}, e.g. annual_precip: {{sum: [p01, p02]}}")
+    parsed: list[DerivedSpec] = []
+    for name, spec in raw.items():
+        at = f"{where}.{name}"
+        if name in known:
+            raise ConfigError(f"{at}: {name!r} is already a layer or an input; a derived layer needs a name of its own")
+        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in OPERATIONS:
+            raise ConfigError(f"{at}: expected one operation of {', '.join(OPERATIONS)}, e.g. {{sum: [p01, p02]}}")
+        operation, arg = next(iter(spec.items()))
+        kwargs: dict[str, Any] = {}
+        if operation in ("sum", "mean", "min", "max"):
+            of = arg
+            if not isinstance(of, list) or not of or not all(isinstance(x, str) for x in of):
+                raise ConfigError(f"{at}.{operation}: expected a list of layer or input names")
+        else:
+            if not isinstance(arg, dict) or not isinstance(arg.get("of"), str):
+                raise ConfigError(f"{at}.{operation}: expected {{of: NAME, …}}")
+            of = [arg["of"]]
+            if operation == "threshold":
+                _check_keys(arg, {"of", "above", "below"}, f"{at}.threshold")
+                if ("above" in arg) == ("below" in arg):
+                    raise ConfigError(f"{at}.threshold: give exactly one of `above` or `below`")
+                for key in ("above", "below"):
+                    if key in arg:
+                        kwargs[key] = _number(arg[key], f"{at}.threshold.{key}")
+            else:
+                _check_keys(arg, {"of", "map", "default"}, f"{at}.reclassify", required={"of", "map"})
+                try:
+                    kwargs["mapping"] = parse_mapping(arg["map"]) if isinstance(arg["map"], dict) else None
+                except ValueError as exc:
+                    raise ConfigError(f"{at}.reclassify.map: {exc} is not a whole-number code → code pair") from exc
+                if not kwargs["mapping"]:
+                    raise ConfigError(f"{at}.reclassify.map: expected {{code: new code, …}}")
+                default = arg.get("default")
+                if default is not None and (isinstance(default, bool) or not isinstance(default, int)):
+                    raise ConfigError(f"{at}.reclassify.default: expected a whole-number code")
+                kwargs["default"] = default
+        parsed.append(DerivedSpec(name=name, operation=operation, of=tuple(of), **kwargs))
+    names = {d.name for d in parsed}
+    out: list[DerivedSpec] = []
+    pending = list(parsed)
+    while pending:
+        ready = [d for d in pending if all(x in known for x in d.of)]
+        if not ready:
+            first = pending[0]
+            missing = [x for x in first.of if x not in known]
+            cycle = all(x in names for x in missing)
+            raise ConfigError(
+                f"{where}.{first.name}: "
+                + (f"{', '.join(map(repr, missing))} and {first.name!r} are computed from each other; break the cycle"
+                   if cycle else
+                   f"{', '.join(map(repr, [x for x in missing if x not in names]))} is not a layer, an input or a "
+                   f"derived layer (known: {', '.join(sorted(known | names))})")
+            )
+        for d in ready:
+            out.append(d)
+            known.add(d.name)
+            pending.remove(d)
+    return tuple(out)
 
 
 def _from_mapping(cls: type, data: Any, where: str) -> Any:
@@ -294,7 +376,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raise ConfigError(f"{where}: a pipeline file is a mapping of keys such as name, epochs, layers, regions")
     allowed = {
         "name", "description", "output_dir", "epochs", "grid", "chunk_size", "scheduler", "workers", "layers",
-        "regions", "nation", "forest_definition", "targets", "outputs", "carbon",
+        "regions", "nation", "forest_definition", "targets", "outputs", "carbon", "inputs", "derived",
     }
     _check_keys(data, allowed, where, required={"name", "output_dir", "epochs", "layers", "regions"})
     base = path.resolve().parent
@@ -308,6 +390,17 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     if not isinstance(layers_raw, dict) or not layers_raw:
         raise ConfigError(f"{where}: layers: expected a mapping of layer role → files")
     layers = {role: _layer(role, spec, base, f"{where}: layers.{role}", epochs) for role, spec in layers_raw.items()}
+    inputs_raw = data.get("inputs") or {}
+    if not isinstance(inputs_raw, dict):
+        raise ConfigError(f"{where}: inputs: expected a mapping of name → files (rasters that derived layers use)")
+    clash = sorted(set(inputs_raw) & (set(layers) | set(LAYER_ROLES)))
+    if clash:
+        raise ConfigError(f"{where}: inputs: {', '.join(clash)} is a layer role; list it under layers, or rename the input")
+    inputs = {
+        str(name): _layer(str(name), spec, base, f"{where}: inputs.{name}", epochs, is_role=False)
+        for name, spec in inputs_raw.items()
+    }
+    derived = _derived(data.get("derived") or {}, set(layers) | set(inputs), f"{where}: derived")
     if "landcover" not in layers and "canopy_cover" not in layers:
         raise ConfigError(f"{where}: layers: needs `landcover` or `canopy_cover` to find forest")
     derived_canopy = "loss_year" in layers
@@ -453,6 +546,8 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         targets=targets,
         raster_outputs=raster_outputs,
         carbon=carbon,
+        inputs=inputs,
+        derived=derived,
         raw=data,
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sinkmap.config import PipelineConfig
+from sinkmap.engine.derived import DerivedSource
 from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.job import Job
 from sinkmap.engine.legends import LegendSource
@@ -69,6 +70,8 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
                 hint = f" (the suggested method for {role} is `{ROLES[role].resampling}`)" if "resampling" in str(exc) else ""
                 raise AlignmentError(f"{config.path}: {exc}{hint}") from exc
             sources[(role, epoch)] = source if spec.legend is None else LegendSource(source, spec.legend)
+    if config.inputs or config.derived:
+        sources.update(_derived_sources(config, grid, sources))
     temperature = sources.get(("mean_temperature", None))
     if (
         isinstance(temperature, LayerSource)
@@ -95,12 +98,56 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
     return grid, sources
 
 
+def _derived_sources(config: PipelineConfig, grid: GridSpec, layers: dict[LayerKey, Source]) -> dict[LayerKey, Source]:
+    """The derived layers that are roles, per epoch; computed lazily from the pipeline's ``inputs`` and layers."""
+    pool: dict[LayerKey, Source] = dict(layers)
+    for name, spec in config.inputs.items():
+        for epoch in [None] if spec.static is not None else list(spec.by_epoch or {}):
+            paths = spec.static if epoch is None else spec.paths_for(epoch)
+            assert paths is not None
+            try:
+                source = LayerSource.plan(
+                    name if epoch is None else f"{name}[{epoch}]",
+                    paths,
+                    grid,
+                    nodata=spec.nodata,
+                    resampling=spec.resampling,
+                    scale=spec.scale,
+                )
+            except AlignmentError as exc:
+                raise AlignmentError(f"{config.path}: inputs.{name}: {exc}") from exc
+            pool[(name, epoch)] = source if spec.legend is None else LegendSource(source, spec.legend)
+    out: dict[LayerKey, Source] = {}
+    for derived in config.derived:
+        epochs_of = [{e for (n, e) in pool if n == name} for name in derived.of]
+        if all(None in found for found in epochs_of):
+            epochs: list[int | None] = [None]
+        else:  # per epoch where every per-epoch input has that epoch (a static input serves every epoch)
+            epochs = [e for e in config.epochs if all(None in found or e in found for found in epochs_of)]
+        for epoch in epochs:
+            parts = tuple(pool[(name, epoch)] if (name, epoch) in pool else pool[(name, None)] for name in derived.of)
+            computed = DerivedSource(
+                derived.name if epoch is None else f"{derived.name}[{epoch}]",
+                derived.operation,
+                parts,
+                above=derived.above,
+                below=derived.below,
+                mapping=derived.mapping,
+                default=derived.default,
+            )
+            pool[(derived.name, epoch)] = computed
+            if derived.name in ROLES:
+                out[(derived.name, epoch)] = computed
+        log.info("layer %s: derived (%s of %s)", derived.name, derived.operation, ", ".join(derived.of))
+    return out
+
+
 def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
     """Inspect layers and regions, fix the grid, and choose the steps."""
     grid, sources = plan_layers(config)
     levels = [load_level(spec) for spec in config.regions]
     zones = ZoneIndex.build(levels, grid)
-    roles = frozenset(config.layers)
+    roles = frozenset(config.layers) | {d.name for d in config.derived if d.name in ROLES}
     loss = config.layers.get("loss_year")
     steps: list[Step[Any]] = [
         ForestStep(
