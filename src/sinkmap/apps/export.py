@@ -543,7 +543,7 @@ def column_label(key: str, columns: Mapping[str, Mapping[str, Any]] | None = Non
         en = f"{meta['label']}{epoch}"
         zh = f"碳汇 {en}" if "sink" in key else f"碳储量 {en}" if "carbon" in key else en
         return ColumnLabel(zh, f"{en} (sinks positive)" if "sink" in key else en, _unit(meta))
-    hint, unit = next(((h, u) for h, u in _UNIT_HINTS if h in key), ("", ""))
+    hint, unit = next(((h, u) for h, u in _UNIT_HINTS if _token_at(key, h) is not None), ("", ""))
     words = _words(key, hint)
     if "sink" in key:
         return ColumnLabel(f"碳汇 {words}", f"{words} (sinks positive)", unit)
@@ -559,10 +559,23 @@ def _unit(meta: Mapping[str, Any]) -> str:
     return _UNIT_TEXT.get(unit, unit)
 
 
+def _token_at(key: str, hint: str) -> int | None:
+    """Where the ``_``-separated words of ``hint`` occur as whole words of ``key`` (``t_c`` is in
+    ``forest_carbon_t_c_2020`` at word 2, not inside ``forest_carbon``), or ``None``."""
+    words, wanted = key.split("_"), [w for w in hint.split("_") if w]
+    for i in range(len(words) - len(wanted) + 1):
+        if words[i : i + len(wanted)] == wanted:
+            return i
+    return None
+
+
 def _words(key: str, unit_hint: str) -> str:
     """A column key as words, without its unit part: ``forest_carbon_t_c_2020`` → ``forest carbon 2020``."""
-    text = key.replace(unit_hint, "_", 1) if unit_hint and unit_hint in key else key
-    return " ".join(part for part in text.split("_") if part)
+    words = [w for w in key.split("_") if w]
+    at = _token_at(key, unit_hint) if unit_hint else None
+    if at is not None:
+        del words[at : at + len([w for w in unit_hint.split("_") if w])]
+    return " ".join(words)
 
 
 # ----------------------------------------------------------------------------------------------------- writers
