@@ -1,5 +1,5 @@
-"""Cut the small real-data crops in tests/data/real/ from the team's shared data folder (run once; the tests never
-read ../shared). Each crop keeps the source's values, CRS and pixel grid; only the window changes.
+"""Cut the small real-data crops in rasters/worldcover_saotome/ from the team's shared data folder (run once; nothing
+reads ../shared at run time). Each crop keeps the source's values, CRS and pixel grid; only the window changes.
 
     .venv/bin/python scripts/make_real_crops.py /work/shared/data
 """
@@ -13,14 +13,11 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
+OUT = Path(__file__).resolve().parents[1] / "rasters" / "worldcover_saotome"
 CROPS = {
     # São Tomé, 400 × 400 px of 10 m: tree cover, built-up, grassland, water, bare, cropland, shrub, wetland
     "worldcover_2021_v200_saotome_crop.tif": ("landcover/esa_worldcover_2021_v200_saotome_10m.tif", Window(1800, 200, 400, 400)),
     "worldcover_2020_v100_saotome_crop.tif": ("landcover/esa_worldcover_2020_v100_saotome_10m.tif", Window(1800, 200, 400, 400)),
-    # Thừa Thiên Huế, 240 × 240 px of 0.00025°: tree cover 2000 and loss year
-    "hansen_treecover2000_hue_crop.tif": ("forest/hansen_gfc2018v16_treecover2000_vietnam_hue.tif", Window(200, 100, 240, 240)),
-    "hansen_lossyear_hue_crop.tif": ("forest/hansen_gfc2018v16_lossyear_vietnam_hue.tif", Window(200, 100, 240, 240)),
 }
 
 

@@ -23,8 +23,13 @@ from sinkmap.engine.legends import BUILTIN_LEGENDS, load_legend
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
 from sinkmap.errors import ConfigError, InputNotFoundError
 
-REAL = Path(__file__).parent / "data" / "real"
-WORLDCOVER = {2020: REAL / "worldcover_2020_v100_saotome_crop.tif", 2021: REAL / "worldcover_2021_v200_saotome_crop.tif"}
+ROOT = Path(__file__).resolve().parents[1]
+SAOTOME_DIR = ROOT / "rasters" / "worldcover_saotome"
+WORLDCOVER = {
+    2020: SAOTOME_DIR / "worldcover_2020_v100_saotome_crop.tif",
+    2021: SAOTOME_DIR / "worldcover_2021_v200_saotome_crop.tif",
+}
+HANSEN = ROOT / "rasters" / "hansen_hue"
 # WorldCover code → CLCD level-1 code, written out by hand from the WorldCover class table (0 = no data)
 WC_TO_CLCD = {10: 2, 20: 3, 30: 4, 40: 1, 50: 8, 60: 7, 70: 6, 80: 5, 90: 9, 95: 9, 100: 4}
 
@@ -212,8 +217,8 @@ def test_legend_at_read_time_equals_a_reclassified_raster(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_hansen_pipeline_with_builtin_legends_matches_independent_areas(tmp_path: Path) -> None:
-    cover = REAL / "hansen_treecover2000_hue_crop.tif"
-    loss = REAL / "hansen_lossyear_hue_crop.tif"
+    cover = HANSEN / "hansen_gfc2018v16_treecover2000_vietnam_hue.tif"
+    loss = HANSEN / "hansen_gfc2018v16_lossyear_vietnam_hue.tif"
     with rasterio.open(cover) as src:
         left, bottom, right, top = src.bounds
     polygon = Polygon([(left + 0.004, bottom + 0.002), (right - 0.003, bottom + 0.011), (right - 0.012, top - 0.004), (left + 0.009, top - 0.015)])
@@ -256,3 +261,16 @@ def test_pipeline_names_unknown_legend_and_role_mismatch(tmp_path: Path) -> None
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     spec = load_pipeline(path).layers["landcover"]
     assert spec.accepted_codes == frozenset({0, *WC_TO_CLCD})
+
+
+@pytest.mark.slow
+def test_packaged_saotome_pipeline(tmp_path: Path) -> None:
+    """pipelines/saotome_worldcover.yaml (real WorldCover pixels, the built-in legend) gives the independent areas."""
+    result = run_pipeline(load_pipeline(ROOT / "pipelines" / "saotome_worldcover.yaml"), output_dir=tmp_path / "run")
+    table = result.tables["site"].set_index("region_id")
+    regions = gpd.read_file(ROOT / "vectors" / "saotome_sample_regions.geojson").set_index("region_id")
+    raw, area, boxes = _pixel_geometry(WORLDCOVER[2021])
+    for rid, geometry in regions.geometry.items():
+        weight = _fractions(boxes, geometry) * area
+        assert table.loc[rid, "forest_area_km2_2021"] == pytest.approx(float((weight * (raw == 10)).sum()) / 1e6, rel=1e-7)
+    assert result.manifest["pipeline"]["layers"]["landcover"]["legend"]["name"] == "worldcover"
