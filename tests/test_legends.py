@@ -186,7 +186,10 @@ def test_worldcover_pipeline_matches_independent_areas(tmp_path: Path) -> None:
             assert row[f"coverage_pct_{epoch}"] == pytest.approx(100 * forest_km2 / land_km2, rel=1e-7)
             assert 10 < row[f"coverage_pct_{epoch}"] < 95  # a real mix of classes, not 0 % (the bug) or all forest
     legend_layers = [layer for layer in result.manifest["layers"] if "legend" in layer]
-    assert {layer["legend"]["name"] for layer in legend_layers} == {"worldcover"}
+    # the land cover, and the wetland types its classes give (90 herbaceous wetland, 95 mangroves)
+    assert {layer["legend"]["name"] for layer in legend_layers} == {"worldcover", "worldcover:wetland_type"}
+    wetland = next(layer for layer in legend_layers if layer["legend"]["name"] == "worldcover:wetland_type")
+    assert wetland["files"] == [str(WORLDCOVER[2021])]  # a static role: from the last epoch's land cover
 
 
 @pytest.mark.slow
@@ -274,3 +277,39 @@ def test_packaged_saotome_pipeline(tmp_path: Path) -> None:
         weight = _fractions(boxes, geometry) * area
         assert table.loc[rid, "forest_area_km2_2021"] == pytest.approx(float((weight * (raw == 10)).sum()) / 1e6, rel=1e-7)
     assert result.manifest["pipeline"]["layers"]["landcover"]["legend"]["name"] == "worldcover"
+
+
+def test_legend_gives_forest_and_wetland_types(tmp_path: Path) -> None:
+    """GLC_FCS30D's classes carry leaf type and wetland type: without layers of their own, the pipeline reads
+    forest_type and wetland_type from the land-cover codes, as written in the legend file."""
+    from affine import Affine
+
+    from sinkmap.api import open_pipeline
+
+    codes = np.array([[52, 61, 72, 81], [91, 185, 186, 181], [10, 130, 190, 210], [0, 250, 120, 92]], np.uint8)
+    write_raster(tmp_path / "fcs.tif", codes, crs="EPSG:4326", transform=Affine(0.001, 0, 6.7, 0, -0.001, 0.35), nodata=0)
+    _regions(tmp_path, {"A": box(6.7, 0.346, 6.704, 0.35)})
+    doc = {
+        "name": "fcs", "output_dir": "out", "epochs": [2020], "targets": "none",
+        "layers": {"landcover": {"path": "fcs.tif", "legend": "glc_fcs30d"}},
+        "regions": [{"level": "d", "path": "regions.geojson", "id_field": "id", "name_field": "name"}],
+    }
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    ds = open_pipeline(path).inputs().compute()
+    # by hand from the GLC_FCS30D class names: 52 closed evergreen broadleaved → 2, 61 deciduous broadleaved → 1,
+    # 72 evergreen needle-leaved → 4, 81 deciduous needle-leaved → 3, 91/92 mixed → 5; not forest → no data (−1)
+    np.testing.assert_array_equal(
+        ds["forest_type"].values, [[2, 1, 4, 3], [5, -1, -1, -1], [-1, -1, -1, -1], [-1, -1, -1, 5]]
+    )
+    # 185 mangrove → 2, 186 salt marsh → 3, 181 swamp → 1, other land → 0 none; 0 and 250 (filled) → no data
+    np.testing.assert_array_equal(
+        ds["wetland_type"].values, [[0, 0, 0, 0], [0, 2, 3, 1], [0, 0, 0, 0], [-1, -1, 0, 0]]
+    )
+    np.testing.assert_array_equal(ds["landcover"].values, [[2, 2, 2, 2], [2, 9, 9, 9], [1, 4, 8, 5], [-1, -1, 3, 2]])
+    # a layer the pipeline gives itself wins over the legend's
+    write_raster(tmp_path / "wt.tif", np.full((4, 4), 4, np.uint8), crs="EPSG:4326", transform=Affine(0.001, 0, 6.7, 0, -0.001, 0.35))
+    doc["layers"]["wetland_type"] = {"path": "wt.tif"}
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    ds = open_pipeline(path).inputs().compute()
+    assert (ds["wetland_type"].values == 4).all()

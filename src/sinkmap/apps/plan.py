@@ -70,6 +70,7 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
                 hint = f" (the suggested method for {role} is `{ROLES[role].resampling}`)" if "resampling" in str(exc) else ""
                 raise AlignmentError(f"{config.path}: {exc}{hint}") from exc
             sources[(role, epoch)] = source if spec.legend is None else LegendSource(source, spec.legend)
+    sources.update(_legend_roles(config, sources))
     if config.inputs or config.derived:
         sources.update(_derived_sources(config, grid, sources))
     temperature = sources.get(("mean_temperature", None))
@@ -96,6 +97,25 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
         if isinstance(layer, LayerSource) and not layer.aligned:
             log.info("layer %s: %s", layer.name, layer.describe()["alignment"])
     return grid, sources
+
+
+def _legend_roles(config: PipelineConfig, layers: dict[LayerKey, Source]) -> dict[LayerKey, Source]:
+    """Roles a product legend also gives (leaf type, wetland type from the land-cover classes), for roles the
+    pipeline does not supply itself: per epoch, or from the last epoch for a static role."""
+    given = set(config.layers) | {d.name for d in config.derived}
+    out: dict[LayerKey, Source] = {}
+    for (role, epoch), source in layers.items():
+        if not isinstance(source, LegendSource):
+            continue
+        for extra in source.legend.derived_roles:
+            if extra in given:
+                continue
+            static = ROLES[extra].temporal == "static"
+            if static and epoch is not None and epoch != max(e for (r, e) in layers if r == role and e is not None):
+                continue
+            out[(extra, None if static else epoch)] = LegendSource(source.source, source.legend.for_role(extra))
+            log.debug("layer %s: from the %s legend's classes of %s", extra, source.legend.name, source.name)
+    return out
 
 
 def _derived_sources(config: PipelineConfig, grid: GridSpec, layers: dict[LayerKey, Source]) -> dict[LayerKey, Source]:
@@ -147,7 +167,7 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
     grid, sources = plan_layers(config)
     levels = [load_level(spec) for spec in config.regions]
     zones = ZoneIndex.build(levels, grid)
-    roles = frozenset(config.layers) | {d.name for d in config.derived if d.name in ROLES}
+    roles = frozenset(role for role, _ in sources if role in ROLES)  # layers, derived layers, legend-given roles
     loss = config.layers.get("loss_year")
     steps: list[Step[Any]] = [
         ForestStep(

@@ -16,6 +16,10 @@ A legend file is a CSV with ``#`` header lines ``title``, ``role`` and ``citatio
     0,No data,nodata,ESA WorldCover PUM,S,…
     10,Tree cover,forest,ESA WorldCover PUM,S,…
 
+Optional columns ``forest_type`` and ``wetland_type`` give the code of that role a class also implies (GLC_FCS30D's
+"closed evergreen broadleaved forest" is forest_type 2); :meth:`Legend.for_role` reads the same raw codes as that
+role, so the pipeline can supply those roles from the land-cover layer.
+
 ``class`` is a name of the role's legend (``forest``, ``snow/ice``, … for ``landcover``), ``nodata`` (the code is
 read as no data), or ``value`` for roles without a legend (``canopy_cover``, ``loss_year``: the code is kept as
 it is). ``source`` and ``evidence`` (``R``/``S``/``M`` as in the factor tables) give each row's provenance.
@@ -59,6 +63,8 @@ BUILTIN_LEGENDS: tuple[str, ...] = (
 
 NODATA = "nodata"
 VALUE = "value"
+EXTRA_ROLES = ("forest_type", "wetland_type")
+"""Optional legend columns: the code of another role that a product class also gives (leaf type, wetland type)."""
 _COLUMNS = ("code", "label", "class", "source", "evidence", "note")
 _EVIDENCE = ("R", "S", "M")
 _MAX_SPAN = 1 << 16  # lookup tables cover at most this many codes (uint16 products)
@@ -77,6 +83,7 @@ class LegendRow:
     source: str
     evidence: str
     note: str = ""
+    extra: tuple[tuple[str, int | None], ...] = ()  # (role, code) from the optional forest_type / wetland_type columns
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,24 @@ class Legend:
                 lut[row.lo - lo : row.hi - lo + 1] = row.internal
         lut.setflags(write=False)
         object.__setattr__(self, "_lut", (lo, lut))  # not a field: kept out of equality, repr and the manifest
+
+    @property
+    def derived_roles(self) -> tuple[str, ...]:
+        """Roles this legend also maps to (its optional ``forest_type`` / ``wetland_type`` columns with a value)."""
+        return tuple(r for r in EXTRA_ROLES if any(dict(row.extra).get(r) is not None for row in self.rows))
+
+    def for_role(self, role: str) -> Legend:
+        """The same raw codes mapped to ``role``'s codes by the legend's ``role`` column (empty: no data)."""
+        names = ROLES[role].legend
+        rows = tuple(
+            LegendRow(
+                row.lo, row.hi, row.label,
+                names.get(code, NODATA) if (code := dict(row.extra).get(role)) is not None else NODATA,
+                dict(row.extra).get(role), row.source, row.evidence, row.note,
+            )
+            for row in self.rows
+        )  # fmt: skip
+        return Legend(f"{self.name}:{role}", self.title, role, self.citation, self.path, self.sha256 + ":" + role, rows)
 
     @property
     def accepted_codes(self) -> frozenset[int]:
@@ -227,9 +252,19 @@ def _parse(text: str, *, name: str, path: str, role: str | None, where: str) -> 
                 raise ConfigError(f"{at}: code {max(lo, other.lo)} is listed twice (also data row {row_number})")
         seen.append(n)
         internal = internal_of.get(cls)
+        extra = []
+        for role in EXTRA_ROLES:
+            text = (record.get(role) or "").strip()
+            if not text:
+                continue
+            if not text.isdigit() or int(text) not in ROLES[role].legend:
+                raise ConfigError(
+                    f"{at}: {role} {text!r} is not a {role} code ({', '.join(f'{k} {v}' for k, v in ROLES[role].legend.items())})"
+                )
+            extra.append((role, int(text)))
         rows.append(
             LegendRow(lo, hi, (record["label"] or "").strip(), cls, internal, record["source"].strip(), evidence,
-                      (record["note"] or "").strip())
+                      (record["note"] or "").strip(), tuple(extra))
         )
     if not rows:
         raise ConfigError(f"{where}: the legend has no rows")
