@@ -451,3 +451,30 @@ def test_sample_run_guizhou_counties(sample_run, tmp_path: Path) -> None:  # typ
     assert len(gpd.read_file(geojson.path).query("level == 'county'")) == geojson.rows["county"] > 0
     xlsx = export_regions(sample_run, tmp_path / "gz.xlsx", level="county", region="贵州省")
     assert load_workbook(xlsx.path, read_only=True)["county"].max_row == xlsx.rows["county"] + 2
+
+
+def test_geoparquet_reads_back_as_geoparquet(run_dir: Path, tmp_path: Path) -> None:
+    """`sinkmap export --format geoparquet`: every level in one file, GeoParquet metadata, units per column."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "guizhou.parquet"
+    assert main([str(p) for p in ("export", run_dir, "--level", "county", "--region", "贵州", "-o", out, "--format", "geoparquet")]) == 0
+    table = gpd.read_parquet(out)
+    assert table.crs.to_epsg() == 4326 and len(table) == 98
+    assert set(table["level"]) == {"province", "prefecture", "county"}
+    assert table.loc[table.region_id == "520102", "name_zh"].item() == "南明区"
+    # the same numbers as the CSV export
+    csv = tmp_path / "guizhou.csv"
+    export_regions(run_dir, csv, level="county", region="贵州")
+    flat = pd.read_csv(csv, encoding="utf-8-sig", dtype={"region_id": str, "parent_id": str})
+    col = next(c for c in flat.columns if c.startswith("coverage_pct_"))
+    np.testing.assert_allclose(table.sort_values("region_id")[col].to_numpy(), flat.sort_values("region_id")[col].to_numpy())
+    # GeoParquet's own metadata, and sinkmap's units
+    metadata = pq.read_schema(out).metadata
+    geo = json.loads(metadata[b"geo"])
+    assert geo["primary_column"] == "geometry" and "version" in geo
+    sinkmap_meta = json.loads(metadata[b"sinkmap"])
+    assert sinkmap_meta["columns"][col]["unit"] == "%"
+    # a GeoParquet area agrees with the geometry it carries (rough: snapped coordinates)
+    nanming = table.loc[table.region_id == "520102"].to_crs("+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84")
+    assert float(nanming.area.iloc[0]) / 1e6 == pytest.approx(float(nanming["region_area_km2"].iloc[0]), rel=1e-3)

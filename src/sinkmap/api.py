@@ -76,6 +76,9 @@ def _window(block_info: dict[Any, Any] | None) -> Window:
 
 def _read_layer(source: Source, categorical: bool, block_info: dict[Any, Any] | None = None) -> NDArray[Any]:
     values, valid = source.read(_window(block_info))
+    reclassify = getattr(source, "reclassify", None)  # a layer with a product legend: internal codes, as steps see
+    if reclassify is not None:
+        values, valid = reclassify(values, valid)
     if categorical:
         return np.where(valid, values.astype(np.int32, copy=False), np.int32(-1))
     return np.where(valid, values.astype(np.float32, copy=False), np.float32(np.nan))

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from sinkmap.engine.checks import POLICIES
+from sinkmap.engine.legends import Legend, load_legend
 from sinkmap.engine.regions import RegionLayerSpec
 from sinkmap.engine.roles import ROLES
 from sinkmap.errors import ConfigError, InputNotFoundError
 from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
 from sinkmap.yamlfile import load_yaml_file
 
-__all__ = ["LAYER_ROLES", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
+__all__ = ["LAYER_ROLES", "DerivedSpec", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
 
 #: Layer roles a pipeline may name, with their units (from the registry in :mod:`sinkmap.engine.roles`).
 LAYER_ROLES: dict[str, str] = {name: f"{role.description}, {role.unit}" for name, role in ROLES.items()}
@@ -38,12 +39,34 @@ class LayerSpec:
     scale: float | None = None
     base_year: int | None = None
     invalid: str = "error"
+    legend: Legend | None = None
+
+    @property
+    def accepted_codes(self) -> frozenset[int] | None:
+        """Raw codes the layer may hold: its product legend's, else its role's legend (``None``: not categorical)."""
+        if self.legend is not None:
+            return self.legend.accepted_codes
+        role_legend = ROLES[self.role].legend
+        return frozenset(role_legend) if role_legend else None
 
     def paths_for(self, epoch: int) -> tuple[str, ...] | None:
         if self.static is not None:
             return self.static
         assert self.by_epoch is not None
         return self.by_epoch.get(epoch)
+
+
+@dataclass(frozen=True)
+class DerivedSpec:
+    """A layer computed from other layers (``derived:``; see :mod:`sinkmap.engine.derived`)."""
+
+    name: str
+    operation: str
+    of: tuple[str, ...]
+    above: float | None = None
+    below: float | None = None
+    mapping: tuple[tuple[int, int], ...] = ()
+    default: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,8 @@ class PipelineConfig:
     raster_outputs: tuple[str, ...] = RASTER_OUTPUTS
     carbon: CarbonSpec = field(default_factory=CarbonSpec)
     area: str = "true"
+    inputs: dict[str, LayerSpec] = field(default_factory=dict)
+    derived: tuple[DerivedSpec, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -103,21 +128,80 @@ def _check_keys(data: dict[str, Any], allowed: set[str], where: str, required: s
         raise ConfigError(f"{where}: missing required key(s) {', '.join(map(repr, missing))}")
 
 
-def _resolve_glob(pattern: str, base: Path, where: str) -> tuple[str, ...]:
+_VSI = {"http://": "/vsicurl/http://", "https://": "/vsicurl/https://", "s3://": "/vsis3/", "gs://": "/vsigs/"}
+
+
+def gdal_path(path: str) -> str | None:
+    """The GDAL virtual path of a remote raster (``https://…`` → ``/vsicurl/https://…``, ``s3://b/k`` →
+    ``/vsis3/b/k``, a ``/vsi…`` path as it is), or ``None`` for a local path."""
+    if path.startswith("/vsi"):
+        return path
+    for prefix, vsi in _VSI.items():
+        if path.startswith(prefix):
+            return vsi + path[len(prefix) :] if prefix in ("s3://", "gs://") else vsi[: -len(prefix)] + path
+    return None
+
+
+def _stac_assets(path: Path, asset: str | None, where: str) -> tuple[str, ...]:
+    """The raster hrefs of a STAC item file, or of every item of a search result (FeatureCollection)."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}: {path} is not a readable STAC item file ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("type") not in ("Feature", "FeatureCollection"):
+        raise ConfigError(f"{where}: {path} is neither a STAC item (type Feature) nor an item search result")
+    items = doc.get("features", []) if doc["type"] == "FeatureCollection" else [doc]
+    if not items:
+        raise ConfigError(f"{where}: the search result {path} holds no items")
+    hrefs = []
+    for item in items:
+        assets = item.get("assets") or {}
+        name = asset
+        if name is None:
+            data = [k for k, a in assets.items() if "data" in (a.get("roles") or [])]
+            name = data[0] if len(data) == 1 else (next(iter(assets)) if len(assets) == 1 else None)
+        if name is None or name not in assets:
+            raise ConfigError(
+                f"{where}: STAC item {item.get('id')!r} in {path} has assets {', '.join(assets) or 'none'}; "
+                "name the one to read with `asset:` in the layer"
+            )
+        href = str(assets[name]["href"])
+        remote = gdal_path(href)
+        if remote is not None:
+            hrefs.append(remote)
+        else:
+            local = Path(href.removeprefix("file://"))
+            local = local if local.is_absolute() else (path.parent / local).resolve()
+            if not local.exists():
+                raise InputNotFoundError(f"{where}: asset {name!r} of STAC item {item.get('id')!r} is {local}, which does not exist")
+            hrefs.append(str(local))
+    return tuple(hrefs)
+
+
+def _resolve_glob(pattern: str, base: Path, where: str, asset: str | None = None) -> tuple[str, ...]:
+    remote = gdal_path(pattern)
+    if remote is not None:  # read by GDAL over the network; no listing, so no glob
+        if any(c in pattern for c in "*?["):
+            raise ConfigError(f"{where}: {pattern!r}: remote paths cannot be globbed; list the files one by one")
+        return (remote,)
     full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+    if full.lower().endswith(".json") and Path(full).is_file():  # a STAC item or item search result
+        return _stac_assets(Path(full), asset, where)
     matches = sorted(glob.glob(full))
     if not matches:
         raise InputNotFoundError(f"{where}: no file matches {pattern!r} (looked for {full}); check the path")
     return tuple(matches)
 
 
-def _paths(value: Any, base: Path, where: str) -> tuple[str, ...]:
+def _paths(value: Any, base: Path, where: str, asset: str | None = None) -> tuple[str, ...]:
     patterns = [value] if isinstance(value, str) else value
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns) or not patterns:
         raise ConfigError(f"{where}: expected a file path, a glob pattern or a list of them")
     out: list[str] = []
     for p in patterns:
-        out.extend(_resolve_glob(p, base, where))
+        out.extend(_resolve_glob(p, base, where, asset))
     return tuple(out)
 
 
@@ -127,8 +211,8 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]) -> LayerSpec:
-    if role not in LAYER_ROLES:
+def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...], *, is_role: bool = True) -> LayerSpec:
+    if is_role and role not in LAYER_ROLES:
         raise ConfigError(
             f"{where}: unknown layer {role!r}; known layers: {', '.join(LAYER_ROLES)} (see the README's role table for units)"
         )
@@ -136,18 +220,21 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
         data = {"path": data}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected `path:` or `paths:` for layer {role!r}")
-    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year", "invalid"}, where)
+    _check_keys(data, {"path", "paths", "nodata", "resampling", "scale", "base_year", "invalid", "legend", "asset"}, where)
     invalid = data.get("invalid", "error")
     if invalid not in POLICIES:
         raise ConfigError(
             f"{where}.invalid: {invalid!r} is not known; use `error` (stop on values outside the role's valid range "
             "or legend, the default) or `mask` (treat them as nodata and count them in the manifest)"
         )
+    asset = data.get("asset")
+    if asset is not None and not isinstance(asset, str):
+        raise ConfigError(f"{where}.asset: expected the name of a STAC asset, e.g. data")
     if ("path" in data) == ("paths" in data):
         raise ConfigError(f"{where}: give exactly one of `path` (one set of tiles) or `paths` (per epoch)")
     static = by_epoch = None
     if "path" in data:
-        static = _paths(data["path"], base, f"{where}.path")
+        static = _paths(data["path"], base, f"{where}.path", asset)
     else:
         if not isinstance(data["paths"], dict):
             raise ConfigError(f"{where}.paths: expected a mapping epoch → path, e.g. {{2020: tiles_2020_*.tif}}")
@@ -157,14 +244,20 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
                 year = int(epoch)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{where}.paths: epoch {epoch!r} is not a year") from exc
-            by_epoch[year] = _paths(value, base, f"{where}.paths.{year}")
+            by_epoch[year] = _paths(value, base, f"{where}.paths.{year}", asset)
     if role == "loss_year" and "base_year" not in data:
         raise ConfigError(f"{where}: a loss_year layer needs `base_year` (2000 for Hansen Global Forest Change)")
     resampling = data.get("resampling")
     if resampling is not None and not isinstance(resampling, str):
         raise ConfigError(f"{where}.resampling: expected a method name such as nearest or bilinear")
+    legend = None
+    if data.get("legend") is not None:
+        if not isinstance(data["legend"], str):
+            raise ConfigError(f"{where}.legend: expected a built-in legend name (e.g. worldcover) or a legend CSV path")
+        legend = load_legend(data["legend"], role=role if is_role else None, base_dir=base, where=f"{where}.legend")
     return LayerSpec(
         role=role,
+        legend=legend,
         static=static,
         by_epoch=by_epoch,
         nodata=None if data.get("nodata") is None else _number(data["nodata"], f"{where}.nodata"),
@@ -173,6 +266,73 @@ def _layer(role: str, data: Any, base: Path, where: str, epochs: tuple[int, ...]
         base_year=None if data.get("base_year") is None else int(data["base_year"]),
         invalid=invalid,
     )
+
+
+def _derived(raw: Any, known: set[str], where: str) -> tuple[DerivedSpec, ...]:
+    """``derived:``: name → {operation: inputs}; each may use inputs, layers and other derived layers (returned in
+    an order where every layer comes after those it is computed from)."""
+    from sinkmap.engine.derived import OPERATIONS, parse_mapping
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of layer name → {{operation: inputs}}, e.g. annual_precip: {{sum: [p01, p02]}}")
+    parsed: list[DerivedSpec] = []
+    for name, spec in raw.items():
+        at = f"{where}.{name}"
+        if name in known:
+            raise ConfigError(f"{at}: {name!r} is already a layer or an input; a derived layer needs a name of its own")
+        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in OPERATIONS:
+            raise ConfigError(f"{at}: expected one operation of {', '.join(OPERATIONS)}, e.g. {{sum: [p01, p02]}}")
+        operation, arg = next(iter(spec.items()))
+        kwargs: dict[str, Any] = {}
+        if operation in ("sum", "mean", "min", "max"):
+            of = arg
+            if not isinstance(of, list) or not of or not all(isinstance(x, str) for x in of):
+                raise ConfigError(f"{at}.{operation}: expected a list of layer or input names")
+        else:
+            if not isinstance(arg, dict) or not isinstance(arg.get("of"), str):
+                raise ConfigError(f"{at}.{operation}: expected {{of: NAME, …}}")
+            of = [arg["of"]]
+            if operation == "threshold":
+                _check_keys(arg, {"of", "above", "below"}, f"{at}.threshold")
+                if ("above" in arg) == ("below" in arg):
+                    raise ConfigError(f"{at}.threshold: give exactly one of `above` or `below`")
+                for key in ("above", "below"):
+                    if key in arg:
+                        kwargs[key] = _number(arg[key], f"{at}.threshold.{key}")
+            else:
+                _check_keys(arg, {"of", "map", "default"}, f"{at}.reclassify", required={"of", "map"})
+                try:
+                    kwargs["mapping"] = parse_mapping(arg["map"]) if isinstance(arg["map"], dict) else None
+                except ValueError as exc:
+                    raise ConfigError(f"{at}.reclassify.map: {exc} is not a whole-number code → code pair") from exc
+                if not kwargs["mapping"]:
+                    raise ConfigError(f"{at}.reclassify.map: expected {{code: new code, …}}")
+                default = arg.get("default")
+                if default is not None and (isinstance(default, bool) or not isinstance(default, int)):
+                    raise ConfigError(f"{at}.reclassify.default: expected a whole-number code")
+                kwargs["default"] = default
+        parsed.append(DerivedSpec(name=name, operation=operation, of=tuple(of), **kwargs))
+    names = {d.name for d in parsed}
+    out: list[DerivedSpec] = []
+    pending = list(parsed)
+    while pending:
+        ready = [d for d in pending if all(x in known for x in d.of)]
+        if not ready:
+            first = pending[0]
+            missing = [x for x in first.of if x not in known]
+            cycle = all(x in names for x in missing)
+            raise ConfigError(
+                f"{where}.{first.name}: "
+                + (f"{', '.join(map(repr, missing))} and {first.name!r} are computed from each other; break the cycle"
+                   if cycle else
+                   f"{', '.join(map(repr, [x for x in missing if x not in names]))} is not a layer, an input or a "
+                   f"derived layer (known: {', '.join(sorted(known | names))})")
+            )
+        for d in ready:
+            out.append(d)
+            known.add(d.name)
+            pending.remove(d)
+    return tuple(out)
 
 
 def _from_mapping(cls: type, data: Any, where: str) -> Any:
@@ -222,7 +382,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raise ConfigError(f"{where}: a pipeline file is a mapping of keys such as name, epochs, layers, regions")
     allowed = {
         "name", "description", "output_dir", "epochs", "grid", "chunk_size", "scheduler", "workers", "layers",
-        "regions", "nation", "forest_definition", "targets", "outputs", "carbon", "area",
+        "regions", "nation", "forest_definition", "targets", "outputs", "carbon", "area", "inputs", "derived",
     }
     _check_keys(data, allowed, where, required={"name", "output_dir", "epochs", "layers", "regions"})
     base = path.resolve().parent
@@ -236,6 +396,17 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     if not isinstance(layers_raw, dict) or not layers_raw:
         raise ConfigError(f"{where}: layers: expected a mapping of layer role → files")
     layers = {role: _layer(role, spec, base, f"{where}: layers.{role}", epochs) for role, spec in layers_raw.items()}
+    inputs_raw = data.get("inputs") or {}
+    if not isinstance(inputs_raw, dict):
+        raise ConfigError(f"{where}: inputs: expected a mapping of name → files (rasters that derived layers use)")
+    clash = sorted(set(inputs_raw) & (set(layers) | set(LAYER_ROLES)))
+    if clash:
+        raise ConfigError(f"{where}: inputs: {', '.join(clash)} is a layer role; list it under layers, or rename the input")
+    inputs = {
+        str(name): _layer(str(name), spec, base, f"{where}: inputs.{name}", epochs, is_role=False)
+        for name, spec in inputs_raw.items()
+    }
+    derived = _derived(data.get("derived") or {}, set(layers) | set(inputs), f"{where}: derived")
     if "landcover" not in layers and "canopy_cover" not in layers:
         raise ConfigError(f"{where}: layers: needs `landcover` or `canopy_cover` to find forest")
     derived_canopy = "loss_year" in layers
@@ -394,12 +565,16 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raster_outputs=raster_outputs,
         carbon=carbon,
         area=area,
+        inputs=inputs,
+        derived=derived,
         raw=data,
     )
 
 
 def as_dict(obj: Any) -> Any:
     """Plain-data view of a config object (for the manifest)."""
+    if isinstance(obj, Legend):  # the legend's name and file; its rows are in the manifest's layers
+        return {"name": obj.name, "path": obj.path, "sha256": obj.sha256}
     if is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: as_dict(getattr(obj, f.name)) for f in fields(obj) if f.name != "raw"}
     if isinstance(obj, dict):

@@ -66,6 +66,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "gpkg": (".gpkg",),
     "csv": (".csv",),
     "xlsx": (".xlsx",),
+    "geoparquet": (".parquet", ".geoparquet"),
 }
 
 #: Decimal places of longitude/latitude per level. 1e-3° ≈ 110 m suits a national map, 1e-4° ≈ 11 m a
@@ -555,7 +556,7 @@ def column_label(key: str, columns: Mapping[str, Mapping[str, Any]] | None = Non
         en = f"{meta['label']}{epoch}"
         zh = f"碳汇 {en}" if "sink" in key else f"碳储量 {en}" if "carbon" in key else en
         return ColumnLabel(zh, f"{en} (sinks positive)" if "sink" in key else en, _unit(meta))
-    hint, unit = next(((h, u) for h, u in _UNIT_HINTS if h in key), ("", ""))
+    hint, unit = next(((h, u) for h, u in _UNIT_HINTS if _token_at(key, h) is not None), ("", ""))
     words = _words(key, hint)
     if "sink" in key:
         return ColumnLabel(f"碳汇 {words}", f"{words} (sinks positive)", unit)
@@ -571,10 +572,23 @@ def _unit(meta: Mapping[str, Any]) -> str:
     return _UNIT_TEXT.get(unit, unit)
 
 
+def _token_at(key: str, hint: str) -> int | None:
+    """Where the ``_``-separated words of ``hint`` occur as whole words of ``key`` (``t_c`` is in
+    ``forest_carbon_t_c_2020`` at word 2, not inside ``forest_carbon``), or ``None``."""
+    words, wanted = key.split("_"), [w for w in hint.split("_") if w]
+    for i in range(len(words) - len(wanted) + 1):
+        if words[i : i + len(wanted)] == wanted:
+            return i
+    return None
+
+
 def _words(key: str, unit_hint: str) -> str:
     """A column key as words, without its unit part: ``forest_carbon_t_c_2020`` → ``forest carbon 2020``."""
-    text = key.replace(unit_hint, "_", 1) if unit_hint and unit_hint in key else key
-    return " ".join(part for part in text.split("_") if part)
+    words = [w for w in key.split("_") if w]
+    at = _token_at(key, unit_hint) if unit_hint else None
+    if at is not None:
+        del words[at : at + len([w for w in unit_hint.split("_") if w])]
+    return " ".join(words)
 
 
 # ----------------------------------------------------------------------------------------------------- writers
@@ -657,6 +671,34 @@ def _write_gpkg(
         ]
     )
     pyogrio.write_dataframe(about, path, layer="about", driver="GPKG")
+
+
+def _write_geoparquet(
+    path: Path,
+    frames: Mapping[str, gpd.GeoDataFrame],
+    meta: dict[str, Any],
+    columns_meta: Mapping[str, Mapping[str, Any]],
+    precision: int | None,
+) -> None:
+    """Every level in one GeoParquet file (its ``level`` column tells them apart), geometry in EPSG:4326.
+
+    The file's ``geo`` metadata is GeoPandas' (GeoParquet); the run's metadata and each published column's unit,
+    kind and label are in the ``sinkmap`` key of the Parquet schema metadata (JSON).
+    """
+    import pyarrow.parquet as pq
+
+    parts = []
+    for level, frame in frames.items():
+        digits = precision if precision is not None else PRECISION.get(level, DEFAULT_PRECISION)
+        part = frame.copy()
+        part["geometry"] = gpd.GeoSeries(snapped(frame.geometry.values, digits), index=frame.index, crs=frame.crs)
+        parts.append(part)
+    table = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    table.to_parquet(path, index=False)
+    written = pq.read_table(path)
+    columns = {c: dict(columns_meta[c]) for c in table.columns if c in columns_meta}
+    extra = json.dumps({**meta, "columns": columns}, ensure_ascii=False, default=str).encode("utf-8")
+    pq.write_table(written.replace_schema_metadata({**(written.schema.metadata or {}), b"sinkmap": extra}), path)
 
 
 def _write_csv(path: Path, frames: Mapping[str, gpd.GeoDataFrame]) -> None:
@@ -789,7 +831,7 @@ def export_regions(
         level: the finest level to export (``province``, ``prefecture``, ``county`` …).
         region: an adcode or a Chinese or English name (see :func:`find_region`); ``None`` for every region of
             ``level``.
-        fmt: ``geojson``, ``gpkg``, ``csv`` or ``xlsx``; default from the suffix of ``output``.
+        fmt: ``geojson``, ``gpkg``, ``csv``, ``xlsx`` or ``geoparquet``; default from the suffix of ``output``.
         overwrite: replace ``output`` if it exists.
         precision: decimal places of lon/lat for every level (default :data:`PRECISION` per level).
 
@@ -821,6 +863,8 @@ def export_regions(
             _write_gpkg(scratch, frames, meta, precision)
         elif fmt == "csv":
             _write_csv(scratch, frames)
+        elif fmt == "geoparquet":
+            _write_geoparquet(scratch, frames, meta, run.manifest.get("columns") or {}, precision)
         else:
             _write_xlsx(scratch, frames, meta, run.manifest.get("columns") or {})
         os.replace(scratch, output)

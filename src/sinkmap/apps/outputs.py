@@ -18,6 +18,7 @@ from sinkmap._version import __version__
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
 from sinkmap.apps.plan import PipelinePlan
 from sinkmap.apps.quantities import REGION_AREA, Quantity, column_metadata, derive
+from sinkmap.apps.stac import write_stac
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
@@ -236,15 +237,25 @@ def write_run(
     outputs["regions.csv"] = "all levels' region tables in one CSV (UTF-8 with BOM for spreadsheet programs)"
     for key, path in raster_files.items():
         outputs[str(path.relative_to(run_dir))] = f"per-pixel {key} (Cloud-Optimized GeoTIFF)"
+    outputs.update(
+        write_stac(
+            run_dir,
+            name=config.name,
+            description=config.description,
+            epochs=config.epochs,
+            grid_crs=plan.job.grid.crs_wkt,
+            grid_bounds=plan.job.grid.bounds,
+            rasters=list(raster_files.values()),
+            files=dict(outputs),
+        )
+    )
 
     inputs = []
     for (role, epoch), source in sorted(plan.job.layers.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         if role not in ROLES:  # derived on a layer's own grid: its files are listed under that layer
             continue
         for p in source.paths:
-            inputs.append(
-                {"role": role, "epoch": epoch, "path": p, "sha256": sha256_file(p), "bytes": Path(p).stat().st_size}
-            )
+            inputs.append(_input(role, p, epoch))
     for spec in config.regions:
         inputs.append(_input(f"regions:{spec.level}", spec.path))
     inputs.append(_input("pipeline", config.path))
@@ -284,8 +295,10 @@ def write_run(
     return manifest
 
 
-def _input(role: str, path: str) -> dict[str, Any]:
-    return {"role": role, "epoch": None, "path": path, "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+def _input(role: str, path: str, epoch: int | None = None) -> dict[str, Any]:
+    if path.startswith("/vsi"):  # read remotely through GDAL: ranges only, no checksum of the whole file
+        return {"role": role, "epoch": epoch, "path": path, "sha256": None, "bytes": None, "remote": True}
+    return {"role": role, "epoch": epoch, "path": path, "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
 
 
 def _write_catchments(path: Path, table_path: str) -> None:

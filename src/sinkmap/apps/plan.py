@@ -15,8 +15,10 @@ from typing import Any
 from sinkmap.apps.invest import nodata_listed
 from sinkmap.config import PipelineConfig
 from sinkmap.engine.checks import ValueCheck
+from sinkmap.engine.derived import DerivedSource
 from sinkmap.engine.grid import GridSpec
 from sinkmap.engine.job import Job
+from sinkmap.engine.legends import LegendSource
 from sinkmap.engine.regions import RegionLevel, ZoneIndex, load_level
 from sinkmap.engine.roles import ROLES
 from sinkmap.engine.sources import MAX_COARSE_PIXELS, CoarseSource, LayerSource, Source
@@ -77,7 +79,10 @@ def plan_layers(config: PipelineConfig) -> tuple[GridSpec, dict[LayerKey, Source
             except AlignmentError as exc:
                 hint = f" (the suggested method for {role} is `{ROLES[role].resampling}`)" if "resampling" in str(exc) else ""
                 raise AlignmentError(f"{config.path}: {exc}{hint}") from exc
-            sources[(role, epoch)] = source
+            sources[(role, epoch)] = source if spec.legend is None else LegendSource(source, spec.legend)
+    sources.update(_legend_roles(config, sources))
+    if config.inputs or config.derived:
+        sources.update(_derived_sources(config, grid, sources))
     temperature = sources.get(("mean_temperature", None))
     if (
         isinstance(temperature, LayerSource)
@@ -109,18 +114,83 @@ def layer_checks(config: PipelineConfig, sources: Mapping[LayerKey, Source]) -> 
     checks: dict[LayerKey, ValueCheck] = {}
     for (role, epoch), source in sources.items():
         spec = config.layers.get(role)
-        if spec is None:  # derived bands (PET) are computed by sinkmap, not read
+        info = ROLES.get(role)
+        if info is None:  # bands sinkmap computes itself (PET)
             continue
-        info = ROLES[role]
+        if spec is None and not isinstance(source, DerivedSource):  # a role given by another layer's legend
+            continue
         checks[(role, epoch)] = ValueCheck(
             layer=role if epoch is None else f"{role}[{epoch}]",
             files=tuple(source.paths),
             unit=info.unit,
             valid_range=info.valid_range,
-            codes=frozenset(info.legend) if info.legend else None,
-            policy="mask" if spec.invalid == "mask" else "error",
+            codes=spec.accepted_codes if spec is not None else (frozenset(info.legend) if info.legend else None),
+            policy="mask" if spec is not None and spec.invalid == "mask" else "error",
         )
     return checks
+
+
+def _legend_roles(config: PipelineConfig, layers: dict[LayerKey, Source]) -> dict[LayerKey, Source]:
+    """Roles a product legend also gives (leaf type, wetland type from the land-cover classes), for roles the
+    pipeline does not supply itself: per epoch, or from the last epoch for a static role."""
+    given = set(config.layers) | {d.name for d in config.derived}
+    out: dict[LayerKey, Source] = {}
+    for (role, epoch), source in layers.items():
+        if not isinstance(source, LegendSource):
+            continue
+        for extra in source.legend.derived_roles:
+            if extra in given:
+                continue
+            static = ROLES[extra].temporal == "static"
+            if static and epoch is not None and epoch != max(e for (r, e) in layers if r == role and e is not None):
+                continue
+            out[(extra, None if static else epoch)] = LegendSource(source.source, source.legend.for_role(extra))
+            log.debug("layer %s: from the %s legend's classes of %s", extra, source.legend.name, source.name)
+    return out
+
+
+def _derived_sources(config: PipelineConfig, grid: GridSpec, layers: dict[LayerKey, Source]) -> dict[LayerKey, Source]:
+    """The derived layers that are roles, per epoch; computed lazily from the pipeline's ``inputs`` and layers."""
+    pool: dict[LayerKey, Source] = dict(layers)
+    for name, spec in config.inputs.items():
+        for epoch in [None] if spec.static is not None else list(spec.by_epoch or {}):
+            paths = spec.static if epoch is None else spec.paths_for(epoch)
+            assert paths is not None
+            try:
+                source = LayerSource.plan(
+                    name if epoch is None else f"{name}[{epoch}]",
+                    paths,
+                    grid,
+                    nodata=spec.nodata,
+                    resampling=spec.resampling,
+                    scale=spec.scale,
+                )
+            except AlignmentError as exc:
+                raise AlignmentError(f"{config.path}: inputs.{name}: {exc}") from exc
+            pool[(name, epoch)] = source if spec.legend is None else LegendSource(source, spec.legend)
+    out: dict[LayerKey, Source] = {}
+    for derived in config.derived:
+        epochs_of = [{e for (n, e) in pool if n == name} for name in derived.of]
+        if all(None in found for found in epochs_of):
+            epochs: list[int | None] = [None]
+        else:  # per epoch where every per-epoch input has that epoch (a static input serves every epoch)
+            epochs = [e for e in config.epochs if all(None in found or e in found for found in epochs_of)]
+        for epoch in epochs:
+            parts = tuple(pool[(name, epoch)] if (name, epoch) in pool else pool[(name, None)] for name in derived.of)
+            computed = DerivedSource(
+                derived.name if epoch is None else f"{derived.name}[{epoch}]",
+                derived.operation,
+                parts,
+                above=derived.above,
+                below=derived.below,
+                mapping=derived.mapping,
+                default=derived.default,
+            )
+            pool[(derived.name, epoch)] = computed
+            if derived.name in ROLES:
+                out[(derived.name, epoch)] = computed
+        log.info("layer %s: derived (%s of %s)", derived.name, derived.operation, ", ".join(derived.of))
+    return out
 
 
 def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
@@ -128,7 +198,7 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
     grid, sources = plan_layers(config)
     levels = [load_level(spec) for spec in config.regions]
     zones = ZoneIndex.build(levels, grid)
-    roles = frozenset(config.layers)
+    roles = frozenset(role for role, _ in sources if role in ROLES)  # layers, derived layers, legend-given roles
     loss = config.layers.get("loss_year")
     steps: list[Step[Any]] = [
         ForestStep(

@@ -2,10 +2,14 @@
 
 Errors sinkmap raises on purpose (:class:`~sinkmap.errors.SinkmapError`) print as one line on stderr and exit
 with status 2; anything else is a bug and keeps its traceback.
+
+Subcommand modules are imported only when their command runs (or its own ``--help`` is asked for), so
+``sinkmap --help`` and ``sinkmap --version`` do not load numpy, pandas, GDAL or matplotlib.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -14,7 +18,64 @@ import click
 from sinkmap._version import __version__
 from sinkmap.errors import SinkmapError
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
+
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("sinkmap.cli.run", "run", "Run PIPELINE (a YAML file) and write its run directory."),
+    "export": (
+        "sinkmap.cli.export",
+        "command",
+        "Export regions of RUN_DIR (a `sinkmap run` output) to GeoJSON, GeoPackage, CSV, Excel or GeoParquet.",
+    ),
+    "report": (
+        "sinkmap.cli.report",
+        "command",
+        "Write a self-contained, offline HTML report of RUN_DIR with maps, charts, tables, methods and manifest.",
+    ),
+    "regions": (
+        "sinkmap.cli.regions",
+        "command",
+        "Build a region file from official-aligned boundaries (needs cnmaps), or --check your own.",
+    ),
+    "invest": (
+        "sinkmap.cli.invest",
+        "command",
+        "Carbon storage by pool (t C) for a baseline and alternate land-cover rasters, with change and value.",
+    ),
+    "loss": (
+        "sinkmap.cli.loss",
+        "command",
+        "Tree-cover loss (ha) and gross emissions by pool (t CO2e) per region and loss year.",
+    ),
+}
+"""Subcommand → (module, name of its click command there, the first line of its docstring for ``sinkmap --help``;
+a test keeps the line in step with the docstring)."""
+
+
+class _LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when the subcommand is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *sorted(set(self.commands) - set(COMMANDS))]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute, _ = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        self.commands[cmd_name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`COMMANDS`, without importing the commands."""
+        rows = [
+            (name, COMMANDS[name][2] if name in COMMANDS else self.commands[name].get_short_help_str())
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 class _OneLine(logging.Filter):
@@ -42,7 +103,7 @@ def _configure_logging(verbosity: int) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="sinkmap")
 @click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
 @click.option("-q", "--quiet", count=True, help="Less output: warnings and the final summary only.")
@@ -52,23 +113,6 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["verbosity"] = verbose - quiet
     _configure_logging(verbose - quiet)
-
-
-def _register() -> None:
-    from sinkmap.cli import run as run_cmd
-
-    cli.add_command(run_cmd.run)
-    for module_name in ("export", "report", "regions", "invest", "loss"):
-        try:
-            module = __import__(f"sinkmap.cli.{module_name}", fromlist=["command"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sinkmap.cli.{module_name}":
-                raise
-            continue
-        cli.add_command(module.command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> int:

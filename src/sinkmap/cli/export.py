@@ -72,7 +72,7 @@ def print_export_summary(result: ExportResult) -> None:
 @click.option(
     "--precision",
     type=click.IntRange(0, 9),
-    help="Decimal places of lon/lat for GeoJSON and GeoPackage (default per level: province 4, county 5).",
+    help="Decimal places of lon/lat for GeoJSON, GeoPackage and GeoParquet (default per level: province 4, county 5).",
 )
 @click.pass_context
 def command(
@@ -85,7 +85,7 @@ def command(
     overwrite: bool,
     precision: int | None,
 ) -> None:
-    """Export regions of RUN_DIR (a `sinkmap run` output) to GeoJSON, GeoPackage, CSV or Excel.
+    """Export regions of RUN_DIR (a `sinkmap run` output) to GeoJSON, GeoPackage, CSV, Excel or GeoParquet.
 
     Every file carries the region table's columns, the target set's id and the target tracking columns
     (trend, projections, year the target is reached, on/off track).

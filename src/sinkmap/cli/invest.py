@@ -68,8 +68,10 @@ def command(
     overwrite: bool,
     chunk_size: int,
 ) -> None:
-    """Carbon storage by pool (t C) for a BASELINE land-cover raster and any number of ALTERNATES, the change of
-    each alternate against the baseline, and its value, per region and overall.
+    """Carbon storage by pool (t C) for a baseline and alternate land-cover rasters, with change and value.
+
+    Storage per region and overall for the BASELINE raster and any number of ALTERNATES, the change of each
+    alternate against the baseline, and its net present value when a price is given.
 
     LULC: the baseline raster, then the alternates."""
     out = Path(output)

@@ -54,6 +54,12 @@ def print_report_summary(result: ReportResult) -> None:
     is_flag=True,
     help="Use English names in figures even when a CJK font is installed.",
 )
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    help="zh: Chinese names and bilingual figure text (with a CJK font); en: English only. "
+    "Default: zh when the regions have Chinese names, else en.",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -62,6 +68,7 @@ def command(
     output: str | None,
     overwrite: bool,
     english_figures: bool,
+    lang: str | None,
 ) -> None:
     """Write a self-contained, offline HTML report of RUN_DIR with maps, charts, tables, methods and manifest."""
     verbosity = (ctx.obj or {}).get("verbosity", 0)
@@ -80,5 +87,6 @@ def command(
         overwrite=overwrite,
         use_cjk=False if english_figures else None,
         progress=progress,
+        lang=lang,
     )
     print_report_summary(result)

@@ -43,6 +43,16 @@ def _fmt(value: float, scale: float = 1.0, digits: int = 1) -> str:
     return "—" if pd.isna(value) else f"{value / scale:,.{digits}f}"
 
 
+_PREFIXES = ((1e9, "billion", "bn"), (1e6, "million", "M"), (1e3, "thousand", "k"), (1.0, "", ""))
+
+
+def _scale(values: list[float]) -> tuple[float, str, str]:
+    """(divisor, word, short prefix) that shows the largest of ``values`` with one to three digits before the point."""
+    finite = [abs(float(v)) for v in values if not pd.isna(v)]
+    top = max(finite, default=0.0)
+    return next(((d, word, short) for d, word, short in _PREFIXES if top >= d), _PREFIXES[-1])
+
+
 def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
     """National and per-region key figures, then the files written."""
     tables = result.tables
@@ -53,15 +63,20 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
     # the nation and the first configured level (provinces in the sample)
     for level in list(tables)[:2]:
         table = tables[level]
-        click.echo(f"{level} — forest coverage (%) and stock volume (billion m³), {first} → {last}")
+        stock_cols = [f"stock_volume_m3_{first}", f"stock_volume_m3_{last}"]
+        divisor, word, _ = _scale([v for c in stock_cols if c in table for v in table[c].head(max_rows)])
+        stock_unit = f"{word} m³".strip()
+        land = [v for v in table[f"land_area_km2_{last}"].head(max_rows) if not pd.isna(v)]
+        land_digits = 0 if max(land, default=0.0) >= 100 else 2  # a small study area keeps its decimals
+        click.echo(f"{level} — forest coverage (%) and stock volume ({stock_unit}), {first} → {last}")
         header = f"  {'region':<22} {'land km²':>12} {'cov ' + str(first):>9} {'cov ' + str(last):>9} {'stock ' + str(first):>10} {'stock ' + str(last):>10}"
         click.echo(header)
         for _, row in table.head(max_rows).iterrows():
             name = f"{row['name_en']}"[:22]
             click.echo(
-                f"  {name:<22} {_fmt(row[f'land_area_km2_{last}'], 1, 0):>12} {_fmt(row[f'coverage_pct_{first}'], 1, 2):>9} "
-                f"{_fmt(row[f'coverage_pct_{last}'], 1, 2):>9} {_fmt(row[f'stock_volume_m3_{first}'], 1e9, 3):>10} "
-                f"{_fmt(row[f'stock_volume_m3_{last}'], 1e9, 3):>10}"
+                f"  {name:<22} {_fmt(row[f'land_area_km2_{last}'], 1, land_digits):>12} {_fmt(row[f'coverage_pct_{first}'], 1, 2):>9} "
+                f"{_fmt(row[f'coverage_pct_{last}'], 1, 2):>9} {_fmt(row[f'stock_volume_m3_{first}'], divisor, 3):>10} "
+                f"{_fmt(row[f'stock_volume_m3_{last}'], divisor, 3):>10}"
             )
         if len(table) > max_rows:
             click.echo(f"  … {len(table) - max_rows} more rows in regions.csv")
@@ -75,23 +90,29 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
             if t.get("coverage_pct") is not None:
                 parts.append(f"coverage {t['coverage_pct']:g} % (gap {row[f'coverage_gap_pct_points_{y}']:+.2f} points)")
             if t.get("stock_volume_m3") is not None:
-                parts.append(f"stock {t['stock_volume_m3'] / 1e9:g} bn m³ (gap {row[f'stock_gap_m3_{y}'] / 1e9:+.3f} bn m³)")
+                d, _, short = _scale([t["stock_volume_m3"]])
+                parts.append(
+                    f"stock {t['stock_volume_m3'] / d:g} {short} m³ (gap {row[f'stock_gap_m3_{y}'] / d:+.3f} {short} m³)".replace("  ", " ")
+                )
             click.echo(f"  {y}: " + "; ".join(parts))
         click.echo("")
     if "nation" in tables and "total_sink_t_c_per_yr" in tables["nation"]:
         row = tables["nation"].iloc[0]
         click.echo(f"carbon ({row['name_en']}; sinks positive):")
+        stocks = [row.get(f"forest_carbon_t_c_{e}") for e in (first, last)]
+        d, _, short = _scale([v for v in stocks if v is not None])
         click.echo(
-            f"  forest carbon {first}: {row[f'forest_carbon_t_c_{first}'] / 1e9:.3f} bn t C "
-            f"(vegetation {row[f'forest_vegetation_carbon_t_c_{first}'] / 1e9:.3f}); {last}: "
-            f"{row[f'forest_carbon_t_c_{last}'] / 1e9:.3f} bn t C"
+            f"  forest carbon {first}: {row[f'forest_carbon_t_c_{first}'] / d:,.3f} {short}t C "
+            f"(vegetation {row[f'forest_vegetation_carbon_t_c_{first}'] / d:,.3f}); {last}: "
+            f"{row[f'forest_carbon_t_c_{last}'] / d:,.3f} {short}t C"
         )
-        for part in ("forest", "grassland", "wetland", "karst", "total"):
-            if f"{part}_sink_t_c_per_yr" in row:
-                click.echo(
-                    f"  {part:<9} sink {row[f'{part}_sink_t_c_per_yr'] / 1e6:10.2f} Mt C/yr "
-                    f"{row[f'{part}_sink_t_co2e_per_yr'] / 1e6:10.2f} Mt CO2e/yr"
-                )
+        parts = [p for p in ("forest", "grassland", "wetland", "karst", "total") if f"{p}_sink_t_c_per_yr" in row]
+        d, _, short = _scale([row[f"{p}_sink_t_co2e_per_yr"] for p in parts])
+        for part in parts:
+            click.echo(
+                f"  {part:<9} sink {row[f'{part}_sink_t_c_per_yr'] / d:10.2f} {short}t C/yr "
+                f"{row[f'{part}_sink_t_co2e_per_yr'] / d:10.2f} {short}t CO2e/yr"
+            )
         click.echo("")
     masked = {layer: c for layer, c in result.manifest.get("input_checks", {}).items() if c["invalid_pixels"]}
     for layer, c in masked.items():

@@ -127,6 +127,15 @@ _ROLES = (
         resampling="bilinear",
     ),
     LayerRole(
+        "elevation",
+        "m",
+        "continuous",
+        "static",
+        "terrain elevation above sea level",
+        valid_range=(-500.0, 9000.0),
+        resampling="bilinear",
+    ),
+    LayerRole(
         "carbonate",
         "class code",
         "categorical",

@@ -174,6 +174,11 @@ def _overlap(rects: Sequence[tuple[int, int, int, int]]) -> bool:
     return False
 
 
+def _vrt_path(path: str) -> str:
+    """A tile's name in the mosaic VRT: a GDAL virtual path (/vsicurl/…, /vsis3/…) as it is, a file made absolute."""
+    return path if path.startswith("/vsi") else str(Path(path).resolve())
+
+
 def _mosaic_vrt(grid: GridSpec, infos: Sequence[TileInfo]) -> str:
     t = grid.transform
     nodata = infos[0].nodata
@@ -194,7 +199,7 @@ def _mosaic_vrt(grid: GridSpec, infos: Sequence[TileInfo]) -> str:
         )
         nodata_xml = f"<NODATA>{nodata!r}</NODATA>" if complex_source else ""
         sources.append(
-            f'<{kind}><SourceFilename relativeToVRT="0">{escape(str(Path(info.path).resolve()))}'
+            f'<{kind}><SourceFilename relativeToVRT="0">{escape(_vrt_path(info.path))}'
             f"</SourceFilename><SourceBand>1</SourceBand>{rects}{nodata_xml}</{kind}>"
         )
     nodata_band = "" if nodata is None else f"<NoDataValue>{nodata!r}</NoDataValue>"

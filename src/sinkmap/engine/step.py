@@ -209,10 +209,14 @@ class WindowInputs:
             return None
         if key not in self._read:
             started = time.perf_counter()
-            values, valid = self._layers[key].read(self.window)
+            source = self._layers[key]
+            values, valid = source.read(self.window)
             check = self._checks.get(key)
-            if check is not None:  # invalid values become nodata here; the job decides whether they are an error
+            if check is not None:  # on the codes as read: invalid values become nodata; the job decides on errors
                 valid, self.checked[key] = check.check(values, valid, self.window)
+            reclassify = getattr(source, "reclassify", None)  # a LegendSource: raw codes → internal codes
+            if reclassify is not None:
+                values, valid = reclassify(values, valid)
             self._read[key] = (values, valid)
             self.read_seconds += time.perf_counter() - started
         return self._read[key]

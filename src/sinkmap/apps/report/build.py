@@ -31,7 +31,7 @@ from sinkmap.apps.export import (
     region_index,
 )
 from sinkmap.apps.report import figures as F
-from sinkmap.apps.report.fonts import INSTALL_HINT, find_cjk_font
+from sinkmap.apps.report.fonts import INSTALL_HINT, find_cjk_font, has_cjk
 from sinkmap.apps.report.html import (
     Cell,
     FigureSet,
@@ -42,7 +42,7 @@ from sinkmap.apps.report.html import (
     render,
 )
 from sinkmap.apps.tracking import METHOD, STATUSES, TrackingResult, track
-from sinkmap.errors import OutputExistsError
+from sinkmap.errors import ConfigError, OutputExistsError
 
 __all__ = [
     "ReportResult",
@@ -191,6 +191,12 @@ class _Context:
     target_years: tuple[int, ...]
     carbon: list[str]
     top_level: str | None
+    lang: str = "en"
+    map_crs: str = F.ALBERS_CHINA
+    map_crs_text: str = ""
+    china: bool = False
+    china_national: bool = False
+    has_targets: bool = True
 
     def row(self, level: str, region_id: str) -> pd.Series | None:
         t = self.tables[level]
@@ -333,6 +339,8 @@ def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
             ("coverage", "coverage_pct", "forest coverage"),
             ("stock", "stock_volume_m3", "growing stock"),
         ):
+            if key == "stock" and not _has_stock(ctx.tables):  # no panel of zeros without a growing-stock layer
+                continue
             panels.append(
                 F.TrendSeries(
                     label=f"{ctx.label(row)} — {name}",
@@ -472,6 +480,7 @@ def build_report(
     overwrite: bool = False,
     use_cjk: bool | None = None,
     progress: ProgressFn | None = None,
+    lang: str | None = None,
 ) -> ReportResult:
     """Write a self-contained HTML report of a run and its figures as PNG.
 
@@ -482,6 +491,8 @@ def build_report(
         overwrite: replace an existing report.
         use_cjk: draw Chinese names in figures (``None``: when a CJK font is found; ``False``: English only).
         progress: called with (step, steps, what) as figures are drawn.
+        lang: ``zh`` (Chinese names and bilingual figure text, with a CJK font) or ``en`` (English only);
+            ``None``: ``zh`` when the regions have Chinese names, else ``en``.
 
     Raises:
         OutputExistsError: the report exists and ``overwrite`` is false.
@@ -495,15 +506,20 @@ def build_report(
             f"{out} exists; pass --overwrite to replace it, or choose another -o FILE.html"
         )
     fig_dir = out.parent / "figures"
-    cjk_font = None if use_cjk is False else find_cjk_font()
+    tables = {lv: read_level(run, lv) for lv in run.levels}
+    if lang is None:  # from the names of the regions (the first level; the nation's name is often a default)
+        named = tables[next((lv for lv in run.levels if lv != "nation"), run.levels[0])]
+        lang = "zh" if "name_zh" in named and bool(named["name_zh"].astype(str).map(has_cjk).any()) else "en"
+    if lang not in ("zh", "en"):
+        raise ConfigError(f"--lang {lang}: choose zh (Chinese names, bilingual figures) or en (English)")
+    cjk_font = None if use_cjk is False or lang == "en" else find_cjk_font()
     notes: list[str] = []
-    if cjk_font is None:
+    if cjk_font is None and lang == "zh":
         notes.append(
             "No CJK font was found on this machine, so figures show English names"
             + (f" ({INSTALL_HINT})." if use_cjk is not False else ".")
             + " Tables show Chinese names as text."
         )
-    tables = {lv: read_level(run, lv) for lv in run.levels}
     tracking = {lv: track(pd.DataFrame(t.drop(columns="geometry"))) for lv, t in tables.items()}
     index = region_index(run)
     chosen = (
@@ -515,6 +531,10 @@ def build_report(
     target_years = tracking[run.levels[0]].years
     carbon = list(dict.fromkeys(c for t in tables.values() for c in carbon_columns(t)))
     top = next((lv for lv in run.levels if lv != "nation"), None)
+    map_frame = tables[top] if top is not None else tables[run.levels[0]]
+    map_crs, map_crs_text = F.map_projection(map_frame, (run.manifest.get("grid") or {}).get("crs_wkt"))
+    china = F.is_china(map_frame)
+    bounds = map_frame.total_bounds
     ctx = _Context(
         run,
         tables,
@@ -526,18 +546,24 @@ def build_report(
         target_years,
         carbon,
         top,
+        lang=lang,
+        map_crs=map_crs,
+        map_crs_text=map_crs_text,
+        china=china,
+        china_national=china and float(bounds[2] - bounds[0]) > 40,
+        has_targets=bool(run.targets.get("id")),
     )
     last, first = epochs[-1], epochs[0]
     targets = run.targets
-    set_line = f"{targets.get('id', '?')}: {targets.get('title', '')}"
+    set_line = f"{targets.get('id')}: {targets.get('title', '')}" if ctx.has_targets else "none"
 
     steps: list[tuple[str, Callable[[], Any]]] = []
     region_row = None if chosen is None else ctx.row(chosen.level, chosen.region_id)
     region_name = "" if region_row is None else ctx.label(region_row)
-    lines = F.boundary_lines()
+    lines = F.boundary_lines() if ctx.china_national else None  # official boundary lines: China's national maps only
     map_note = (
-        "Albers equal-area conic (25° N, 47° N, 105° E). Province polygons: the run's region file; "
-        + F.BOUNDARY_ATTRIBUTION
+        f"{map_crs_text}. Region polygons: the run's region file"
+        + (f"; {F.BOUNDARY_ATTRIBUTION}" if ctx.china_national else "")
         + "."
     )
 
@@ -558,6 +584,8 @@ def build_report(
                     lines=lines,
                     highlight=None if chosen is None else chosen.region_id,
                     note=ctx.labeler.plain(map_note),
+                    crs=map_crs,
+                    china=china,
                 ),
             )
         )
@@ -595,6 +623,8 @@ def build_report(
                     lines=lines,
                     highlight=None if chosen is None else chosen.region_id,
                     note=ctx.labeler.plain(map_note),
+                    crs=map_crs,
+                    china=china,
                 ),
             )
         )
@@ -634,7 +664,8 @@ def build_report(
                         labeler=ctx.labeler,
                         groups=groups,
                         outline=outline,
-                        note="Albers equal-area conic (25° N, 47° N, 105° E). Boundaries: the run's region files.",
+                        note=f"{map_crs_text}. Boundaries: the run's region files.",
+                        crs=map_crs,
                     ),
                 )
             )
@@ -646,7 +677,7 @@ def build_report(
                 lambda: F.coverage_bars(
                     cov_rows,
                     epochs=epochs,
-                    target_years=target_years,
+                    target_years=target_years if ctx.has_targets else (),
                     labeler=ctx.labeler,
                     title=ctx.labeler.text("森林覆盖率与目标", "Forest coverage and targets")
                     + (f" — {region_name}" if region_name else ""),
@@ -654,7 +685,7 @@ def build_report(
             )
         )
     units_stock, stock_progress = _stock_frames(ctx)
-    if not units_stock.empty:
+    if not units_stock.empty and _has_stock(tables):  # no chart of zeros when the run has no growing stock
         steps.append(
             (
                 "bars_stock",
@@ -715,6 +746,16 @@ def build_report(
     )
 
 
+def _has_stock(tables: Mapping[str, pd.DataFrame]) -> bool:
+    """Whether any region has a growing stock above zero (a run without a growing-stock layer has none)."""
+    for table in tables.values():
+        for col in (c for c in table.columns if c.startswith("stock_volume_m3_")):
+            values = pd.to_numeric(table[col], errors="coerce").to_numpy(float)
+            if (np.isfinite(values) & (values > 0)).any():
+                return True
+    return False
+
+
 def _key_figures(ctx: _Context) -> tuple[str, ...]:
     """One line per headline region (the nation, the chosen region): latest coverage and stock, target status."""
     last = ctx.epochs[-1]
@@ -731,9 +772,11 @@ def _key_figures(ctx: _Context) -> tuple[str, ...]:
             for y in ctx.target_years
             if trow.get(f"coverage_status_{y}") not in (None, "no target")
         ]
+        name = " ".join(dict.fromkeys(plain_text(row.get(k)) for k in ("name_zh", "name_en") if plain_text(row.get(k))))
+        has_stock = pd.notna(stock) and float(stock) > 0
         lines.append(
-            f"{row.get('name_zh')} {row.get('name_en')}: coverage {fmt_number(row.get(f'coverage_pct_{last}'))} % in "
-            f"{last}, stock {fmt_number(stock, scale=divisor)} {unit}"
+            f"{name}: coverage {fmt_number(row.get(f'coverage_pct_{last}'))} % in {last}"
+            + (f", stock {fmt_number(stock, scale=divisor)} {unit}" if has_stock else "")
             + (f"; {'; '.join(targets)}" if targets else "")
         )
     return tuple(lines)
@@ -770,6 +813,7 @@ class _Card:
     stock: str
     unit: str
     statuses: tuple[tuple[int, Any], ...]
+    has_stock: bool = True
 
 
 @dataclass(frozen=True)
@@ -810,6 +854,7 @@ def _cards(ctx: _Context) -> list[_Card]:
                     for y in ctx.target_years
                     if trow.get(f"coverage_status_{y}") != "no target"
                 ),
+                has_stock=bool(pd.notna(stock) and float(stock) > 0),
             )
         )
     return cards
@@ -840,15 +885,16 @@ def _method_items(ctx: _Context, cjk_font: str | None) -> list[tuple[str, str]]:
             f"Grid: {grid.get('crs', '?')}, pixel size {_pixel_size(grid)}, {grid.get('width', '?')} × "
             f"{grid.get('height', '?')} pixels, bounds {grid.get('bounds', '?')}.",
         ),
-        ("targets", f"{targets.get('title', '')} — {targets.get('source', '')}"),
+        (
+            "targets",
+            f"{targets.get('title', '')} — {targets.get('source', '')}" if ctx.has_targets else "none (the run has no target set)",
+        ),
         ("trend and projection", METHOD),
         ("status", "; ".join(f"{k}: {v}" for k, v in STATUSES.items())),
         ("sign convention", str(m.get("sign_convention", ""))),
         (
             "maps",
-            "Albers equal-area conic (standard parallels 25° N and 47° N, central meridian 105° E). "
-            + F.BOUNDARY_ATTRIBUTION
-            + ".",
+            ctx.map_crs_text + (f". {F.BOUNDARY_ATTRIBUTION}" if ctx.china_national else "") + ".",
         ),
         ("figure fonts", cjk_font or "no CJK font: English names in figures"),
     ]
@@ -970,4 +1016,7 @@ def _render(
         manifest_json=manifest_json(m),
         written=datetime.now(UTC).isoformat(timespec="seconds"),
         run_path=str(run.path),
+        lang=ctx.lang,
+        china_layout=ctx.china_national,
+        has_targets=ctx.has_targets,
     )

@@ -42,6 +42,9 @@ __all__ = [
     "boundary_lines",
     "coverage_bars",
     "diverging_classes",
+    "is_china",
+    "is_equal_area_crs",
+    "map_projection",
     "national_map",
     "region_map",
     "stock_bars",
@@ -212,11 +215,70 @@ def boundary_lines() -> gpd.GeoDataFrame:
     )  # CGCS2000 and WGS84 agree to within centimetres
 
 
-def _project(geoms: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSeries:
-    """To :data:`ALBERS_CHINA`, densified first so long edges follow the projection, then simplified for drawing."""
+_CHINA_EXTENT = (73.0, 18.0, 135.5, 54.0)  # lon/lat box around mainland China (centre of the regions must be in it)
+
+
+def is_china(regions: gpd.GeoDataFrame) -> bool:
+    """Whether ``regions`` (EPSG:4326) are Chinese: centred inside China's extent, and with administrative division
+    codes (adcodes) as ids or Chinese names. Only then do maps take China's projection and official layout."""
+    if regions.empty:
+        return False
+    x0, y0, x1, y1 = (float(v) for v in regions.total_bounds)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    w, s, e, n = _CHINA_EXTENT
+    if not (w <= cx <= e and s <= cy <= n):
+        return False
+    ids = regions["region_id"].astype(str) if "region_id" in regions else pd.Series([], dtype=str)
+    names = regions["name_zh"].astype(str) if "name_zh" in regions else pd.Series([], dtype=str)
+    adcodes = bool(len(ids)) and bool(ids.str.fullmatch(r"[1-8]\d{5}").all())
+    return adcodes or bool(names.map(has_cjk).any())
+
+
+def is_equal_area_crs(crs_wkt: str | None) -> bool:
+    """Whether a CRS is an equal-area projection (Albers, Lambert azimuthal, cylindrical equal area, Mollweide,
+    sinusoidal, Equal Earth)."""
+    if not crs_wkt:
+        return False
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(crs_wkt)
+    if not crs.is_projected or crs.coordinate_operation is None:
+        return False
+    method = crs.coordinate_operation.method_name.lower()
+    return "equal area" in method or any(m in method for m in ("mollweide", "sinusoidal", "equal earth"))
+
+
+def map_projection(regions: gpd.GeoDataFrame, grid_crs_wkt: str | None = None) -> tuple[str, str]:
+    """(CRS, description) for the maps of a run, chosen from the data: China's Albers conic for Chinese regions;
+    else the grid's own CRS when it is equal-area; else a Lambert azimuthal equal-area projection centred on the
+    regions (north up at the centre, areas true everywhere)."""
+    if is_china(regions):
+        return ALBERS_CHINA, "Albers equal-area conic for China (standard parallels 25° N and 47° N, central meridian 105° E)"
+    if grid_crs_wkt and is_equal_area_crs(grid_crs_wkt):
+        from pyproj import CRS
+
+        crs = CRS.from_user_input(grid_crs_wkt)
+        return crs.to_wkt(), f"the grid's own equal-area projection ({crs.name})"
+    x0, y0, x1, y1 = (float(v) for v in regions.total_bounds)
+    lat, lon = (y0 + y1) / 2, (x0 + x1) / 2
+    return (
+        f"+proj=laea +lat_0={lat:.5f} +lon_0={lon:.5f} +datum=WGS84 +units=m +no_defs",
+        f"Lambert azimuthal equal-area centred on the study area ({lat:.3f}°, {lon:.3f}°)",
+    )
+
+
+def _project(geoms: gpd.GeoSeries, tolerance_m: float, crs: str = ALBERS_CHINA) -> gpd.GeoSeries:
+    """To ``crs`` (an equal-area projection), densified first so long edges follow it, then simplified for drawing."""
     dense = gpd.GeoSeries(shapely.segmentize(geoms.values, 0.25), crs=geoms.crs)
-    out = dense.to_crs(ALBERS_CHINA)
+    out = dense.to_crs(crs)
     return out.simplify(tolerance_m, preserve_topology=True) if tolerance_m > 0 else out
+
+
+def _span_m(regions: gpd.GeoDataFrame) -> float:
+    """Rough size of the regions in metres (the larger side of their lon/lat box), for simplification tolerances."""
+    x0, y0, x1, y1 = (float(v) for v in regions.total_bounds)
+    mid = math.cos(math.radians((y0 + y1) / 2))
+    return max((x1 - x0) * 111_320.0 * max(mid, 0.01), (y1 - y0) * 110_574.0, 1.0)
 
 
 def _box_bounds(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -297,6 +359,7 @@ def _north_arrow(ax: Axes, *, x: float = 0.05, y: float = 0.9) -> None:
         fontsize=9,
         fontweight="bold",
         arrowprops={"arrowstyle": "-|>", "color": "#333333", "lw": 1.2},
+        path_effects=_HALO,  # readable over dark fills
         zorder=7,
     )
 
@@ -350,18 +413,21 @@ def national_map(
     lines: gpd.GeoDataFrame | None = None,
     highlight: str | None = None,
     note: str = "",
+    crs: str = ALBERS_CHINA,
+    china: bool = True,
 ) -> Figure:
-    """Choropleth of ``values`` over ``regions`` (one value per row, NaN for no data) in the national layout.
+    """Choropleth of ``values`` over ``regions`` (one value per row, NaN for no data) in ``crs``.
 
-    When the regions span China (more than 40° of longitude) the map shows the mainland with the South China
-    Sea islands as an inset; otherwise it zooms to the regions (there is no national layout to follow).
-    ``highlight`` is a ``region_id`` drawn with a heavy outline.
+    When the regions are China's (``china``) and span it (more than 40° of longitude), the map shows the mainland
+    with the South China Sea islands as an inset; otherwise it zooms to the regions (no national layout to follow,
+    and no inset). ``highlight`` is a ``region_id`` drawn with a heavy outline.
     """
     colors = classes.color_of(values)
-    proj = _project(regions.geometry, 1500.0)
     lonlat_bounds = regions.total_bounds
-    national = (lonlat_bounds[2] - lonlat_bounds[0]) > 40
-    lines_proj = None if lines is None or lines.empty else _project(lines.geometry, 0)
+    national = china and (lonlat_bounds[2] - lonlat_bounds[0]) > 40
+    span_m = _span_m(regions)
+    proj = _project(regions.geometry, 1500.0 if national else span_m / 2000, crs)
+    lines_proj = None if lines is None or lines.empty or not china else _project(lines.geometry, 0, crs)
     fig = Figure(figsize=(10, 7.8))
     ax = fig.add_axes((0.01, 0.02, 0.98, 0.90))
     _map_axes(ax)
@@ -390,8 +456,9 @@ def national_map(
     ax.set_ylim(*ylim)
     _map_axes(ax)
     areas = regions.get("region_area_km2")
+    smallest_labelled = 5000 if national else 0  # km²: a national map labels the larger regions only
     for i, point in enumerate(proj.representative_point()):
-        if areas is not None and float(areas.iloc[i]) < 5000:
+        if areas is not None and float(areas.iloc[i]) < smallest_labelled:
             continue
         row = regions.iloc[i]
         label = labeler.short(row.get("name_zh"), row.get("name_en"), row.get("region_id"))
@@ -450,11 +517,13 @@ def region_map(
     groups: gpd.GeoDataFrame | None = None,
     outline: gpd.GeoDataFrame | None = None,
     note: str = "",
+    crs: str = ALBERS_CHINA,
 ) -> Figure:
-    """Choropleth of a region's finest units, with intermediate ``groups`` (e.g. prefectures) outlined and
-    labelled, and the region's ``outline``. Labels go on the groups, or on the units when there are few."""
+    """Choropleth of a region's finest units in ``crs``, with intermediate ``groups`` (e.g. prefectures) outlined
+    and labelled, and the region's ``outline``. Labels go on the groups, or on the units when there are few."""
     colors = classes.color_of(values)
-    proj = _project(units.geometry, 150.0)
+    tolerance = min(150.0, _span_m(units) / 2000)
+    proj = _project(units.geometry, tolerance, crs)
     fig = Figure(figsize=(10, 8))
     ax = fig.add_axes((0.01, 0.02, 0.74, 0.90))
     _map_axes(ax)
@@ -462,11 +531,11 @@ def region_map(
     proj.boundary.plot(ax=ax, color="#8a8a8a", linewidth=0.35)
     label_frame, label_proj = units, proj
     if groups is not None and len(groups):
-        gproj = _project(groups.geometry, 150.0)
+        gproj = _project(groups.geometry, tolerance, crs)
         gproj.boundary.plot(ax=ax, color="#2f2f2f", linewidth=1.0)
         label_frame, label_proj = groups, gproj
     if outline is not None and len(outline):
-        _project(outline.geometry, 150.0).boundary.plot(ax=ax, color="#0b3d91", linewidth=1.8)
+        _project(outline.geometry, tolerance, crs).boundary.plot(ax=ax, color="#0b3d91", linewidth=1.8)
     if len(label_frame) <= 40:
         for i, point in enumerate(label_proj.representative_point()):
             row = label_frame.iloc[i]
@@ -532,24 +601,32 @@ def coverage_bars(
     latest = pd.to_numeric(rows[f"coverage_pct_{last}"], errors="coerce").to_numpy(float)
     colors = ["#2b6a3b" if k == "aggregate" else "#6fb07f" for k in rows["kind"]]
     ax.barh(y, np.nan_to_num(latest), color=colors, height=0.66, zorder=2)
-    for yi, v in zip(y, latest, strict=True):
-        if np.isfinite(v):
-            ax.text(v + 0.6, yi, f"{v:.1f}", va="center", fontsize=7, color="#222222", zorder=4)
+    earlier = (
+        pd.to_numeric(rows[f"coverage_pct_{first}"], errors="coerce").to_numpy(float)
+        if len(epochs) > 1
+        else np.full(n, np.nan)
+    )
+    for yi, v, before in zip(y, latest, earlier, strict=True):
+        if np.isfinite(v):  # the value right of the bar and of the earlier epoch's dot, so the dot does not hide it
+            x = max(v, before) if np.isfinite(before) else v
+            ax.text(x + 1.2, yi, f"{v:.1f}", va="center", fontsize=7, color="#222222", zorder=4)
     handles: list[Any] = [Patch(color="#6fb07f", label=f"{last}")]
     if len(epochs) > 1:
-        earlier = pd.to_numeric(rows[f"coverage_pct_{first}"], errors="coerce").to_numpy(float)
         ax.plot(earlier, y, "o", mfc="white", mec="#222222", ms=4.5, zorder=3)
         handles.append(
             Line2D([], [], marker="o", mfc="white", mec="#222222", ls="none", label=f"{first}")
         )
+    drawn = []  # target years with at least one target in these rows: only they get a legend entry
     for i, year in enumerate(target_years):
         col = f"target_coverage_pct_{year}"
         if col in rows.columns:
             t = pd.to_numeric(rows[col], errors="coerce").to_numpy(float)
+            if np.isfinite(t).any():
+                drawn.append(year)
             ax.plot(
                 t, y, "|", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=15, mew=2.4, zorder=4
             )
-    handles.extend(_target_legend_handles(target_years))
+    handles.extend(h for h, year in zip(_target_legend_handles(target_years), target_years, strict=True) if year in drawn)
     ax.set_yticks(y)
     ax.set_yticklabels(
         [labeler.name(r.name_zh, r.name_en, r.region_id) for r in rows.itertuples()], fontsize=8
@@ -577,7 +654,8 @@ def coverage_bars(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.set_title(title, fontsize=11.5, fontweight="bold", loc="left")
-    ax.legend(handles=handles, fontsize=7.5, loc="lower right", framealpha=0.95)
+    # beside the bars, not over them
+    ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.95)
     return fig
 
 
@@ -736,13 +814,15 @@ def trend_chart(series: Sequence[Sequence[TrendSeries]], *, title: str, method_n
         )
         for i, y in enumerate(years)
     ]
+    # beside the title when there is room (two or more columns), under the plots otherwise
+    wide = n_cols > 1
     fig.legend(
         handles=handles,
-        loc="upper right",
+        loc="upper right" if wide else "lower right",
         ncol=len(handles),
         fontsize=8,
         frameon=False,
-        bbox_to_anchor=(0.99, 1.0),
+        bbox_to_anchor=(0.99, 1.0) if wide else (0.99, 0.0),
     )
     fig.suptitle(title, fontsize=12.5, fontweight="bold", x=0.01, ha="left")
     fig.text(
