@@ -157,9 +157,11 @@ def _run(folder: Path, layers: dict[str, Any], epochs: list[int], **extra: Any) 
 
 
 # A pixel-aligned rectangle and a slanted quadrilateral across the São Tomé crop (6.700–6.733E, 0.330–0.363N)
+# (B is cut by A: regions of one level must not overlap)
+_A = box(6.7, 0.34, 6.72, 0.36333333333333323)
 SAOTOME = {
-    "A": box(6.7, 0.34, 6.72, 0.36333333333333323),
-    "B": Polygon([(6.7011, 0.3305), (6.7329, 0.3321), (6.7312, 0.3622), (6.7155, 0.3488)]),
+    "A": _A,
+    "B": Polygon([(6.7011, 0.3305), (6.7329, 0.3321), (6.7312, 0.3622), (6.7155, 0.3488)]).difference(_A),
 }
 
 
