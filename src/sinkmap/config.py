@@ -181,12 +181,18 @@ def _from_mapping(cls: type, data: Any, where: str) -> Any:
             value = tuple(value)
         elif key == "special_shrubland":
             value = None if value in (None, False) else _from_mapping(SpecialShrubland, value, f"{where}.{key}")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected true or false, got {value!r}")
         elif isinstance(default, str):
             value = str(value)
         elif value is not None:
             value = _number(value, f"{where}.{key}")
         kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _has_defaults(cls: type) -> bool:

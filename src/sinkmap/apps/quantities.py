@@ -94,11 +94,23 @@ QUANTITIES: tuple[Quantity, ...] = (
     _t("tree_stand_area_km2", "km2", "tree-stand forest area", ["tree_stand_area_m2"], per_epoch=True, scale=1e-6),
     _t("bamboo_area_km2", "km2", "bamboo forest area", ["bamboo_area_m2"], per_epoch=True, scale=1e-6),
     _t("special_shrub_area_km2", "km2", "special shrubland area", ["special_shrub_area_m2"], per_epoch=True, scale=1e-6),
-    _d("coverage_pct", "%", "forest coverage", ["forest_area_m2"], "land_area_m2", per_epoch=True, scale=100.0),
-    _t("stock_volume_m3", "m3", "growing stock volume", ["stock_volume_m3"], per_epoch=True),
+    # one coverage column; its denominator is the basis the forest definition names (the step emits one of these)
     _d(
-        "stock_density_m3_per_ha", "m3/ha", "growing stock per forest area", ["stock_volume_m3"], "forest_area_m2",
-        per_epoch=True, scale=1e4,
+        "coverage_pct", "%", "forest coverage (forest area / region's full land area)", ["forest_area_m2"],
+        "coverage_basis_region_area_m2", per_epoch=True, scale=100.0,
+    ),
+    _d(
+        "coverage_pct", "%", "forest coverage (forest area / mapped land area)", ["forest_area_m2"],
+        "coverage_basis_mapped_land_m2", per_epoch=True, scale=100.0,
+    ),
+    Quantity("coverage_basis", "", "label", False, "coverage denominator", ("coverage_basis_region_area_m2",),
+             text="region area (土地总面积)", sums_at_last=True),
+    Quantity("coverage_basis", "", "label", False, "coverage denominator", ("coverage_basis_mapped_land_m2",),
+             text="mapped land", sums_at_last=True),
+    _t("stock_volume_m3", "m3", "growing stock volume of tree stands (森林蓄积)", ["stock_volume_m3"], per_epoch=True),
+    _d(
+        "stock_density_m3_per_ha", "m3/ha", "growing stock per tree-stand area (乔木林单位面积蓄积)", ["stock_volume_m3"],
+        "tree_stand_area_m2", per_epoch=True, scale=1e4,
     ),
     _d(
         "observed_area_pct", "%", "share of the region's area with mapped land", ["land_area_m2"], REGION_AREA[0],
@@ -209,7 +221,7 @@ def derive(
         for epoch in targets:
             name = column_name(q, epoch, epochs)
             if q.kind == "label":
-                if total(q.sums, epoch, True) is not None:
+                if total(q.sums, last if q.sums_at_last else epoch, True) is not None:
                     columns[name] = [q.text.format(first=first, last=last)] * n_rows
                     meta[name] = q
                 continue
