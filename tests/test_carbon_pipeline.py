@@ -23,13 +23,16 @@ TEMPERATURE = np.full((4, 4), 16.0, np.float32)
 FOREST_TYPE = np.array([[2, 4, 0, 0], [6, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], np.uint8)
 CARBONATE = np.array([[1, 1, 0, 0], [2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]], np.uint8)
 WETLAND = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [2, 0, 0, 0], [0, 3, 4, 1]], np.uint8)
+RESTORED = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]], np.uint8)  # the mangrove and salt marsh
 
 
 @pytest.fixture
 def carbon_run(tmp_path: Path):  # type: ignore[no-untyped-def]
     transform = Affine(100, 0, 0, 0, -100, 3_000_400)  # 1-ha pixels, equal-area
     _write_case(tmp_path, ALBERS, transform, second_epoch_changes=False)
-    for name, arr in [("temp", TEMPERATURE), ("ftype", FOREST_TYPE), ("carb", CARBONATE), ("wet", WETLAND)]:
+    for name, arr in [
+        ("temp", TEMPERATURE), ("ftype", FOREST_TYPE), ("carb", CARBONATE), ("wet", WETLAND), ("restored", RESTORED)
+    ]:
         write_raster(tmp_path / f"{name}.tif", arr, crs=ALBERS, transform=transform)
     regions = gpd.GeoDataFrame({"id": ["A"], "name": ["全域"]}, geometry=[box(0, 3_000_000, 400, 3_000_400)], crs=ALBERS)
     path = _pipeline(tmp_path, regions)
@@ -39,6 +42,7 @@ def carbon_run(tmp_path: Path):  # type: ignore[no-untyped-def]
         forest_type={"path": "ftype.tif"},
         carbonate={"path": "carb.tif"},
         wetland_type={"path": "wet.tif"},
+        wetland_restoration={"path": "restored.tif"},
     )
     # the same stock in both epochs except one pixel that grows by 60 m³/ha
     stock_2025 = STOCK.copy()
@@ -54,16 +58,22 @@ def test_carbon_totals_equal_sum_of_pixel_densities(carbon_run) -> None:  # type
     tables = packaged_factor_tables()
     lat = np.full((4, 4), row_lat := 27.1)  # pixels lie at ≈ 27.1°N (Albers y = 3,000,000 m)
     eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)
-    # forest pixels: tree stands (0,0) (0,1) (1,0) (1,2); bamboo: (1,0) is a forest class already, so no bamboo
+    # forest pixels: tree stands (0,0) (0,1) (1,2); bamboo (1,0): forest type 6 in a forest class is bamboo, which
+    # takes precedence over tree stands. The China forest definition selects the China Tier-2 factor set; dead wood
+    # and litter are not estimated (Tier 1 zero change).
     stands = np.zeros((4, 4), bool)
     stands[[0, 0, 1, 1], [0, 1, 0, 2]] = True
     ftype = np.where(np.isin(FOREST_TYPE, (1, 2, 3, 4, 5, 6)), FOREST_TYPE, 5)
+    assert row["bamboo_area_km2_2020"] == pytest.approx(0.01)
+    assert row["forest_factor_set"].startswith("China Tier 2")
+    assert "forest_deadwood_t_c_2020" not in row and "not estimated" in row["forest_pools"]
     for epoch, stock in ((2020, STOCK), (2025, stock_2025)):
-        pools = forest_carbon.forest_carbon_stocks(
-            np.maximum(stock, 0), ftype, eco, tables=tables, annual_precip_mm_per_yr=PRECIP, valid=stands
+        pools = forest_carbon.forest_carbon_stocks_china(
+            np.maximum(stock, 0), ftype, eco, tables=tables, valid=stands
         )
-        expected = np.nansum(pools.total_t_c_per_ha)  # t C/ha × 1 ha per pixel
+        expected = np.nansum(pools.vegetation_t_c_per_ha)  # t C/ha × 1 ha per pixel
         assert row[f"forest_carbon_t_c_{epoch}"] == pytest.approx(expected, rel=1e-6), row_lat
+        assert row[f"forest_vegetation_carbon_t_c_{epoch}"] == pytest.approx(expected, rel=1e-6)
         assert row[f"forest_agb_t_c_{epoch}"] == pytest.approx(np.nansum(pools.agb_t_c_per_ha), rel=1e-6)
     # stock difference over 5 years, sink positive
     assert row["forest_sink_t_c_per_yr"] == pytest.approx(
@@ -81,17 +91,23 @@ def test_wetland_and_karst_by_hand(carbon_run) -> None:  # type: ignore[no-untyp
     # but wetland layers are counted wherever they lie inside the region
     assert row["wetland_mangrove_area_km2"] == pytest.approx(0.01)
     assert row["wetland_salt_marsh_area_km2"] == pytest.approx(0.01)
-    inland = tables.value("inland_soil_accumulation", wetland_class="inland_marsh")
-    # WS Table 4.12: mangrove 1.62, tidal marsh 0.91, seagrass 0.43 t C/ha/yr (sink positive)
-    assert row["wetland_sink_t_c_per_yr"] == pytest.approx(1.62 + 0.91 + 0.43 + inland, rel=1e-9)
+    # WS Table 4.12 on the restored mangrove (1.62) and salt marsh (0.91) only, t C/ha/yr (sink positive); the
+    # seagrass pixel is not restored and the inland marsh has no Table 4.12 rate
+    assert row["wetland_sink_t_c_per_yr"] == pytest.approx(1.62 + 0.91, rel=1e-9)
+    # inland marsh CH4, warm temperate: 235 kg CH4/ha/yr x GWP 27 = 6.345 t CO2e/yr (coastal pixels without
+    # salinity are taken as >= 18 ppt: 0); net GHG = 2.53 x 44/12 - 6.345
+    assert row["wetland_ch4_t_co2e_per_yr"] == pytest.approx(6.345, rel=1e-9)
+    assert row["wetland_net_ghg_t_co2e_per_yr"] == pytest.approx(2.53 * 44 / 12 - 6.345, rel=1e-9)
+    assert tables.value("gwp", wetland_class="ch4") == 27
     # karst: exposed carbonate at (0,0) (0,1) (2,1) (3,3): 4 ha; buried (1,0): 1 ha
     assert row["karst_exposed_area_km2"] == pytest.approx(0.04)
     assert row["karst_buried_area_km2"] == pytest.approx(0.01)
-    flux = karst.karst_sink_mpd_t_c_per_km2_yr(TEMPERATURE, PRECIP, CARBONATE)
-    assert row["karst_sink_t_c_per_yr"] == pytest.approx(np.nansum(flux) * 0.01, rel=1e-6)  # t C/km²/yr × 0.01 km²
-    assert row["total_sink_t_c_per_yr"] == pytest.approx(
-        row["forest_sink_t_c_per_yr"] + row["grassland_sink_t_c_per_yr"] + row["wetland_sink_t_c_per_yr"] + row["karst_sink_t_c_per_yr"]
-    )
+    flux = karst.karst_sink_mpd_t_c_per_km2_yr(TEMPERATURE, PRECIP, CARBONATE, ionic_strength_mol_per_l=None)
+    assert row["karst_potential_sink_t_c_per_yr"] == pytest.approx(np.nansum(flux) * 0.01, rel=1e-6)  # × 0.01 km²
+    # the potential karst sink stays outside the total; grassland SOC change is not estimated (empty, with a reason)
+    assert "karst_sink_t_c_per_yr" not in row and "grassland_sink_t_c_per_yr" not in row
+    assert row["grassland_sink_status"].startswith("not estimated")
+    assert row["total_sink_t_c_per_yr"] == pytest.approx(row["forest_sink_t_c_per_yr"] + row["wetland_sink_t_c_per_yr"])
 
 
 def test_carbon_outputs_and_manifest(carbon_run) -> None:  # type: ignore[no-untyped-def]

@@ -47,7 +47,11 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class CarbonSpec:
-    """Carbon step options: ``factors`` (a folder or CSV of factor tables overriding the packaged ones)."""
+    """Carbon step options: ``factors`` (a folder or CSV of factor tables overriding the packaged ones);
+    ``factor_set`` (``auto``: China Tier 2 under a China forest definition, IPCC Tier 1 otherwise;
+    ``china_tier2``; ``ipcc_tier1``); ``dead_organic_matter`` (estimate dead wood and litter; Tier 1: off);
+    ``karst_potential_in_total`` (count the karst maximum-potential sink in the total); ``monitoring_base``
+    (epoch → monitoring base, e.g. NFI or 三调; different bases at the first and last epoch flag a series break)."""
 
     enabled: bool = True
     factors: str | None = None
@@ -55,6 +59,16 @@ class CarbonSpec:
     invest_pools: str | None = None
     karst_catchments: str | None = None
     pet_grid: str = "layer"
+    factor_set: str = "auto"
+    dead_organic_matter: bool = False
+    karst_potential_in_total: bool = False
+    monitoring_base: tuple[tuple[int, str], ...] = ()
+
+    def resolved_factor_set(self, definition: ForestDefinition) -> str:
+        """The forest factor set in effect: ``auto`` is China Tier 2 under a China forest definition."""
+        if self.factor_set != "auto":
+            return self.factor_set
+        return "china_tier2" if definition.name.startswith("China") else "ipcc_tier1"
 
 
 @dataclass(frozen=True)
@@ -317,7 +331,10 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             raw_carbon = {"enabled": False}
         _check_keys(
             raw_carbon,
-            {"enabled", "factors", "karst_include_buried", "invest_pools", "karst_catchments", "pet_grid"},
+            {
+                "enabled", "factors", "karst_include_buried", "invest_pools", "karst_catchments", "pet_grid",
+                "factor_set", "dead_organic_matter", "karst_potential_in_total", "monitoring_base",
+            },
             f"{where}: carbon",
         )
         karst_catchments = raw_carbon.get("karst_catchments")
@@ -348,7 +365,29 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
                 f"{where}: carbon.pet_grid: {pet_grid!r} is not known; use `layer` (PET computed on mean_temperature's "
                 "own grid, then aligned) or `pixel` (PET computed for every pipeline pixel)"
             )
+        factor_set = raw_carbon.get("factor_set", "auto")
+        if factor_set not in ("auto", "china_tier2", "ipcc_tier1"):
+            raise ConfigError(
+                f"{where}: carbon.factor_set: {factor_set!r} is not known; use auto, china_tier2 or ipcc_tier1"
+            )
+        flags = {}
+        for key in ("dead_organic_matter", "karst_potential_in_total"):
+            value = raw_carbon.get(key, False)
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: carbon.{key}: expected true or false, got {value!r}")
+            flags[key] = value
+        bases_raw = raw_carbon.get("monitoring_base") or {}
+        if not isinstance(bases_raw, dict):
+            raise ConfigError(f"{where}: carbon.monitoring_base: expected a mapping epoch → base, e.g. {{2020: NFI}}")
+        bases = []
+        for epoch, base_name in bases_raw.items():
+            if not isinstance(epoch, int) or epoch not in epochs:
+                raise ConfigError(f"{where}: carbon.monitoring_base: {epoch!r} is not one of the epochs {list(epochs)}")
+            bases.append((epoch, str(base_name)))
         carbon = CarbonSpec(
+            factor_set=factor_set,
+            monitoring_base=tuple(sorted(bases)),
+            **flags,
             enabled=bool(raw_carbon.get("enabled", True)),
             pet_grid=pet_grid,
             factors=factors,

@@ -142,6 +142,14 @@ _ROLES = (
             {0: "none", 1: "inland marsh/swamp", 2: "mangrove", 3: "tidal/salt marsh", 4: "seagrass"}
         ),
     ),
+    LayerRole(
+        "wetland_restoration",
+        "class code",
+        "categorical",
+        "static",
+        "coastal wetland restoration (Wetlands Supplement Table 4.12 applies only where 1)",
+        legend=MappingProxyType({0: "not restored", 1: "rewetted, revegetated or created"}),
+    ),
 )
 
 ROLES: Mapping[str, LayerRole] = MappingProxyType({role.name: role for role in _ROLES})
