@@ -16,7 +16,7 @@ from sinkmap.apps.pipeline import run_pipeline
 from sinkmap.config import load_pipeline
 from sinkmap.factors import packaged_factor_tables
 from sinkmap.kernels.carbon import forest as forest_carbon
-from sinkmap.kernels.carbon import karst, zones
+from sinkmap.kernels.carbon import change, karst, zones
 from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
 
 TEMPERATURE = np.full((4, 4), 16.0, np.float32)
@@ -147,3 +147,82 @@ def test_karst_catchment_table(tmp_path: Path) -> None:
     expected_t_c = 0.5 * 244 * 1500 * 31_536_000 * 1e-9 * 12 / 61
     assert row["karst_sink_t_c_per_yr"] == pytest.approx(expected_t_c, rel=1e-9)
     assert row["karst_sink_t_c_per_km2_yr"] == pytest.approx(expected_t_c / 73.5, rel=1e-9)
+
+
+def _tiny(tmp_path: Path, **changes: object) -> Path:
+    transform = Affine(100, 0, 0, 0, -100, 3_000_400)
+    _write_case(tmp_path, ALBERS, transform, second_epoch_changes=False)
+    for name, arr in [("temp", TEMPERATURE), ("ftype", FOREST_TYPE)]:
+        write_raster(tmp_path / f"{name}.tif", arr, crs=ALBERS, transform=transform)
+    regions = gpd.GeoDataFrame({"id": ["A"], "name": ["a"]}, geometry=[box(0, 3_000_000, 400, 3_000_400)], crs=ALBERS)
+    path = _pipeline(tmp_path, regions)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["layers"].update(mean_temperature={"path": "temp.tif"}, forest_type={"path": "ftype.tif"})
+    doc.update(changes)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_one_epoch_gross_removals_minus_losses(tmp_path: Path) -> None:
+    """One epoch with a loss_year layer: forest sink = gross removals (Table 4.9) on the standing tree stands minus
+    the biomass carbon of the stand lost since the base year, spread over those years."""
+    loss = np.zeros((4, 4), np.uint8)
+    loss[0, 1] = 10  # the (0,1) stand (100 m³/ha, evergreen needleleaf) was cleared in 2010
+    write_raster(tmp_path / "loss.tif", loss, crs=ALBERS, transform=Affine(100, 0, 0, 0, -100, 3_000_400))
+    path = _tiny(tmp_path, epochs=[2020])
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["layers"]["landcover"] = {"path": "lc_2020.tif"}
+    doc["layers"]["canopy_cover"] = {"path": "cc_2020.tif"}
+    doc["layers"]["growing_stock"] = {"path": "gsv_2020.tif"}
+    doc["layers"]["loss_year"] = {"path": "loss.tif", "base_year": 2000}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    row = run_pipeline(load_pipeline(path)).tables["province"].iloc[0]
+    tables = packaged_factor_tables()
+    eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, np.full((4, 4), 27.1))
+    standing = np.zeros((4, 4), bool)
+    standing[[0, 1], [0, 2]] = True  # (1,0) is bamboo; (0,1) is lost
+    gain = change.forest_growth_removals(eco, np.full((4, 4), 2), tables=tables, valid=standing)
+    gross = float(np.nansum(gain.agb_t_c_per_ha_yr + gain.bgb_t_c_per_ha_yr))  # t C/yr over 1-ha pixels
+    lost = forest_carbon.forest_carbon_stocks_china(np.array([100.0]), np.array([4]), eco[0, 1:2], tables=tables)
+    assert row["forest_gain_ipcc_t_c_per_yr_2020"] == pytest.approx(gross, rel=1e-6)
+    assert row["forest_sink_t_c_per_yr"] == pytest.approx(gross - lost.vegetation_t_c_per_ha[0] / 20, rel=1e-6)
+    assert row["forest_sink_method"].startswith("gross removals")
+
+
+def test_series_break_and_tier1_selection(tmp_path: Path) -> None:
+    path = _tiny(tmp_path, carbon={"factor_set": "ipcc_tier1", "monitoring_base": {2020: "NFI", 2025: "三调"}})
+    config = load_pipeline(path)
+    assert config.carbon.factor_set == "ipcc_tier1" and config.carbon.monitoring_base == ((2020, "NFI"), (2025, "三调"))
+    row = run_pipeline(config).tables["province"].iloc[0]
+    assert row["series_break"].startswith("yes")
+    assert row["forest_factor_set"].startswith("IPCC Tier 1")
+
+
+def test_default_factor_set_follows_the_definition(tmp_path: Path) -> None:
+    assert load_pipeline(_tiny(tmp_path)).carbon.factor_set == "china_tier2"
+    other = _tiny(tmp_path, forest_definition={"name": "FAO forest", "canopy_cover_min_pct": 10})
+    assert load_pipeline(other).carbon.factor_set == "ipcc_tier1"
+
+
+@pytest.mark.parametrize(
+    ("carbon", "message"),
+    [
+        ({"factor_set": "tier3"}, "carbon.factor_set: 'tier3' is not known"),
+        ({"dead_organic_matter": "yes"}, "carbon.dead_organic_matter: expected true or false"),
+        ({"monitoring_base": {2019: "NFI"}}, "carbon.monitoring_base: 2019 is not one of the epochs"),
+    ],
+)
+def test_carbon_option_errors(tmp_path: Path, carbon: dict[str, object], message: str) -> None:
+    from sinkmap.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_pipeline(_tiny(tmp_path, carbon=carbon))
+
+
+def test_forest_definition_option_errors(tmp_path: Path) -> None:
+    from sinkmap.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="coverage_basis 'land' is not known"):
+        load_pipeline(_tiny(tmp_path, forest_definition={"coverage_basis": "land"}))
+    with pytest.raises(ConfigError, match="class_needs_canopy: expected true or false"):
+        load_pipeline(_tiny(tmp_path, forest_definition={"class_needs_canopy": 1}))

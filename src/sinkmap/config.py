@@ -324,7 +324,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     if not isinstance(output_dir, str):
         raise ConfigError(f"{where}: output_dir: expected a path")
 
-    carbon = CarbonSpec()
+    carbon = CarbonSpec(factor_set=CarbonSpec().resolved_factor_set(forest_definition))
     if "carbon" in data:
         raw_carbon = data["carbon"] or {}
         if raw_carbon is False:
@@ -384,6 +384,8 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             if not isinstance(epoch, int) or epoch not in epochs:
                 raise ConfigError(f"{where}: carbon.monitoring_base: {epoch!r} is not one of the epochs {list(epochs)}")
             bases.append((epoch, str(base_name)))
+        if factor_set == "auto":  # resolved here, so the manifest names the set in effect
+            factor_set = CarbonSpec().resolved_factor_set(forest_definition)
         carbon = CarbonSpec(
             factor_set=factor_set,
             monitoring_base=tuple(sorted(bases)),
