@@ -250,7 +250,7 @@ def test_china_tier2_mix_weights_must_sum_to_one(tmp_path) -> None:  # type: ign
         "cn_forest_type_mix,3,north,larix,def,0.8,weight,test,-,-,M,false,\n",
         encoding="utf-8",
     )
-    with pytest.raises(FactorTableError, match="sum to 0.8"):
+    with pytest.raises(FactorTableError, match=r"sum to 0\.8"):
         forest_carbon_stocks_china(np.array([10.0]), np.array([3]), np.array([TC]), tables=load_factor_tables(bad))
 
 

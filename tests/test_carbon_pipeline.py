@@ -15,8 +15,8 @@ from conftest import write_raster
 from sinkmap.apps.pipeline import run_pipeline
 from sinkmap.config import load_pipeline
 from sinkmap.factors import packaged_factor_tables
-from sinkmap.kernels.carbon import forest as forest_carbon
 from sinkmap.kernels.carbon import change, karst, zones
+from sinkmap.kernels.carbon import forest as forest_carbon
 from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
 
 TEMPERATURE = np.full((4, 4), 16.0, np.float32)
@@ -226,3 +226,13 @@ def test_forest_definition_option_errors(tmp_path: Path) -> None:
         load_pipeline(_tiny(tmp_path, forest_definition={"coverage_basis": "land"}))
     with pytest.raises(ConfigError, match="class_needs_canopy: expected true or false"):
         load_pipeline(_tiny(tmp_path, forest_definition={"class_needs_canopy": 1}))
+
+
+def test_dead_organic_matter_when_asked(tmp_path: Path) -> None:
+    """carbon.dead_organic_matter: true adds dead wood and litter (Tier-1 fractions of AGB) to the forest pools."""
+    row = run_pipeline(load_pipeline(_tiny(tmp_path, carbon={"dead_organic_matter": True}))).tables["province"].iloc[0]
+    assert row["forest_pools"] == "AGB + BGB + dead wood + litter"
+    assert row["forest_deadwood_t_c_2020"] > 0 and row["forest_litter_t_c_2020"] > 0
+    assert row["forest_carbon_t_c_2020"] == pytest.approx(
+        row["forest_vegetation_carbon_t_c_2020"] + row["forest_deadwood_t_c_2020"] + row["forest_litter_t_c_2020"]
+    )

@@ -114,7 +114,6 @@ def test_forest_biomass_and_carbon_match_9th_nfi(sample_run: Any) -> None:
 def test_no_pixel_gains_stock_but_loses_carbon(sample_run: Any) -> None:
     """Persisting tree stands whose growing stock rises never lose carbon (213,208 km² did under the step-function
     Tier-1 chain; the China Tier-2 chain is continuous and monotone)."""
-    import numpy as np
     import rasterio
     from rasterio.windows import Window
 

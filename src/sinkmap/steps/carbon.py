@@ -21,6 +21,7 @@ shrub biomass default, so its carbon is left out (stated in the manifest) rather
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,9 +37,8 @@ from sinkmap.engine.step import (
 )
 from sinkmap.errors import ConfigError
 from sinkmap.factors import FactorTables
-from sinkmap.kernels.carbon import C_TO_CO2
+from sinkmap.kernels.carbon import C_TO_CO2, grassland, karst, wetland, zones
 from sinkmap.kernels.carbon import forest as forest_carbon
-from sinkmap.kernels.carbon import grassland, karst, wetland, zones
 from sinkmap.kernels.carbon.change import forest_growth_removals, stock_difference_sink
 from sinkmap.kernels.carbon.forest import FACTOR_SETS
 from sinkmap.steps.forest import ForestStep
@@ -258,7 +258,7 @@ class CarbonStep(Step[CarbonProducts]):
     def _losses_t_c_per_ha_yr(
         self,
         inputs: WindowInputs,
-        ecozone: NDArray[np.int64],
+        ecozone: NDArray[np.integer[Any]],
         ftype: NDArray[np.int64],
         mangrove_px: NDArray[np.bool_],
     ) -> NDArray[np.float64]:
@@ -278,10 +278,10 @@ class CarbonStep(Step[CarbonProducts]):
         lost = (loss > 0) & (loss + self.loss_base_year <= last) & ~mangrove_px & (ecozone > 0)
         if not np.any(lost):
             return np.zeros(shape)
-        gsv = inputs.continuous("growing_stock", last)
-        if gsv is None:
-            gsv = inputs.continuous("growing_stock", self.loss_base_year)
-        gsv = np.zeros(shape) if gsv is None else np.where(np.isfinite(gsv), np.maximum(gsv, 0), 0.0)
+        read = inputs.continuous("growing_stock", last)
+        if read is None:
+            read = inputs.continuous("growing_stock", self.loss_base_year)
+        gsv = np.zeros(shape) if read is None else np.where(np.isfinite(read), np.maximum(read, 0), 0.0)
         stocks = (
             forest_carbon.forest_carbon_stocks_china
             if self.factor_set == "china_tier2"
@@ -371,7 +371,8 @@ class CarbonStep(Step[CarbonProducts]):
             stats[("forest_sink_t_c_per_yr", None)] = forest_sink / 10_000.0
             sink = forest_sink.copy()  # t C/ha/yr, positive = sink
         else:
-            sink = _or_zero(gain_t_c_per_ha_yr) - self._losses_t_c_per_ha_yr(inputs, ecozone, ftypes[last], mangrove_px)
+            losses = self._losses_t_c_per_ha_yr(inputs, ecozone, ftypes[last], mangrove_px)
+            sink = np.asarray(_or_zero(gain_t_c_per_ha_yr) - losses, dtype=np.float64)
             stats[("forest_sink_t_c_per_yr", None)] = sink / 10_000.0
         if self.series_break:
             stats[("series_break_area_m2", None)] = np.ones(shape, bool)

@@ -71,11 +71,10 @@ from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES
 
 __all__ = [
     "BCEF_DOMAIN_BY_ECOZONE",
-    "CHINA_TIER2_DOMAIN_BY_ECOZONE",
-    "FACTOR_SETS",
-    "forest_carbon_stocks_china",
     "BCEF_TYPES",
+    "CHINA_TIER2_DOMAIN_BY_ECOZONE",
     "DEADWOOD_DOMAIN_BY_ECOZONE",
+    "FACTOR_SETS",
     "FOREST_TYPE_NAMES",
     "ROOT_SHOOT_GROUP_BY_ECOZONE",
     "ROOT_SHOOT_TYPES",
@@ -83,6 +82,7 @@ __all__ = [
     "bcef_s_t_per_m3",
     "deadwood_litter_fractions",
     "forest_carbon_stocks",
+    "forest_carbon_stocks_china",
     "root_shoot_ratio",
 ]
 
