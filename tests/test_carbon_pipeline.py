@@ -236,3 +236,25 @@ def test_dead_organic_matter_when_asked(tmp_path: Path) -> None:
     assert row["forest_carbon_t_c_2020"] == pytest.approx(
         row["forest_vegetation_carbon_t_c_2020"] + row["forest_deadwood_t_c_2020"] + row["forest_litter_t_c_2020"]
     )
+
+
+def test_gross_removals_take_the_age_class_from_a_layer(tmp_path: Path) -> None:
+    """A forest_age layer selects the Table 4.9 column per pixel (here (0,0) is young secondary forest); without
+    one every stand is secondary > 20 yr."""
+    age = np.full((4, 4), 2, np.uint8)
+    age[0, 0] = 1
+    write_raster(tmp_path / "age.tif", age, crs=ALBERS, transform=Affine(100, 0, 0, 0, -100, 3_000_400))
+    path = _tiny(tmp_path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["layers"]["forest_age"] = {"path": "age.tif"}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    row = run_pipeline(load_pipeline(path)).tables["province"].iloc[0]
+    tables = packaged_factor_tables()
+    eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, np.full((4, 4), 27.1))
+    stands = np.zeros((4, 4), bool)
+    stands[[0, 0, 1], [0, 1, 2]] = True  # (1,0) is bamboo
+    gain = change.forest_growth_removals(eco, age, tables=tables, valid=stands)
+    expected = float(np.nansum(gain.agb_t_c_per_ha_yr + gain.bgb_t_c_per_ha_yr))
+    assert row["forest_gain_ipcc_t_c_per_yr_2025"] == pytest.approx(expected, rel=1e-6)
+    older = change.forest_growth_removals(eco, np.full((4, 4), 2), tables=tables, valid=stands)
+    assert expected != pytest.approx(float(np.nansum(older.agb_t_c_per_ha_yr + older.bgb_t_c_per_ha_yr)))

@@ -143,6 +143,14 @@ _ROLES = (
         ),
     ),
     LayerRole(
+        "forest_age",
+        "class code",
+        "categorical",
+        "static",
+        "forest age class for IPCC 2019R Table 4.9 growth (without it: secondary > 20 yr)",
+        legend=MappingProxyType({1: "secondary forest ≤ 20 yr", 2: "secondary forest > 20 yr", 3: "primary"}),
+    ),
+    LayerRole(
         "wetland_restoration",
         "class code",
         "categorical",

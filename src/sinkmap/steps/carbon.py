@@ -59,7 +59,7 @@ CARBON_NOTES = (
     "sets carbon.dead_organic_matter: true.",
     "Forest sink with two or more epochs = net stock difference of the estimated forest pools between the first and "
     "last epoch, divided by the years between them; with one epoch, gross removals from IPCC 2019R Table 4.9 growth "
-    "(secondary forest > 20 yr) minus, with a loss_year layer, the biomass carbon of stands lost since its base year "
+    "(age class from a forest_age layer, secondary forest > 20 yr where none is given) minus, with a loss_year layer, the biomass carbon of stands lost since its base year "
     "spread over those years.",
     "A series break is flagged when the first and last epoch come from different monitoring bases "
     "(carbon.monitoring_base; e.g. the 2021 switch to 三调-based monitoring): the change then mixes method and growth.",
@@ -360,8 +360,10 @@ class CarbonStep(Step[CarbonProducts]):
                 density[e] += _or_zero(biomass.total_t_c_per_ha) + soc
 
         first, last = epochs[0], epochs[-1]
+        age = inputs.categorical("forest_age")  # Table 4.9 age class; secondary > 20 yr where no layer says otherwise
+        age = np.full(shape, 2) if age is None else np.where(np.isin(age, (1, 2, 3)), age, 2)
         gain = forest_growth_removals(
-            ecozone, np.full(shape, 2), tables=tables, valid=forest.components[last].tree & (ecozone > 0) & ~mangrove_px
+            ecozone, age, tables=tables, valid=forest.components[last].tree & (ecozone > 0) & ~mangrove_px
         )
         gain_t_c_per_ha_yr = gain.agb_t_c_per_ha_yr + gain.bgb_t_c_per_ha_yr
         stats[("forest_gain_ipcc_t_c_per_yr", last)] = per_m2(gain_t_c_per_ha_yr)
