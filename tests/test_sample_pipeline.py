@@ -41,7 +41,7 @@ def legacy_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     doc = yaml.safe_load(SAMPLE_PIPELINE.read_text(encoding="utf-8"))
     doc["forest_definition"] = LEGACY_DEFINITION
-    doc["carbon"] = {"enabled": False}
+    doc["carbon"] = {"enabled": False}  # also drops the sample's monitoring_base
     doc["outputs"] = {"rasters": []}
     base = SAMPLE_PIPELINE.parent
     for layer in doc["layers"].values():  # the copy lives elsewhere: make its relative paths absolute
@@ -152,6 +152,8 @@ def test_carbon_of_the_right_order(sample_run: Any) -> None:
     # forest sink positive and of the order of China's reported forest sink (≈ 1.2 bn t CO₂/yr, FACTORS.md §D1)
     assert 0.3e9 < row["forest_sink_t_co2e_per_yr"] < 3e9
     assert row["grassland_sink_status"].startswith("not estimated")
+    # 2020 (9th NFI) and 2025 (三调-based monitoring) come from different monitoring bases
+    assert row["series_break"].startswith("yes")
 
 
 def test_levels_add_up(sample_run: Any) -> None:
