@@ -134,3 +134,10 @@ def test_inputs_not_modified() -> None:
     before = canopy.copy()
     forest_components(CHINA, VALID, canopy_cover_pct=canopy)
     np.testing.assert_array_equal(canopy, before)
+
+
+def test_forest_class_decides_where_canopy_has_no_value() -> None:
+    landcover = np.array([[2, 2, 3]])
+    canopy = np.array([[np.nan, 10, np.nan]], np.float32)
+    comps = forest_components(CHINA, np.ones((1, 3), bool), landcover=landcover, canopy_cover_pct=canopy)
+    assert comps.tree.tolist() == [[True, False, False]]

@@ -141,7 +141,8 @@ def forest_components(
     Args:
         definition: the forest definition.
         valid: cells that are mapped land (e.g. land cover or canopy cover present).
-        canopy_cover_pct: tree canopy cover, % (0–100).
+        canopy_cover_pct: tree canopy cover, % (0–100); NaN where the layer has no value (there the forest class
+            decides).
         landcover: land-cover codes (CLCD legend in the sample).
         forest_type: forest-type codes (bamboo = ``definition.bamboo_forest_types``).
         shrub_cover_pct: shrub cover, % (0–100).
@@ -160,7 +161,8 @@ def forest_components(
     if landcover is not None and definition.forest_classes:
         by_class = _isin(landcover, definition.forest_classes)
     if by_canopy is not None and by_class is not None and definition.class_needs_canopy:
-        tree = by_canopy.copy()  # the canopy layer decides; the forest class alone does not make a tree stand
+        # the canopy layer decides; the forest class alone makes a tree stand only where canopy has no value (NaN)
+        tree = by_canopy | (by_class & ~np.isfinite(canopy_cover_pct))
         rules.append(
             f"canopy_cover >= {definition.canopy_cover_min_pct:g} % "
             f"(landcover in {list(definition.forest_classes)} needs it too)"

@@ -127,7 +127,7 @@ class ForestStep(Step[ForestProducts]):
                 mapped = canopy[1]
             else:  # validated at load time
                 raise ConfigError("a pipeline needs a landcover or canopy_cover layer")
-            canopy_pct = None if canopy is None else np.where(canopy[1], canopy[0], np.float32(0))
+            canopy_pct = None if canopy is None else np.where(canopy[1], canopy[0], np.float32(np.nan))
             comps = forest_components(
                 self.definition,
                 mapped,
