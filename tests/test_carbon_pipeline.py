@@ -258,3 +258,25 @@ def test_gross_removals_take_the_age_class_from_a_layer(tmp_path: Path) -> None:
     assert row["forest_gain_ipcc_t_c_per_yr_2025"] == pytest.approx(expected, rel=1e-6)
     older = change.forest_growth_removals(eco, np.full((4, 4), 2), tables=tables, valid=stands)
     assert expected != pytest.approx(float(np.nansum(older.agb_t_c_per_ha_yr + older.bgb_t_c_per_ha_yr)))
+
+
+def test_mangrove_counted_once(tmp_path: Path) -> None:
+    """A mangrove pixel that is also a tree stand carries mangrove biomass only, not forest biomass as well."""
+    transform = Affine(100, 0, 0, 0, -100, 3_000_400)
+    wet = np.zeros((4, 4), np.uint8)
+    wet[0, 0] = 2  # the 120 m³/ha tree stand at (0,0) is a mangrove
+    path = _tiny(tmp_path)
+    write_raster(tmp_path / "wet.tif", wet, crs=ALBERS, transform=transform)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["layers"]["wetland_type"] = {"path": "wet.tif"}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    row = run_pipeline(load_pipeline(path)).tables["province"].iloc[0]
+    tables = packaged_factor_tables()
+    eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, np.full((4, 4), 27.1))
+    stands = np.zeros((4, 4), bool)
+    stands[[0, 1, 1], [1, 0, 2]] = True  # (0,0) left out: it is the mangrove
+    ftype = np.where(np.isin(FOREST_TYPE, (1, 2, 3, 4, 5, 6)), FOREST_TYPE, 5)
+    pools = forest_carbon.forest_carbon_stocks_china(np.maximum(STOCK, 0), ftype, eco, tables=tables, valid=stands)
+    assert row["forest_vegetation_carbon_t_c_2020"] == pytest.approx(np.nansum(pools.vegetation_t_c_per_ha), rel=1e-6)
+    assert row["forest_area_km2_2020"] == pytest.approx(0.07)  # still forest area
+    assert row["mangrove_biomass_t_c"] > 0
