@@ -15,7 +15,7 @@ from conftest import write_raster
 from sinkmap.apps.pipeline import run_pipeline
 from sinkmap.config import load_pipeline
 from sinkmap.factors import packaged_factor_tables
-from sinkmap.kernels.carbon import change, karst, zones
+from sinkmap.kernels.carbon import change, grassland, karst, zones
 from sinkmap.kernels.carbon import forest as forest_carbon
 from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
 
@@ -280,3 +280,36 @@ def test_mangrove_counted_once(tmp_path: Path) -> None:
     assert row["forest_vegetation_carbon_t_c_2020"] == pytest.approx(np.nansum(pools.vegetation_t_c_per_ha), rel=1e-6)
     assert row["forest_area_km2_2020"] == pytest.approx(0.07)  # still forest area
     assert row["mangrove_biomass_t_c"] > 0
+
+
+def test_grassland_soc_change_from_a_management_layer(tmp_path: Path) -> None:
+    """Grassland (0,3) goes from nominally managed to severely degraded: F_MG 1 → 0.7 (IPCC Table 6.2, temperate),
+    so SOC changes by SOC_ref × (0.7 − 1) / 20 per year over the 20-yr transition (a loss: negative sink)."""
+    transform = Affine(100, 0, 0, 0, -100, 3_000_400)
+    before = np.ones((4, 4), np.uint8)
+    after = before.copy()
+    after[0, 3] = 3
+    write_raster(tmp_path / "mg_2020.tif", before, crs=ALBERS, transform=transform)
+    write_raster(tmp_path / "mg_2025.tif", after, crs=ALBERS, transform=transform)
+    path = _tiny(tmp_path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["layers"]["grassland_management"] = {"paths": {2020: "mg_2020.tif", 2025: "mg_2025.tif"}}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    row = run_pipeline(load_pipeline(path)).tables["province"].iloc[0]
+    climate = zones.ipcc_climate_zone(TEMPERATURE, PRECIP, np.full((4, 4), 27.1))
+    assert 5 <= climate[0, 3] <= 8  # warm temperate: the temperate/boreal F_MG row applies
+    soc_ref = grassland.soil_organic_carbon_t_c_per_ha(climate[0, 3], tables=packaged_factor_tables())
+    assert row["grassland_sink_t_c_per_yr"] == pytest.approx(float(soc_ref) * (0.7 - 1.0) / 20, rel=1e-6)
+    assert "grassland_sink_status" not in row
+
+
+def test_grassland_management_needs_every_epoch(tmp_path: Path) -> None:
+    from sinkmap.errors import ConfigError
+
+    write_raster(tmp_path / "mg.tif", np.ones((4, 4), np.uint8), crs=ALBERS, transform=Affine(100, 0, 0, 0, -100, 3_000_400))
+    path = _tiny(tmp_path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["layers"]["grassland_management"] = {"paths": {2020: "mg.tif"}}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"grassland_management\.paths has no files for epoch\(s\) \[2025\]"):
+        load_pipeline(path)

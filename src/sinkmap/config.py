@@ -256,7 +256,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     for role, spec in layers.items():
         if spec.by_epoch is None:
             continue
-        required = role == "landcover" or (role == "canopy_cover" and not derived_canopy)
+        required = role in ("landcover", "grassland_management") or (role == "canopy_cover" and not derived_canopy)
         missing = [e for e in epochs if e not in spec.by_epoch]
         if required and missing:
             raise ConfigError(f"{where}: layers.{role}.paths has no files for epoch(s) {missing}")

@@ -85,7 +85,7 @@ def _d(name: str, unit: str, label: str, sums: Sequence[str], per: str, *, per_e
 _POOLS = ("agb", "bgb", "deadwood", "litter")
 _SINKS = (
     ("forest", "forest_sink_t_c_per_yr", "forest sink (net stock difference; one epoch: see forest_sink_method)"),
-    ("grassland", "grassland_soc_change_t_c_per_yr", "grassland SOC sink (estimated, with a management layer)"),
+    ("grassland", "grassland_soc_change_t_c_per_yr", "grassland SOC sink from management (20-yr transition)"),
     ("wetland", "wetland_soil_sink_t_c_per_yr", "wetland soil sink of restored coastal wetlands (Table 4.12)"),
     ("karst", "karst_sink_t_c_per_yr", "karst potential sink counted in the total (carbon.karst_potential_in_total)"),
 )

@@ -143,6 +143,16 @@ _ROLES = (
         ),
     ),
     LayerRole(
+        "grassland_management",
+        "class code",
+        "categorical",
+        "epoch",
+        "grassland management/degradation state (IPCC Table 6.2 F_MG; gives the grassland SOC change)",
+        legend=MappingProxyType(
+            {1: "nominally managed", 2: "moderately degraded", 3: "severely degraded", 4: "improved"}
+        ),
+    ),
+    LayerRole(
         "forest_age",
         "class code",
         "categorical",

@@ -63,8 +63,10 @@ CARBON_NOTES = (
     "spread over those years.",
     "A series break is flagged when the first and last epoch come from different monitoring bases "
     "(carbon.monitoring_base; e.g. the 2021 switch to 三调-based monitoring): the change then mixes method and growth.",
-    "Grassland SOC change is not estimated: the IPCC Tier-1 method needs the management/degradation state at each "
-    "epoch and no such layer is given; the grassland sink is left empty rather than 0.",
+    "Grassland SOC change: with a grassland_management layer at every epoch, SOC = SOC_ref × F_LU × F_MG × F_I per "
+    "epoch and the change on grassland remaining grassland follows the IPCC 20-yr linear transition (pixels without "
+    "a management value are taken as nominally managed); without the layer it is not estimated and the grassland "
+    "sink is left empty rather than 0.",
     "Wetland sink = IPCC 2013 Wetlands Supplement Table 4.12 soil accumulation on rewetted, revegetated or created "
     "coastal wetlands only (wetland_restoration layer = 1); without that layer it is not estimated. Inland wetland "
     "CH4 (Table 5.4 Tier-1 emission factors, GWP100 27) is reported as CO2e in its own columns, with a net GHG "
@@ -137,6 +139,11 @@ class CarbonStep(Step[CarbonProducts]):
             )
 
     @property
+    def _soc_change(self) -> bool:
+        """Grassland SOC change needs land cover and a management layer, at two or more epochs."""
+        return {"landcover", "grassland_management"} <= set(self.roles) and len(self.epochs) > 1
+
+    @property
     def series_break(self) -> bool:
         """The first and last epoch come from different monitoring bases."""
         bases = dict(self.monitoring_bases)
@@ -186,6 +193,13 @@ class CarbonStep(Step[CarbonProducts]):
         )
         if self.series_break:
             out.append(StatSpec("series_break_area_m2", None, "m2", "area whose change spans a monitoring-base break, m²"))
+        if self._soc_change:
+            out.append(
+                StatSpec(
+                    "grassland_soc_change_t_c_per_yr", None, "t C/yr",
+                    "grassland SOC change from management (20-yr transition, grassland remaining grassland), t C/yr",
+                )
+            )
         if "wetland_type" in self.roles:
             out += [StatSpec(f"wetland_{name}_area_m2", None, "m2", f"{name} wetland area, m²") for _, name in WETLAND_NAMES]
             out += [
@@ -323,6 +337,8 @@ class CarbonStep(Step[CarbonProducts]):
             else forest_carbon.forest_carbon_stocks
         )
         ftypes: dict[int, NDArray[np.int64]] = {}
+        soc_by_epoch: dict[int, NDArray[np.float64]] = {}
+        grass_by_epoch: dict[int, NDArray[np.bool_]] = {}
         for e in epochs:
             comps = forest.components[e]
             stands = comps.tree | comps.bamboo
@@ -352,8 +368,15 @@ class CarbonStep(Step[CarbonProducts]):
                 assert landcover is not None
                 grass = np.isin(landcover, GRASSLAND_CLASSES) & (climate > 0)
                 biomass = grassland.grassland_biomass_carbon(climate, tables=tables, valid=grass)
-                soc = grassland.soil_organic_carbon_t_c_per_ha(np.where(grass, climate, 0), tables=tables)
+                management = inputs.categorical("grassland_management", e) if self._soc_change else None
+                if management is not None:
+                    management = np.where(np.isin(management, (1, 2, 3, 4)) & grass, management, 1)
+                soc = grassland.soil_organic_carbon_t_c_per_ha(
+                    np.where(grass, climate, 0), tables=tables, management=management
+                )
                 soc = np.where(grass & np.isfinite(soc), soc, 0.0)
+                soc_by_epoch[e] = soc
+                grass_by_epoch[e] = grass
                 stats[("grassland_area_m2", e)] = grass
                 stats[("grassland_biomass_t_c", e)] = per_m2(biomass.total_t_c_per_ha)
                 stats[("grassland_soc_t_c", e)] = soc / 10_000.0
@@ -378,6 +401,13 @@ class CarbonStep(Step[CarbonProducts]):
             stats[("forest_sink_t_c_per_yr", None)] = sink / 10_000.0
         if self.series_break:
             stats[("series_break_area_m2", None)] = np.ones(shape, bool)
+        if self._soc_change:
+            # SOC is estimated on grassland only, so the 20-yr transition applies where both states are grassland
+            remaining = grass_by_epoch[first] & grass_by_epoch[last]
+            soc_change = grassland.soc_change_t_c_per_ha_yr(soc_by_epoch[first], soc_by_epoch[last], 0.0)
+            soc_change = np.where(remaining & np.isfinite(soc_change), soc_change, 0.0)
+            stats[("grassland_soc_change_t_c_per_yr", None)] = soc_change / 10_000.0
+            sink += soc_change
 
         if wt is not None:
             for code, name in WETLAND_NAMES:
