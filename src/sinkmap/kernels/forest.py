@@ -160,7 +160,7 @@ def forest_components(
         by_canopy = canopy_cover_pct >= definition.canopy_cover_min_pct
     if landcover is not None and definition.forest_classes:
         by_class = _isin(landcover, definition.forest_classes)
-    if by_canopy is not None and by_class is not None and definition.class_needs_canopy:
+    if canopy_cover_pct is not None and by_canopy is not None and by_class is not None and definition.class_needs_canopy:
         # the canopy layer decides; the forest class alone makes a tree stand only where canopy has no value (NaN)
         tree = by_canopy | (by_class & ~np.isfinite(canopy_cover_pct))
         rules.append(
