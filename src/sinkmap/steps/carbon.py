@@ -9,10 +9,14 @@ What each ecosystem needs (layers by role; a missing layer switches the part off
 * zones: ``mean_temperature`` and ``annual_precip`` (plus latitude from the grid) → IPCC climate zones and FAO
   ecological zones (:mod:`sinkmap.kernels.carbon.zones`), computed once per window for every epoch;
 * forest: the forest masks of :class:`~sinkmap.steps.forest.ForestStep`, ``growing_stock``; ``forest_type``
-  (tree stands without a type are treated as mixed forest, code 5);
-* grassland: ``landcover`` class 4 (CLCD grassland);
-* wetlands: ``wetland_type``;
-* karst: ``carbonate`` (exposed carbonate, code 1, is the area basis; buried carbonate area is reported alongside).
+  (tree stands without a type are treated as mixed forest, code 5); the factor set (``factor_set``); optional
+  ``forest_age`` (Table 4.9 age class) and ``loss_year`` (one-epoch losses);
+* grassland: ``landcover`` class 4 (CLCD grassland) for stocks; ``grassland_management`` at every epoch for the
+  SOC change (without it the change is not estimated);
+* wetlands: ``wetland_type`` (areas, mangrove biomass, CH4 as CO2e); ``wetland_restoration`` for the Table 4.12
+  soil sink (without it the sink is not estimated);
+* karst: ``carbonate`` (exposed carbonate, code 1, is the area basis; buried carbonate area is reported alongside);
+  the maximum-potential-dissolution flux is a potential sink outside the total unless ``karst_potential_in_total``.
 
 Special shrubland counts as forest area but carries no biomass estimate here: the packaged tables have no Tier-1
 shrub biomass default, so its carbon is left out (stated in the manifest) rather than guessed.
