@@ -265,3 +265,37 @@ def test_region_field_missing(tmp_path: Path) -> None:
     path = _pipeline(tmp_path, regions)
     with pytest.raises(RegionError, match=r"no field\(s\) id; available fields: code, name"):
         run_pipeline(load_pipeline(path))
+
+
+def test_coverage_over_an_official_land_area(tmp_path: Path) -> None:
+    """coverage_basis: official_land_area divides by each region's land area from its region file (土地总面积),
+    and the nation sums them."""
+    import yaml
+
+    from sinkmap.errors import ConfigError, RegionError
+
+    _write_case(tmp_path, ALBERS, Affine(100, 0, 0, 0, -100, 3_000_400))
+    regions = gpd.GeoDataFrame(
+        {"id": ["B", "C"], "name": ["西部", "东部"], "land_km2": [0.1, 0.08]},
+        geometry=[box(0, 3_000_000, 250, 3_000_400), box(250, 3_000_000, 400, 3_000_400)],
+        crs=ALBERS,
+    )
+    path = _pipeline(tmp_path, regions)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["forest_definition"] = {"coverage_basis": "official_land_area"}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="needs `land_area_field`"):
+        load_pipeline(path)
+    doc["regions"][0]["land_area_field"] = "land_km2"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    result = run_pipeline(load_pipeline(path))
+    t = result.tables["province"].set_index("region_id")
+    # B: forest 2 + 3 + (1 tree + 1 shrub)·½ = 6 ha over 10 ha of official land; the nation: 7 ha over 18 ha
+    assert t.loc["B", "coverage_pct_2020"] == pytest.approx(100 * 0.06 / 0.1)
+    assert t.loc["B", "coverage_basis"] == "official land area (土地总面积, region file)"
+    nation = result.tables["nation"].iloc[0]
+    assert nation["coverage_pct_2020"] == pytest.approx(100 * 0.07 / 0.18)
+    regions.loc[1, "land_km2"] = None
+    regions.to_file(tmp_path / "regions.gpkg", driver="GPKG")
+    with pytest.raises(RegionError, match=r"field 'land_km2' .* region\(s\) C"):
+        run_pipeline(load_pipeline(path), output_dir=tmp_path / "again")

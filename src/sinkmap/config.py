@@ -272,7 +272,10 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             raise ConfigError(f"{w}: expected a mapping")
         _check_keys(
             item,
-            {"level", "path", "id_field", "name_field", "name_en_field", "parent_field", "parent_level", "layer"},
+            {
+                "level", "path", "id_field", "name_field", "name_en_field", "parent_field", "parent_level", "layer",
+                "land_area_field",
+            },
             w,
             required={"level", "path", "id_field", "name_field"},
         )
@@ -305,6 +308,13 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     forest_definition = CHINA
     if "forest_definition" in data:
         forest_definition = _from_mapping(ForestDefinition, data["forest_definition"], f"{where}: forest_definition")
+    if forest_definition.coverage_basis == "official_land_area":
+        without = [spec.level for spec in regions if not spec.land_area_field]
+        if without:
+            raise ConfigError(
+                f"{where}: forest_definition.coverage_basis: official_land_area needs `land_area_field` (the field "
+                f"holding each region's official land area in km²) on every region level; missing on {without}"
+            )
 
     raster_outputs = RASTER_OUTPUTS
     if "outputs" in data:

@@ -24,10 +24,12 @@ import numpy as np
 from sinkmap.kernels.carbon import C_TO_CO2
 from sinkmap.kernels.carbon.invest import POOL_COLUMNS
 
-__all__ = ["QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
+__all__ = ["OFFICIAL_LAND_AREA", "QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
 
 REGION_AREA = ("region_area_m2", None)
 """The pseudo-statistic holding each region's geodesic area (m²), for densities over the whole region."""
+OFFICIAL_LAND_AREA = ("official_land_area_m2", None)
+"""The pseudo-statistic holding each region's official land area (m²) from its region file, when one is given."""
 
 StatKey = tuple[str, int | None]
 
@@ -54,6 +56,7 @@ class Quantity:
         epochs: ``multi`` / ``single``: present only with several epochs / one epoch.
         unless: statistics whose presence (static, or at the last epoch) leaves the quantity out (a label saying
             why a number is not estimated).
+        requires: statistics that must be present (static, or at the last epoch) for the quantity to appear.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Quantity:
     text: str = ""
     epochs: Literal["any", "multi", "single"] = "any"
     unless: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
 
 def _t(name: str, unit: str, label: str, sums: Sequence[str], *, per_epoch: bool, scale: float = 1.0, **kw: object) -> Quantity:
@@ -106,6 +110,13 @@ QUANTITIES: tuple[Quantity, ...] = (
         "coverage_pct", "%", "forest coverage (forest area / mapped land area)", ["forest_area_m2"],
         "coverage_basis_mapped_land_m2", per_epoch=True, scale=100.0,
     ),
+    _d(
+        "coverage_pct", "%", "forest coverage (forest area / official land area)", ["forest_area_m2"],
+        OFFICIAL_LAND_AREA[0], per_epoch=True, scale=100.0, per_at="static",
+        requires=("coverage_basis_official_land_area_m2",),
+    ),
+    Quantity("coverage_basis", "", "label", False, "coverage denominator", ("coverage_basis_official_land_area_m2",),
+             text="official land area (土地总面积, region file)", sums_at_last=True, requires=(OFFICIAL_LAND_AREA[0],)),
     Quantity("coverage_basis", "", "label", False, "coverage denominator", ("coverage_basis_region_area_m2",),
              text="region area (土地总面积)", sums_at_last=True),
     Quantity("coverage_basis", "", "label", False, "coverage denominator", ("coverage_basis_mapped_land_m2",),
@@ -277,6 +288,8 @@ def derive(
         if (q.epochs == "multi" and len(epochs) < 2) or (q.epochs == "single" and len(epochs) > 1):
             continue
         if any((n, None) in raw or (n, last) in raw for n in q.unless):
+            continue
+        if not all((n, None) in raw or (n, last) in raw for n in q.requires):
             continue
         targets: list[int | None] = list(epochs) if q.per_epoch else [None]
         if q.span:

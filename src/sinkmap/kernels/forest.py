@@ -66,7 +66,9 @@ class ForestDefinition:
             (a bamboo pixel that passes the forest class or canopy test is bamboo, never a tree stand).
         special_shrubland: shrubland rule, or ``None`` to leave shrubland out.
         coverage_basis: the denominator of forest coverage: ``region_area`` (土地总面积: the region's full area,
-            the basis of China's 森林覆盖率) or ``mapped_land`` (pixels with a valid land-cover or canopy value).
+            the basis of China's 森林覆盖率), ``official_land_area`` (each region's official land area, from the
+            ``land_area_field`` of its region file) or ``mapped_land`` (pixels with a valid land-cover or canopy
+            value).
     """
 
     name: str = "China national forest definition"
@@ -94,6 +96,8 @@ class ForestDefinition:
 COVERAGE_BASES: dict[str, str] = {
     "region_area": "forest area / the region's full area (土地总面积 basis of China's 森林覆盖率)",
     "mapped_land": "forest area / area of pixels with a valid land-cover or canopy value (mapped land, incl. water)",
+    "official_land_area": "forest area / each region's official land area (土地总面积) from the regions' "
+    "land_area_field",
 }
 """Coverage denominators and how outputs state them."""
 

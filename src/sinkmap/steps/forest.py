@@ -35,6 +35,10 @@ FOREST_STATS = (
 COVERAGE_BASIS_STATS = {
     "region_area": ("coverage_basis_region_area_m2", "area of the region inside the grid (土地总面积 basis), m²"),
     "mapped_land": ("coverage_basis_mapped_land_m2", "mapped land area (coverage basis), m²"),
+    "official_land_area": (
+        "coverage_basis_official_land_area_m2",
+        "area of the region inside the grid, m² (the coverage denominator is the region's official land area)",
+    ),
 }
 
 
@@ -153,7 +157,7 @@ class ForestStep(Step[ForestProducts]):
             for (name, _, _), value in zip(FOREST_STATS, values, strict=True):
                 out.stats[(name, epoch)] = value
             basis, _ = COVERAGE_BASIS_STATS[self.definition.coverage_basis]
-            out.stats[(basis, epoch)] = mapped if basis.endswith("mapped_land_m2") else np.ones(forest.shape, bool)
+            out.stats[(basis, epoch)] = mapped if self.definition.coverage_basis == "mapped_land" else np.ones(forest.shape, bool)
             if "forest_mask" in self.rasters_wanted:
                 mask = np.full(forest.shape, MASK_NODATA, dtype=np.uint8)
                 mask[mapped] = 0
