@@ -7,15 +7,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sinkmap.errors import FactorTableError
 from sinkmap.factors import FactorTables, load_factor_tables
 from sinkmap.kernels.carbon import C_TO_CO2
 from sinkmap.kernels.carbon.forest import (
+    FACTOR_SETS,
     bcef_s_t_per_m3,
     deadwood_litter_fractions,
     forest_carbon_stocks,
+    forest_carbon_stocks_china,
     root_shoot_ratio,
 )
 from sinkmap.kernels.carbon.zones import FAO_ZONE_CODES as F
+from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +32,38 @@ TC = F["temperate_continental"]
 
 def test_temperate_hardwood_by_hand(tables: FactorTables) -> None:
     # V = 80 m3/ha, deciduous broadleaf, temperate continental:
-    # BCEF_S (temperate hardwoods, class 40-100) = 1.4 -> AGB = 112 t d.m./ha
-    # R (temperate broadleaf, AGB 75-150) = 0.23 -> BGB = 25.76
+    # BCEF_S (temperate hardwoods, class 40-100) = 1.4 -> AGB = 112 t d.m./ha (above the 0-20 and 20-40 class ends,
+    # 20*3.0 = 60 and 40*1.7 = 68, so the monotone floor does not bind)
+    # R (temperate broadleaf, AGB 75-150) = 0.23 -> 112 * 0.23 = 25.76, but the <=75 class ends at 75 * 0.46 = 34.5,
+    # so BGB is held at 34.5 (monotone in AGB)
     # dead wood = 112 * 0.08 * 0.47 = 4.2112; litter = 112 * 0.04 * 0.37 = 1.6576 t C/ha
-    # AGB C = 52.64, BGB C = 12.1072; total = 52.64 + 12.1072 + 4.2112 + 1.6576 = 70.616 t C/ha
+    # AGB C = 52.64, BGB C = 34.5 * 0.47 = 16.215; total = 52.64 + 16.215 + 4.2112 + 1.6576 = 74.7238 t C/ha
     r = forest_carbon_stocks(np.array([80.0]), np.array([1]), np.array([TC]), tables=tables)
     assert r.agb_t_dm_per_ha[0] == pytest.approx(112.0)
-    assert r.bgb_t_dm_per_ha[0] == pytest.approx(25.76)
+    assert r.bgb_t_dm_per_ha[0] == pytest.approx(34.5)
     assert r.agb_t_c_per_ha[0] == pytest.approx(52.64)
-    assert r.bgb_t_c_per_ha[0] == pytest.approx(12.1072)
+    assert r.bgb_t_c_per_ha[0] == pytest.approx(16.215)
     assert r.deadwood_t_c_per_ha[0] == pytest.approx(4.2112)
     assert r.litter_t_c_per_ha[0] == pytest.approx(1.6576)
-    assert r.total_t_c_per_ha[0] == pytest.approx(70.616)
-    assert r.total_co2e_t_per_ha[0] == pytest.approx(70.616 * 44 / 12)
-    assert r.as_dict()["total"][0] == pytest.approx(70.616)
+    assert r.total_t_c_per_ha[0] == pytest.approx(74.7238)
+    assert r.total_co2e_t_per_ha[0] == pytest.approx(74.7238 * 44 / 12)
+    assert r.as_dict()["total"][0] == pytest.approx(74.7238)
+    # V = 160 -> AGB = 160 * 1.05 = 168 (class 100-200; floor 100 * 1.4 = 140); R (>150) = 0.24 -> 40.32, above the
+    # floor max(34.5, 150 * 0.23 = 34.5) -> BGB = 40.32
+    r = forest_carbon_stocks(np.array([160.0]), np.array([1]), np.array([TC]), tables=tables)
+    assert r.agb_t_dm_per_ha[0] == pytest.approx(168.0)
+    assert r.bgb_t_dm_per_ha[0] == pytest.approx(40.32)
+
+
+def test_tier1_step_down_is_held_flat(tables: FactorTables) -> None:
+    # temperate hardwoods: 20 m3/ha -> 20 * 3.0 = 60 t; 20.1 -> 20.1 * 1.7 = 34.17 < 60, held at 60;
+    # 36 -> 36 * 1.7 = 61.2 > 60, the table's own value again
+    r = forest_carbon_stocks(
+        np.array([20.0, 20.1, 36.0]), np.full(3, 1), np.full(3, TC), tables=tables, dead_organic_matter=False
+    )
+    np.testing.assert_allclose(r.agb_t_dm_per_ha, [60.0, 60.0, 61.2])
+    np.testing.assert_allclose(r.deadwood_t_c_per_ha, 0.0)  # Tier 1: dead organic matter not estimated
+    np.testing.assert_allclose(r.litter_t_c_per_ha, 0.0)
 
 
 def test_gs_class_boundaries_and_zero_volume(tables: FactorTables) -> None:
@@ -194,4 +216,69 @@ def test_national_order_against_9th_nfi(tables: FactorTables) -> None:
     assert 0.67 < ratio < 1.5, (
         f"vegetation carbon {veg_t_c / 1e9:.2f} bn t C vs NFI 9.186 (ratio {ratio:.2f})"
     )
-    assert veg_t_c / 1e9 == pytest.approx(11.01, abs=0.05)  # regression value of the Tier-1 chain
+
+
+
+# ---------------------------------------------------------------- China Tier 2
+def test_china_tier2_larch_by_hand(tables: FactorTables) -> None:
+    # deciduous needleleaf in a temperate zone ("north") = Larix: B = 0.6096 V + 33.806 (Fang et al. 2001; the
+    # packaged value is tagged [M] until checked); V = 100 -> B = 94.766 t d.m./ha (above + below ground)
+    # R = 0.212 -> AGB = 94.766 / 1.212 = 78.18976..., BGB = 94.766 - AGB = 16.57624...; CF 0.521 -> 49.373086 t C/ha
+    r = forest_carbon_stocks_china(np.array([100.0]), np.array([3]), np.array([TC]), tables=tables)
+    assert r.agb_t_dm_per_ha[0] + r.bgb_t_dm_per_ha[0] == pytest.approx(94.766)
+    assert r.agb_t_dm_per_ha[0] == pytest.approx(94.766 / 1.212)
+    assert r.vegetation_t_c_per_ha[0] == pytest.approx(49.373086)
+    assert r.deadwood_t_c_per_ha[0] == 0.0 and r.litter_t_c_per_ha[0] == 0.0  # not estimated unless asked
+
+
+def test_china_tier2_subtropical_conifer_mix_by_hand(tables: FactorTables) -> None:
+    # evergreen needleleaf, subtropical humid ("south") = 1/3 each of Cunninghamia, P. massoniana/yunnanensis and
+    # Picea/Abies; V = 50:
+    # Cunninghamia 0.3999*50 + 22.541 = 42.536 t, x 0.520 = 22.11872 t C
+    # P. massoniana 0.5101*50 + 1.0451 = 26.5501 t, x 0.460 = 12.213046 t C
+    # Picea/Abies 0.4642*50 + 47.499 = 70.709 t, x 0.511 = 36.132299 t C
+    # mean biomass 46.598367 t d.m./ha; mean carbon 23.488022 t C/ha
+    r = forest_carbon_stocks_china(np.array([50.0]), np.array([4]), np.array([F["subtropical_humid"]]), tables=tables)
+    assert r.agb_t_dm_per_ha[0] + r.bgb_t_dm_per_ha[0] == pytest.approx(46.598367, rel=1e-7)
+    assert r.vegetation_t_c_per_ha[0] == pytest.approx(23.488022, rel=1e-7)
+
+
+def test_china_tier2_mix_weights_must_sum_to_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "mix.csv"
+    bad.write_text(
+        "table_id,forest_type,domain,forest_group,property,value,unit,source,table,edition,evidence,verified,note\n"
+        "cn_forest_type_mix,3,north,larix,def,0.8,weight,test,-,-,M,false,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(FactorTableError, match=r"sum to 0\.8"):
+        forest_carbon_stocks_china(np.array([10.0]), np.array([3]), np.array([TC]), tables=load_factor_tables(bad))
+
+
+_ZONES = [z for z in FAO_ZONE_NAMES if z > 0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    v1=st.floats(0.0, 1500.0),
+    dv=st.floats(0.0, 500.0),
+    forest_type=st.integers(1, 6),
+    zone=st.sampled_from(_ZONES),
+    precip=st.floats(50.0, 3000.0),
+    factor_set=st.sampled_from(sorted(FACTOR_SETS)),
+)
+def test_more_stock_never_less_biomass_or_carbon(
+    v1: float, dv: float, forest_type: int, zone: int, precip: float, factor_set: str
+) -> None:
+    """For any pixel, under every shipped factor set: more growing stock never gives less biomass or carbon."""
+    tables = load_factor_tables()
+    kernel = forest_carbon_stocks_china if factor_set == "china_tier2" else forest_carbon_stocks
+    v = np.array([v1, v1 + dv])
+    for dom in (False, True):
+        r = kernel(
+            v, np.full(2, forest_type), np.full(2, zone), tables=tables, annual_precip_mm_per_yr=np.full(2, precip),
+            dead_organic_matter=dom,
+        )
+        if not np.isfinite(r.agb_t_dm_per_ha).all():
+            continue  # a zone without factors in this set gives NaN for both
+        for pool in (r.agb_t_dm_per_ha, r.bgb_t_dm_per_ha, r.vegetation_t_c_per_ha, r.total_t_c_per_ha):
+            assert pool[1] >= pool[0] - 1e-9 * max(1.0, abs(pool[0]))

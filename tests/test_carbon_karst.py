@@ -198,3 +198,14 @@ def test_code_constants_match_packaged_table() -> None:
         v("turc_l_1"),
         v("turc_l_3"),
     )
+
+
+def test_self_consistent_ionic_strength() -> None:
+    """I = 3 [Ca²⁺] solved with the equilibrium: ≈ 0.006 mol/L under typical karst conditions (15 °C, soil pCO2
+    10⁻² atm), not the fixed 0.1; re-evaluating at I = 3 [Ca] returns the same [Ca] (a fixed point)."""
+    ca = float(karst.calcium_equilibrium_mmol_per_l(15.0, 1e-2, ionic_strength_mol_per_l=None))
+    ionic = 3 * ca / 1000
+    assert ionic == pytest.approx(0.006, abs=0.0005)
+    assert float(karst.calcium_equilibrium_mmol_per_l(15.0, 1e-2, ionic_strength_mol_per_l=ionic)) == pytest.approx(ca, rel=1e-9)
+    # activity coefficients are nearer 1 at the lower ionic strength, so less calcium dissolves than at I = 0.1
+    assert ca < float(karst.calcium_equilibrium_mmol_per_l(15.0, 1e-2, ionic_strength_mol_per_l=0.1))

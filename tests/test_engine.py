@@ -332,7 +332,9 @@ def test_units_and_labels_come_from_the_registry(reference: Any) -> None:
     columns = reference.manifest["columns"]
     table_columns = set(reference.tables["county"].columns)
     assert {c for c in columns} <= table_columns
-    assert columns["coverage_pct_2025"] == {"unit": "%", "kind": "density", "label": "forest coverage", "epoch": 2025}
+    assert columns["coverage_pct_2025"] == {
+        "unit": "%", "kind": "density", "label": "forest coverage (forest area / region's full land area)", "epoch": 2025
+    }
     assert columns["forest_sink_t_c_per_yr"]["kind"] == "total"
     assert column_label("karst_sink_density_t_c_per_km2_yr", columns).unit == "t C/km²/yr"
     assert column_label("forest_carbon_density_t_c_per_ha_2020", columns).unit == "t C/ha"

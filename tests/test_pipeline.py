@@ -95,13 +95,14 @@ def projected_case(tmp_path: Path) -> Path:
 def test_projected_by_hand(projected_case: Path) -> None:
     result = run_pipeline(load_pipeline(projected_case))
     t = pd.concat([result.tables["province"], result.tables["county"]]).set_index("region_id")
-    # A: 15 mapped ha, 7 forest ha, stock 120 + 100 + 50 + 40 = 310 m³
+    # A: 16 ha region, 15 mapped ha, 7 forest ha (4 tree stands), stock of the tree stands 120 + 100 + 50 + 40 = 310 m³
     assert t.loc["A", "land_area_km2_2020"] == pytest.approx(0.15)
     assert t.loc["A", "forest_area_km2_2020"] == pytest.approx(0.07)
-    assert t.loc["A", "coverage_pct_2020"] == pytest.approx(700 / 15)
+    assert t.loc["A", "coverage_pct_2020"] == pytest.approx(700 / 16)  # over the region's full area (土地总面积)
+    assert t.loc["A", "coverage_basis"] == "region area (土地总面积)"
     assert t.loc["A", "stock_volume_m3_2020"] == pytest.approx(310.0)
     assert t.loc["A", "special_shrub_area_km2_2020"] == pytest.approx(0.03)
-    assert t.loc["A", "stock_density_m3_per_ha_2020"] == pytest.approx(310 / 7)
+    assert t.loc["A", "stock_density_m3_per_ha_2020"] == pytest.approx(310 / 4)  # per tree-stand area
     # B takes columns 0-1 and half of column 2 (boundary-fraction rule): land 3 + 4 + 4·½ = 9 ha,
     # forest 2 + 3 + (1 tree + 1 shrub)·½ = 6 ha, stock 120 + 50 + 100 + 40·½ = 290 m³
     assert t.loc["B", "land_area_km2_2020"] == pytest.approx(0.09)
@@ -110,9 +111,10 @@ def test_projected_by_hand(projected_case: Path) -> None:
     # C is the rest; B + C = A exactly
     for col in ("land_area_km2_2020", "forest_area_km2_2020", "stock_volume_m3_2020"):
         assert t.loc["B", col] + t.loc["C", col] == pytest.approx(t.loc["A", col], rel=1e-12)
-    # 2025: pixel (0,3) turned forest class → A gains 1 ha
-    assert t.loc["A", "forest_area_km2_2025"] == pytest.approx(0.08)
-    assert t.loc["A", "forest_area_change_km2_2020_2025"] == pytest.approx(0.01)
+    # 2025: pixel (0,3) turned forest class, but its canopy layer says 0 %: not a tree stand under China's definition
+    # (canopy closure ≥ 0.20 is required even in the forest class), so A's forest area does not change
+    assert t.loc["A", "forest_area_km2_2025"] == pytest.approx(0.07)
+    assert t.loc["A", "forest_area_change_km2_2020_2025"] == pytest.approx(0.0, abs=1e-12)
     nation = result.tables["nation"].iloc[0]
     assert nation["land_area_km2_2020"] == pytest.approx(0.15)  # the nation is the province level's union: A
 
@@ -274,3 +276,37 @@ def test_region_field_missing(tmp_path: Path) -> None:
     path = _pipeline(tmp_path, regions)
     with pytest.raises(RegionError, match=r"no field\(s\) id; available fields: code, name"):
         run_pipeline(load_pipeline(path))
+
+
+def test_coverage_over_an_official_land_area(tmp_path: Path) -> None:
+    """coverage_basis: official_land_area divides by each region's land area from its region file (土地总面积),
+    and the nation sums them."""
+    import yaml
+
+    from sinkmap.errors import ConfigError, RegionError
+
+    _write_case(tmp_path, ALBERS, Affine(100, 0, 0, 0, -100, 3_000_400))
+    regions = gpd.GeoDataFrame(
+        {"id": ["B", "C"], "name": ["西部", "东部"], "land_km2": [0.1, 0.08]},
+        geometry=[box(0, 3_000_000, 250, 3_000_400), box(250, 3_000_000, 400, 3_000_400)],
+        crs=ALBERS,
+    )
+    path = _pipeline(tmp_path, regions)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["forest_definition"] = {"coverage_basis": "official_land_area"}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="needs `land_area_field`"):
+        load_pipeline(path)
+    doc["regions"][0]["land_area_field"] = "land_km2"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    result = run_pipeline(load_pipeline(path))
+    t = result.tables["province"].set_index("region_id")
+    # B: forest 2 + 3 + (1 tree + 1 shrub)·½ = 6 ha over 10 ha of official land; the nation: 7 ha over 18 ha
+    assert t.loc["B", "coverage_pct_2020"] == pytest.approx(100 * 0.06 / 0.1)
+    assert t.loc["B", "coverage_basis"] == "official land area (土地总面积, region file)"
+    nation = result.tables["nation"].iloc[0]
+    assert nation["coverage_pct_2020"] == pytest.approx(100 * 0.07 / 0.18)
+    regions.loc[1, "land_km2"] = None
+    regions.to_file(tmp_path / "regions.gpkg", driver="GPKG")
+    with pytest.raises(RegionError, match=r"field 'land_km2' .* region\(s\) C"):
+        run_pipeline(load_pipeline(path), output_dir=tmp_path / "again")

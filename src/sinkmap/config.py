@@ -71,7 +71,11 @@ class DerivedSpec:
 
 @dataclass(frozen=True)
 class CarbonSpec:
-    """Carbon step options: ``factors`` (a folder or CSV of factor tables overriding the packaged ones)."""
+    """Carbon step options: ``factors`` (a folder or CSV of factor tables overriding the packaged ones);
+    ``factor_set`` (``auto``: China Tier 2 under a China forest definition, IPCC Tier 1 otherwise;
+    ``china_tier2``; ``ipcc_tier1``); ``dead_organic_matter`` (estimate dead wood and litter; Tier 1: off);
+    ``karst_potential_in_total`` (count the karst maximum-potential sink in the total); ``monitoring_base``
+    (epoch → monitoring base, e.g. NFI or 三调; different bases at the first and last epoch flag a series break)."""
 
     enabled: bool = True
     factors: str | None = None
@@ -79,6 +83,16 @@ class CarbonSpec:
     invest_pools: str | None = None
     karst_catchments: str | None = None
     pet_grid: str = "layer"
+    factor_set: str = "auto"
+    dead_organic_matter: bool = False
+    karst_potential_in_total: bool = False
+    monitoring_base: tuple[tuple[int, str], ...] = ()
+
+    def resolved_factor_set(self, definition: ForestDefinition) -> str:
+        """The forest factor set in effect: ``auto`` is China Tier 2 under a China forest definition."""
+        if self.factor_set != "auto":
+            return self.factor_set
+        return "china_tier2" if definition.name.startswith("China") else "ipcc_tier1"
 
 
 @dataclass(frozen=True)
@@ -350,12 +364,18 @@ def _from_mapping(cls: type, data: Any, where: str) -> Any:
             value = tuple(value)
         elif key == "special_shrubland":
             value = None if value in (None, False) else _from_mapping(SpecialShrubland, value, f"{where}.{key}")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected true or false, got {value!r}")
         elif isinstance(default, str):
             value = str(value)
         elif value is not None:
             value = _number(value, f"{where}.{key}")
         kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _has_defaults(cls: type) -> bool:
@@ -413,7 +433,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     for role, spec in layers.items():
         if spec.by_epoch is None:
             continue
-        required = role == "landcover" or (role == "canopy_cover" and not derived_canopy)
+        required = role in ("landcover", "grassland_management") or (role == "canopy_cover" and not derived_canopy)
         missing = [e for e in epochs if e not in spec.by_epoch]
         if required and missing:
             raise ConfigError(f"{where}: layers.{role}.paths has no files for epoch(s) {missing}")
@@ -429,7 +449,10 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             raise ConfigError(f"{w}: expected a mapping")
         _check_keys(
             item,
-            {"level", "path", "id_field", "name_field", "name_en_field", "parent_field", "parent_level", "layer"},
+            {
+                "level", "path", "id_field", "name_field", "name_en_field", "parent_field", "parent_level", "layer",
+                "land_area_field",
+            },
             w,
             required={"level", "path", "id_field", "name_field"},
         )
@@ -467,6 +490,13 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     forest_definition = CHINA
     if "forest_definition" in data:
         forest_definition = _from_mapping(ForestDefinition, data["forest_definition"], f"{where}: forest_definition")
+    if forest_definition.coverage_basis == "official_land_area":
+        without = [spec.level for spec in regions if not spec.land_area_field]
+        if without:
+            raise ConfigError(
+                f"{where}: forest_definition.coverage_basis: official_land_area needs `land_area_field` (the field "
+                f"holding each region's official land area in km²) on every region level; missing on {without}"
+            )
 
     raster_outputs = RASTER_OUTPUTS
     if "outputs" in data:
@@ -486,14 +516,17 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     if not isinstance(output_dir, str):
         raise ConfigError(f"{where}: output_dir: expected a path")
 
-    carbon = CarbonSpec()
+    carbon = CarbonSpec(factor_set=CarbonSpec().resolved_factor_set(forest_definition))
     if "carbon" in data:
         raw_carbon = data["carbon"] or {}
         if raw_carbon is False:
             raw_carbon = {"enabled": False}
         _check_keys(
             raw_carbon,
-            {"enabled", "factors", "karst_include_buried", "invest_pools", "karst_catchments", "pet_grid"},
+            {
+                "enabled", "factors", "karst_include_buried", "invest_pools", "karst_catchments", "pet_grid",
+                "factor_set", "dead_organic_matter", "karst_potential_in_total", "monitoring_base",
+            },
             f"{where}: carbon",
         )
         karst_catchments = raw_carbon.get("karst_catchments")
@@ -524,7 +557,31 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
                 f"{where}: carbon.pet_grid: {pet_grid!r} is not known; use `layer` (PET computed on mean_temperature's "
                 "own grid, then aligned) or `pixel` (PET computed for every pipeline pixel)"
             )
+        factor_set = raw_carbon.get("factor_set", "auto")
+        if factor_set not in ("auto", "china_tier2", "ipcc_tier1"):
+            raise ConfigError(
+                f"{where}: carbon.factor_set: {factor_set!r} is not known; use auto, china_tier2 or ipcc_tier1"
+            )
+        flags = {}
+        for key in ("dead_organic_matter", "karst_potential_in_total"):
+            value = raw_carbon.get(key, False)
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: carbon.{key}: expected true or false, got {value!r}")
+            flags[key] = value
+        bases_raw = raw_carbon.get("monitoring_base") or {}
+        if not isinstance(bases_raw, dict):
+            raise ConfigError(f"{where}: carbon.monitoring_base: expected a mapping epoch → base, e.g. {{2020: NFI}}")
+        bases = []
+        for epoch, base_name in bases_raw.items():
+            if not isinstance(epoch, int) or epoch not in epochs:
+                raise ConfigError(f"{where}: carbon.monitoring_base: {epoch!r} is not one of the epochs {list(epochs)}")
+            bases.append((epoch, str(base_name)))
+        if factor_set == "auto":  # resolved here, so the manifest names the set in effect
+            factor_set = CarbonSpec().resolved_factor_set(forest_definition)
         carbon = CarbonSpec(
+            factor_set=factor_set,
+            monitoring_base=tuple(sorted(bases)),
+            **flags,
             enabled=bool(raw_carbon.get("enabled", True)),
             pet_grid=pet_grid,
             factors=factors,

@@ -376,10 +376,10 @@ class ColumnLabel:
 
 _FIXED = {
     "total_sink_density_t_c_per_km2_yr": ColumnLabel(
-        "单位面积碳汇", "total carbon sink per km² of land (sinks positive)", "t C/km²/yr"
+        "单位面积碳汇", "total estimated carbon sink per km² of mapped land (sinks positive)", "t C/km²/yr"
     ),
     "karst_sink_density_t_c_per_km2_yr": ColumnLabel(
-        "岩溶碳汇强度", "karst carbon sink per km² of exposed carbonate (sinks positive)", "t C/km²/yr"
+        "岩溶潜在碳汇强度", "karst potential carbon sink (upper bound) per km² of exposed carbonate", "t C/km²/yr"
     ),
     "level": ColumnLabel("级别", "administrative level"),
     "region_id": ColumnLabel("区划代码", "region id (administrative division code, adcode)"),
@@ -411,15 +411,15 @@ _PATTERNS: tuple[tuple[str, ColumnLabel], ...] = (
     ),
     (
         r"coverage_pct_{Y}",
-        ColumnLabel("森林覆盖率 {Y}", "forest coverage in {Y} (forest area / land area)", "%"),
+        ColumnLabel("森林覆盖率 {Y}", "forest coverage in {Y} (forest area / the basis in coverage_basis)", "%"),
     ),
     (
         r"stock_volume_m3_{Y}",
-        ColumnLabel("森林蓄积量 {Y}", "forest growing stock volume in {Y}", "m³"),
+        ColumnLabel("森林蓄积量 {Y}", "forest growing stock volume (tree stands) in {Y}", "m³"),
     ),
     (
         r"stock_density_m3_per_ha_{Y}",
-        ColumnLabel("单位面积蓄积 {Y}", "growing stock per hectare of forest in {Y}", "m³/ha"),
+        ColumnLabel("乔木林单位面积蓄积 {Y}", "growing stock per hectare of tree stands in {Y}", "m³/ha"),
     ),
     (
         r"forest_area_change_km2_{Y}_{Z}",

@@ -17,7 +17,13 @@ from numpy.typing import NDArray
 from sinkmap._version import __version__
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
 from sinkmap.apps.plan import PipelinePlan
-from sinkmap.apps.quantities import REGION_AREA, Quantity, column_metadata, derive
+from sinkmap.apps.quantities import (
+    OFFICIAL_LAND_AREA,
+    REGION_AREA,
+    Quantity,
+    column_metadata,
+    derive,
+)
 from sinkmap.apps.stac import write_stac
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
@@ -62,6 +68,8 @@ def _raw_by_level(
         )
         raw = {key: totals[rows, j] for j, key in enumerate(stat_keys)}
         raw[REGION_AREA] = level.geodesic_area_km2 * 1e6
+        if level.official_land_area_km2 is not None:
+            raw[OFFICIAL_LAND_AREA] = np.asarray(level.official_land_area_km2) * 1e6
         out[level.name] = (ident, raw, {name: table[rows] for name, table in crosstabs.items()})
     if nation is not None:
         ident, raw, tabs = out[nation.from_level]

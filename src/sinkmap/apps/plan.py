@@ -212,7 +212,18 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
     if config.carbon.enabled and CarbonStep.applies(roles):
         tables = load_factor_tables(config.carbon.factors)
         steps.append(
-            CarbonStep(tables, config.epochs, roles, config.carbon.karst_include_buried, config.raster_outputs)
+            CarbonStep(
+                tables,
+                config.epochs,
+                roles,
+                config.carbon.karst_include_buried,
+                config.raster_outputs,
+                factor_set=config.carbon.resolved_factor_set(config.forest_definition),
+                dead_organic_matter=config.carbon.dead_organic_matter,
+                karst_potential_in_total=config.carbon.karst_potential_in_total,
+                monitoring_bases=config.carbon.monitoring_base,
+                loss_base_year=None if loss is None else loss.base_year,
+            )
         )
     elif config.carbon.enabled:
         log.info("carbon step off: it needs mean_temperature and annual_precip layers")

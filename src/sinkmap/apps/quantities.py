@@ -24,10 +24,12 @@ import numpy as np
 from sinkmap.kernels.carbon import C_TO_CO2
 from sinkmap.kernels.carbon.invest import POOL_COLUMNS
 
-__all__ = ["QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
+__all__ = ["OFFICIAL_LAND_AREA", "QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
 
 REGION_AREA = ("region_area_m2", None)
 """The pseudo-statistic holding each region's geodesic area (m²), for densities over the whole region."""
+OFFICIAL_LAND_AREA = ("official_land_area_m2", None)
+"""The pseudo-statistic holding each region's official land area (m²) from its region file, when one is given."""
 
 StatKey = tuple[str, int | None]
 
@@ -52,6 +54,9 @@ class Quantity:
         span: the column is named ``name_FIRST_LAST`` (changes between the first and last epoch).
         text: a label's value (``{first}`` and ``{last}`` are replaced by the epochs).
         epochs: ``multi`` / ``single``: present only with several epochs / one epoch.
+        unless: statistics whose presence (static, or at the last epoch) leaves the quantity out (a label saying
+            why a number is not estimated).
+        requires: statistics that must be present (static, or at the last epoch) for the quantity to appear.
     """
 
     name: str
@@ -69,6 +74,8 @@ class Quantity:
     span: bool = False
     text: str = ""
     epochs: Literal["any", "multi", "single"] = "any"
+    unless: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
 
 def _t(name: str, unit: str, label: str, sums: Sequence[str], *, per_epoch: bool, scale: float = 1.0, **kw: object) -> Quantity:
@@ -81,10 +88,10 @@ def _d(name: str, unit: str, label: str, sums: Sequence[str], per: str, *, per_e
 
 _POOLS = ("agb", "bgb", "deadwood", "litter")
 _SINKS = (
-    ("forest", "forest_sink_t_c_per_yr"),
-    ("grassland", "grassland_soc_change_t_c_per_yr"),
-    ("wetland", "wetland_soil_sink_t_c_per_yr"),
-    ("karst", "karst_sink_t_c_per_yr"),
+    ("forest", "forest_sink_t_c_per_yr", "forest sink (net stock difference; one epoch: see forest_sink_method)"),
+    ("grassland", "grassland_soc_change_t_c_per_yr", "grassland SOC sink from management (20-yr transition)"),
+    ("wetland", "wetland_soil_sink_t_c_per_yr", "wetland soil sink of restored coastal wetlands (Table 4.12)"),
+    ("karst", "karst_sink_t_c_per_yr", "karst potential sink counted in the total (carbon.karst_potential_in_total)"),
 )
 
 QUANTITIES: tuple[Quantity, ...] = (
@@ -94,58 +101,135 @@ QUANTITIES: tuple[Quantity, ...] = (
     _t("tree_stand_area_km2", "km2", "tree-stand forest area", ["tree_stand_area_m2"], per_epoch=True, scale=1e-6),
     _t("bamboo_area_km2", "km2", "bamboo forest area", ["bamboo_area_m2"], per_epoch=True, scale=1e-6),
     _t("special_shrub_area_km2", "km2", "special shrubland area", ["special_shrub_area_m2"], per_epoch=True, scale=1e-6),
-    _d("coverage_pct", "%", "forest coverage", ["forest_area_m2"], "land_area_m2", per_epoch=True, scale=100.0),
-    _t("stock_volume_m3", "m3", "growing stock volume", ["stock_volume_m3"], per_epoch=True),
+    # one coverage column; its denominator is the basis the forest definition names (the step emits one of these)
     _d(
-        "stock_density_m3_per_ha", "m3/ha", "growing stock per forest area", ["stock_volume_m3"], "forest_area_m2",
-        per_epoch=True, scale=1e4,
+        "coverage_pct", "%", "forest coverage (forest area / region's full land area)", ["forest_area_m2"],
+        "coverage_basis_region_area_m2", per_epoch=True, scale=100.0,
+    ),
+    _d(
+        "coverage_pct", "%", "forest coverage (forest area / mapped land area)", ["forest_area_m2"],
+        "coverage_basis_mapped_land_m2", per_epoch=True, scale=100.0,
+    ),
+    _d(
+        "coverage_pct", "%", "forest coverage (forest area / official land area)", ["forest_area_m2"],
+        OFFICIAL_LAND_AREA[0], per_epoch=True, scale=100.0, per_at="static",
+        requires=("coverage_basis_official_land_area_m2",),
+    ),
+    Quantity("coverage_basis", "", "label", False, "coverage denominator", ("coverage_basis_official_land_area_m2",),
+             text="official land area (土地总面积, region file)", sums_at_last=True, requires=(OFFICIAL_LAND_AREA[0],)),
+    Quantity("coverage_basis", "", "label", False, "coverage denominator", ("coverage_basis_region_area_m2",),
+             text="region area (土地总面积)", sums_at_last=True),
+    Quantity("coverage_basis", "", "label", False, "coverage denominator", ("coverage_basis_mapped_land_m2",),
+             text="mapped land", sums_at_last=True),
+    _t("stock_volume_m3", "m3", "growing stock volume of tree stands (森林蓄积)", ["stock_volume_m3"], per_epoch=True),
+    _d(
+        "stock_density_m3_per_ha", "m3/ha", "growing stock per tree-stand area (乔木林单位面积蓄积)", ["stock_volume_m3"],
+        "tree_stand_area_m2", per_epoch=True, scale=1e4,
     ),
     _d(
         "observed_area_pct", "%", "share of the region's area with mapped land", ["land_area_m2"], REGION_AREA[0],
         per_epoch=False, scale=100.0, sums_at_last=True, per_at="static",
     ),
     # carbon stocks, per epoch
-    *(_t(f"forest_{p}_t_c", "t C", f"forest {p} carbon", [f"forest_{p}_t_c"], per_epoch=True) for p in _POOLS),
-    _t("forest_vegetation_carbon_t_c", "t C", "forest vegetation carbon (AGB + BGB)", ["forest_agb_t_c", "forest_bgb_t_c"], per_epoch=True),
-    _t("forest_carbon_t_c", "t C", "forest carbon (biomass, dead wood, litter)", [f"forest_{p}_t_c" for p in _POOLS], per_epoch=True),
+    *(
+        _t(f"forest_{p}_t_c", "t C", f"forest {label} carbon (estimated stock)", [f"forest_{p}_t_c"], per_epoch=True)
+        for p, label in (("agb", "above-ground biomass"), ("bgb", "below-ground biomass"), ("deadwood", "dead wood"),
+                         ("litter", "litter"))
+    ),
+    _t(
+        "forest_biomass_t_dm", "t d.m.", "forest vegetation biomass, AGB + BGB (estimated stock, dry matter)",
+        ["forest_biomass_t_dm"], per_epoch=True,
+    ),
+    _t("forest_vegetation_carbon_t_c", "t C", "forest vegetation carbon, AGB + BGB (estimated stock)", ["forest_agb_t_c", "forest_bgb_t_c"], per_epoch=True),
+    _t(
+        "forest_carbon_t_c", "t C", "forest carbon, the pools named in forest_pools (estimated stock)",
+        [f"forest_{p}_t_c" for p in _POOLS], per_epoch=True, any_of=True,
+    ),
     _d(
-        "forest_carbon_density_t_c_per_ha", "t C/ha", "forest carbon density", [f"forest_{p}_t_c" for p in _POOLS],
-        "forest_carbon_area_m2", per_epoch=True, scale=1e4,
+        "forest_carbon_density_t_c_per_ha", "t C/ha",
+        "forest carbon (forest_pools) per ha of forest with a carbon estimate (tree stands and bamboo)",
+        [f"forest_{p}_t_c" for p in _POOLS], "forest_carbon_area_m2", per_epoch=True, scale=1e4, any_of=True,
+    ),
+    Quantity("forest_pools", "", "label", False, "forest carbon pools estimated", ("forest_deadwood_t_c",),
+             text="AGB + BGB + dead wood + litter", sums_at_last=True),
+    Quantity("forest_pools", "", "label", False, "forest carbon pools estimated", ("forest_agb_t_c",),
+             text="AGB + BGB (dead wood and litter: IPCC Tier 1 zero change, not estimated)", sums_at_last=True,
+             unless=("forest_deadwood_t_c",)),
+    *(
+        Quantity("forest_factor_set", "", "label", False, "forest biomass factor set", (f"forest_carbon_area_{key}_m2",),
+                 text=text, sums_at_last=True)
+        for key, text in (
+            ("china_tier2", "China Tier 2 (B = a·V + b by forest group, Fang et al. 2001; factors partly unverified)"),
+            ("ipcc_tier1", "IPCC Tier 1 (2006 V4 Tables 4.4, 4.5; monotone in growing stock)"),
+        )
     ),
     _t("grassland_area_km2", "km2", "grassland area", ["grassland_area_m2"], per_epoch=True, scale=1e-6),
-    _t("grassland_biomass_t_c", "t C", "grassland biomass carbon", ["grassland_biomass_t_c"], per_epoch=True),
-    _t("grassland_soc_t_c", "t C", "grassland soil organic carbon", ["grassland_soc_t_c"], per_epoch=True),
-    _t("grassland_carbon_t_c", "t C", "grassland carbon", ["grassland_biomass_t_c", "grassland_soc_t_c"], per_epoch=True),
+    _t("grassland_biomass_t_c", "t C", "grassland biomass carbon (estimated stock)", ["grassland_biomass_t_c"], per_epoch=True),
+    _t("grassland_soc_t_c", "t C", "grassland soil organic carbon 0–30 cm (estimated stock)", ["grassland_soc_t_c"], per_epoch=True),
+    _t("grassland_carbon_t_c", "t C", "grassland carbon, biomass + SOC (estimated stock)", ["grassland_biomass_t_c", "grassland_soc_t_c"], per_epoch=True),
     # methods, static carbon quantities and sinks
     Quantity("forest_sink_method", "", "label", False, "forest sink method", ("forest_sink_t_c_per_yr",),
-             text="stock difference {first}–{last}", epochs="multi"),
+             text="net: stock difference {first}–{last}", epochs="multi"),
     Quantity("forest_sink_method", "", "label", False, "forest sink method", ("forest_sink_t_c_per_yr",),
-             text="IPCC 2019R Table 4.9 gain (one epoch)", epochs="single"),
-    _t("forest_gain_ipcc_t_c_per_yr", "t C/yr", "forest gain (IPCC Table 4.9)", ["forest_gain_ipcc_t_c_per_yr"], per_epoch=True),
+             text="gross removals (IPCC 2019R Table 4.9 growth, one epoch) minus losses from loss_year where given",
+             epochs="single"),
+    Quantity("series_break", "", "label", False, "series break between the first and last epoch", ("series_break_area_m2",),
+             text="yes: the epochs come from different monitoring bases; the change mixes method and growth"),
+    _t(
+        "forest_gain_ipcc_t_c_per_yr", "t C/yr", "forest gross removals, IPCC 2019R Table 4.9 growth (losses not subtracted)",
+        ["forest_gain_ipcc_t_c_per_yr"], per_epoch=True,
+    ),
+    Quantity("grassland_sink_status", "", "label", False, "grassland sink", ("grassland_area_m2",),
+             text="not estimated: no grassland management/degradation layer (Tier 1 SOC change needs it)",
+             sums_at_last=True, unless=("grassland_soc_change_t_c_per_yr",)),
     *(
         _t(f"wetland_{w}_area_km2", "km2", f"{w.replace('_', ' ')} wetland area", [f"wetland_{w}_area_m2"], per_epoch=False, scale=1e-6)
         for w in ("inland", "mangrove", "salt_marsh", "seagrass")
     ),
-    _t("mangrove_biomass_t_c", "t C", "mangrove biomass carbon", ["mangrove_biomass_t_c"], per_epoch=False),
+    _t("mangrove_biomass_t_c", "t C", "mangrove biomass carbon (estimated stock)", ["mangrove_biomass_t_c"], per_epoch=False),
+    Quantity("wetland_sink_status", "", "label", False, "wetland sink", ("wetland_inland_area_m2",),
+             text="not estimated: no wetland_restoration layer (Table 4.12 rates apply to restored coastal wetlands only)",
+             unless=("wetland_soil_sink_t_c_per_yr",)),
+    _t(
+        "wetland_ch4_t_co2e_per_yr", "t CO2e/yr", "wetland CH4 emission as CO2e (GWP100 27; emission, not netted in the sink)",
+        ["wetland_ch4_t_co2e_per_yr"], per_epoch=False,
+    ),
+    _t(
+        "wetland_net_ghg_t_co2e_per_yr", "t CO2e/yr", "wetland net GHG removal: soil CO2 removal minus CH4 emission (CO2e)",
+        ["wetland_net_ghg_t_co2e_per_yr"], per_epoch=False,
+    ),
     _t("karst_exposed_area_km2", "km2", "exposed carbonate area", ["karst_exposed_area_m2"], per_epoch=False, scale=1e-6),
     _t("karst_buried_area_km2", "km2", "buried carbonate area", ["karst_buried_area_m2"], per_epoch=False, scale=1e-6),
     _d(
-        "karst_sink_density_t_c_per_km2_yr", "t C/km2/yr", "karst sink per exposed carbonate area",
-        ["karst_sink_t_c_per_yr"], "karst_exposed_area_m2", per_epoch=False, scale=1e6,
+        "karst_sink_density_t_c_per_km2_yr", "t C/km2/yr", "karst potential sink per km² of exposed carbonate (upper bound)",
+        ["karst_potential_sink_t_c_per_yr"], "karst_exposed_area_m2", per_epoch=False, scale=1e6,
     ),
-    Quantity("karst_area_basis", "", "label", False, "karst area basis", ("karst_sink_t_c_per_yr",), text="exposed carbonate"),
+    Quantity("karst_area_basis", "", "label", False, "karst area basis", ("karst_potential_sink_t_c_per_yr",), text="exposed carbonate"),
+    _t(
+        "karst_potential_sink_t_c_per_yr", "t C/yr",
+        "karst potential sink, maximum potential dissolution (upper bound; outside the total unless included)",
+        ["karst_potential_sink_t_c_per_yr"], per_epoch=False,
+    ),
+    _t(
+        "karst_potential_sink_t_co2e_per_yr", "t CO2e/yr",
+        "karst potential sink as CO2 (C × 44/12; upper bound; outside the total unless included)",
+        ["karst_potential_sink_t_c_per_yr"], per_epoch=False, scale=C_TO_CO2,
+    ),
     *(
         q
-        for part, stat in _SINKS
+        for part, stat, text in _SINKS
         for q in (
-            _t(f"{part}_sink_t_c_per_yr", "t C/yr", f"{part} sink", [stat], per_epoch=False),
-            _t(f"{part}_sink_t_co2e_per_yr", "t CO2e/yr", f"{part} sink", [stat], per_epoch=False, scale=C_TO_CO2),
+            _t(f"{part}_sink_t_c_per_yr", "t C/yr", f"{text}, t C", [stat], per_epoch=False),
+            _t(f"{part}_sink_t_co2e_per_yr", "t CO2e/yr", f"{text}, as CO2 (C × 44/12, CO2 only)", [stat], per_epoch=False, scale=C_TO_CO2),
         )
     ),
-    _t("total_sink_t_c_per_yr", "t C/yr", "total sink", [s for _, s in _SINKS], per_epoch=False, any_of=True),
-    _t("total_sink_t_co2e_per_yr", "t CO2e/yr", "total sink", [s for _, s in _SINKS], per_epoch=False, any_of=True, scale=C_TO_CO2),
+    _t("total_sink_t_c_per_yr", "t C/yr", "total estimated sink (the sink columns present), t C", [s for _, s, _ in _SINKS], per_epoch=False, any_of=True),
+    _t(
+        "total_sink_t_co2e_per_yr", "t CO2e/yr", "total estimated sink as CO2 (C × 44/12, CO2 only)",
+        [s for _, s, _ in _SINKS], per_epoch=False, any_of=True, scale=C_TO_CO2,
+    ),
     _d(
-        "total_sink_density_t_c_per_km2_yr", "t C/km2/yr", "total sink per km² of land", [s for _, s in _SINKS],
+        "total_sink_density_t_c_per_km2_yr", "t C/km2/yr", "total estimated sink per km² of mapped land", [s for _, s, _ in _SINKS],
         "land_area_m2", per_epoch=False, scale=1e6, any_of=True, per_at="last",
     ),
     # InVEST pools table storage
@@ -203,13 +287,17 @@ def derive(
     for q in QUANTITIES:
         if (q.epochs == "multi" and len(epochs) < 2) or (q.epochs == "single" and len(epochs) > 1):
             continue
+        if any((n, None) in raw or (n, last) in raw for n in q.unless):
+            continue
+        if not all((n, None) in raw or (n, last) in raw for n in q.requires):
+            continue
         targets: list[int | None] = list(epochs) if q.per_epoch else [None]
         if q.span:
             targets = [last] if q.per_epoch else [None]
         for epoch in targets:
             name = column_name(q, epoch, epochs)
             if q.kind == "label":
-                if total(q.sums, epoch, True) is not None:
+                if total(q.sums, last if q.sums_at_last else epoch, True) is not None:
                     columns[name] = [q.text.format(first=first, last=last)] * n_rows
                     meta[name] = q
                 continue

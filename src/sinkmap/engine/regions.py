@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from pyogrio.errors import DataSourceError
@@ -33,6 +34,7 @@ class RegionLayerSpec:
     parent_field: str | None = None
     parent_level: str | None = None
     layer: str | None = None
+    land_area_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class RegionLevel:
     parent_ids: tuple[str | None, ...]
     geometry_lonlat: gpd.GeoSeries = field(repr=False)
     geometry: gpd.GeoSeries = field(repr=False)
+    official_land_area_km2: tuple[float, ...] | None = None
+    """Each region's official land area (土地总面积, km²) from ``spec.land_area_field``, when the spec names one."""
 
     @cached_property
     def geodesic_area_km2(self) -> NDArray[np.float64]:
@@ -178,7 +182,7 @@ def level_from_frame(
     path = where
     if gdf.crs is None:
         raise CRSError(f"regions {spec.level!r}: {path} has no CRS; save it with one (GeoJSON is EPSG:4326 by default)")
-    fields = [spec.id_field, spec.name_field, spec.name_en_field, spec.parent_field]
+    fields = [spec.id_field, spec.name_field, spec.name_en_field, spec.parent_field, spec.land_area_field]
     missing = [f for f in fields if f and f not in gdf.columns]
     if missing:
         raise RegionError(
@@ -205,8 +209,19 @@ def level_from_frame(
         if spec.parent_field
         else (None,) * len(gdf)
     )
+    land_area: tuple[float, ...] | None = None
+    if spec.land_area_field:
+        values = pd.to_numeric(gdf[spec.land_area_field], errors="coerce")
+        bad = ids[~(values > 0) | ~np.isfinite(values)]
+        if len(bad):
+            raise RegionError(
+                f"regions {spec.level!r}: {path} field {spec.land_area_field!r} (official land area, km²) is missing, "
+                f"not a number or not > 0 for region(s) {', '.join(bad[:10])}; fill it in for every region"
+            )
+        land_area = tuple(float(v) for v in values)
     level = RegionLevel(
         spec=spec,
+        official_land_area_km2=land_area,
         ids=tuple(ids),
         names_zh=tuple(gdf[spec.name_field].astype(str)),
         names_en=tuple(names_en),

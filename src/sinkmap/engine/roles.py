@@ -172,13 +172,30 @@ _ROLES = (
         resampling="average",
     ),
     LayerRole(
-        "elevation",
-        "m",
-        "continuous",
+        "grassland_management",
+        "class code",
+        "categorical",
+        "epoch",
+        "grassland management/degradation state (IPCC Table 6.2 F_MG; gives the grassland SOC change)",
+        legend=MappingProxyType(
+            {1: "nominally managed", 2: "moderately degraded", 3: "severely degraded", 4: "improved"}
+        ),
+    ),
+    LayerRole(
+        "forest_age",
+        "class code",
+        "categorical",
         "static",
-        "terrain elevation above sea level",
-        valid_range=(-500.0, 9000.0),
-        resampling="bilinear",
+        "forest age class for IPCC 2019R Table 4.9 growth (without it: secondary > 20 yr)",
+        legend=MappingProxyType({1: "secondary forest ≤ 20 yr", 2: "secondary forest > 20 yr", 3: "primary"}),
+    ),
+    LayerRole(
+        "wetland_restoration",
+        "class code",
+        "categorical",
+        "static",
+        "coastal wetland restoration (Wetlands Supplement Table 4.12 applies only where 1)",
+        legend=MappingProxyType({0: "not restored", 1: "rewetted, revegetated or created"}),
     ),
 )
 

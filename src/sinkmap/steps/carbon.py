@@ -9,10 +9,14 @@ What each ecosystem needs (layers by role; a missing layer switches the part off
 * zones: ``mean_temperature`` and ``annual_precip`` (plus latitude from the grid) → IPCC climate zones and FAO
   ecological zones (:mod:`sinkmap.kernels.carbon.zones`), computed once per window for every epoch;
 * forest: the forest masks of :class:`~sinkmap.steps.forest.ForestStep`, ``growing_stock``; ``forest_type``
-  (tree stands without a type are treated as mixed forest, code 5);
-* grassland: ``landcover`` class 4 (CLCD grassland);
-* wetlands: ``wetland_type``;
-* karst: ``carbonate`` (exposed carbonate, code 1, is the area basis; buried carbonate area is reported alongside).
+  (tree stands without a type are treated as mixed forest, code 5); the factor set (``factor_set``); optional
+  ``forest_age`` (Table 4.9 age class) and ``loss_year`` (one-epoch losses);
+* grassland: ``landcover`` class 4 (CLCD grassland) for stocks; ``grassland_management`` at every epoch for the
+  SOC change (without it the change is not estimated);
+* wetlands: ``wetland_type`` (areas, mangrove biomass, CH4 as CO2e); ``wetland_restoration`` for the Table 4.12
+  soil sink (without it the sink is not estimated);
+* karst: ``carbonate`` (exposed carbonate, code 1, is the area basis; buried carbonate area is reported alongside);
+  the maximum-potential-dissolution flux is a potential sink outside the total unless ``karst_potential_in_total``.
 
 Special shrubland counts as forest area but carries no biomass estimate here: the packaged tables have no Tier-1
 shrub biomass default, so its carbon is left out (stated in the manifest) rather than guessed.
@@ -21,6 +25,7 @@ shrub biomass default, so its carbon is left out (stated in the manifest) rather
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,10 +39,12 @@ from sinkmap.engine.step import (
     WindowInputs,
     per_m2,
 )
+from sinkmap.errors import ConfigError
 from sinkmap.factors import FactorTables
+from sinkmap.kernels.carbon import C_TO_CO2, grassland, karst, wetland, zones
 from sinkmap.kernels.carbon import forest as forest_carbon
-from sinkmap.kernels.carbon import grassland, karst, wetland, zones
 from sinkmap.kernels.carbon.change import forest_growth_removals, stock_difference_sink
+from sinkmap.kernels.carbon.forest import FACTOR_SETS
 from sinkmap.steps.forest import ForestStep
 
 __all__ = ["CARBON_NOTES", "PET", "PET_METHOD", "CarbonProducts", "CarbonStep"]
@@ -49,14 +56,28 @@ DENSITY_NODATA = -9999.0
 CARBON_NOTES = (
     "Special shrubland counts as forest area but no shrub biomass is estimated (no Tier-1 default in the tables).",
     "Tree stands without a forest type are treated as mixed forest (forest_type 5).",
-    "Forest sink = stock difference of forest carbon (AGB + BGB + dead wood + litter) between the first and last "
-    "epoch, divided by the years between them; with one epoch, IPCC 2019R Table 4.9 gain (secondary forest > 20 yr).",
-    "Grassland SOC change uses the IPCC default 20-yr transition on grassland remaining grassland (Tier 1: "
-    "SOC_ref × F_LU × F_MG × F_I, nominal management unless factors say otherwise); SOC of other land uses is not "
-    "estimated, so conversions to or from grassland carry no SOC change here.",
-    "Wetland sink = IPCC 2013 Wetlands Supplement soil accumulation rates (Table 4.12 coastal; inland as tabled).",
-    "Karst sink = maximum potential dissolution (thermodynamic equilibrium of calcite, Turc runoff, Brook soil pCO2) "
-    "on exposed carbonate (area basis: exposed carbonate; buried carbonate area reported separately).",
+    "Forest biomass: the factor set named in forest_factor_set (China Tier 2 by default for the China forest "
+    "definition: B = a·V + b by forest group, Fang et al. 2001; IPCC Tier 1 selectable with carbon.factor_set); "
+    "both chains give biomass that never falls as growing stock rises.",
+    "Dead wood and litter: IPCC Tier 1 carries them as zero change, so they are not estimated unless the pipeline "
+    "sets carbon.dead_organic_matter: true.",
+    "Forest sink with two or more epochs = net stock difference of the estimated forest pools between the first and "
+    "last epoch, divided by the years between them; with one epoch, gross removals from IPCC 2019R Table 4.9 growth "
+    "(age class from a forest_age layer, secondary forest > 20 yr where none is given) minus, with a loss_year layer, the biomass carbon of stands lost since its base year "
+    "spread over those years.",
+    "A series break is flagged when the first and last epoch come from different monitoring bases "
+    "(carbon.monitoring_base; e.g. the 2021 switch to 三调-based monitoring): the change then mixes method and growth.",
+    "Grassland SOC change: with a grassland_management layer at every epoch, SOC = SOC_ref × F_LU × F_MG × F_I per "
+    "epoch and the change on grassland remaining grassland follows the IPCC 20-yr linear transition (pixels without "
+    "a management value are taken as nominally managed); without the layer it is not estimated and the grassland "
+    "sink is left empty rather than 0.",
+    "Wetland sink = IPCC 2013 Wetlands Supplement Table 4.12 soil accumulation on rewetted, revegetated or created "
+    "coastal wetlands only (wetland_restoration layer = 1); without that layer it is not estimated. Inland wetland "
+    "CH4 (Table 5.4 Tier-1 emission factors, GWP100 27) is reported as CO2e in its own columns, with a net GHG "
+    "column; it is not part of the carbon sink. Mangrove pixels carry mangrove biomass only, never forest biomass.",
+    "Karst: maximum potential dissolution (thermodynamic equilibrium of calcite with a self-consistent ionic "
+    "strength, Turc runoff, Brook soil pCO2) on exposed carbonate is an upper bound, reported as a potential sink "
+    "outside the total unless carbon.karst_potential_in_total is true.",
     "Climate zones: Thornthwaite PET is computed once, on mean_temperature's own grid where that layer is on "
     "another (coarser) grid (carbon.pet_grid: layer, the default; see the layers' derived_on_layer_grid), otherwise "
     "once per window; the IPCC and FAO zone rules share it.",
@@ -95,6 +116,12 @@ class CarbonStep(Step[CarbonProducts]):
         roles: the layer roles the job has (parts whose layers are missing are off).
         karst_include_buried: count buried carbonate in the karst sink.
         rasters_wanted: which of ``carbon_density`` and ``carbon_sink`` to write.
+        factor_set: the forest factor set, a key of :data:`~sinkmap.kernels.carbon.forest.FACTOR_SETS`.
+        dead_organic_matter: estimate dead wood and litter (IPCC Tier 1 carries them as zero change: off).
+        karst_potential_in_total: count the karst maximum-potential sink in the total sink.
+        monitoring_bases: (epoch, monitoring base) pairs; a different base at the first and last epoch flags a
+            series break.
+        loss_base_year: the ``loss_year`` layer's base year (losses are subtracted from one-epoch gross removals).
     """
 
     name = "carbon"
@@ -103,26 +130,48 @@ class CarbonStep(Step[CarbonProducts]):
     roles: frozenset[str]
     karst_include_buried: bool = False
     rasters_wanted: tuple[str, ...] = ("carbon_density", "carbon_sink")
+    factor_set: str = "china_tier2"
+    dead_organic_matter: bool = False
+    karst_potential_in_total: bool = False
+    monitoring_bases: tuple[tuple[int, str], ...] = ()
+    loss_base_year: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.factor_set not in FACTOR_SETS:
+            raise ConfigError(
+                f"carbon.factor_set: {self.factor_set!r} is not known; use one of {', '.join(FACTOR_SETS)}"
+            )
+
+    @property
+    def _soc_change(self) -> bool:
+        """Grassland SOC change needs land cover and a management layer, at two or more epochs."""
+        return {"landcover", "grassland_management"} <= set(self.roles) and len(self.epochs) > 1
+
+    @property
+    def series_break(self) -> bool:
+        """The first and last epoch come from different monitoring bases."""
+        bases = dict(self.monitoring_bases)
+        first, last = self.epochs[0], self.epochs[-1]
+        return first in bases and last in bases and bases[first] != bases[last]
 
     @staticmethod
     def applies(roles: set[str] | frozenset[str]) -> bool:
         """The step needs annual climate for its zones."""
         return {"mean_temperature", "annual_precip"} <= set(roles)
 
-    @property
-    def _soc_change(self) -> bool:
-        """Grassland SOC change needs land cover at two epochs."""
-        return "landcover" in self.roles and len(self.epochs) > 1
-
     def stats(self) -> tuple[StatSpec, ...]:
         out: list[StatSpec] = []
+        pools = ["agb", "bgb"] + (["deadwood", "litter"] if self.dead_organic_matter else [])
+        names = {"agb": "above-ground biomass", "bgb": "below-ground biomass", "deadwood": "dead wood", "litter": "litter"}
         for e in self.epochs:
+            out += [StatSpec(f"forest_{p}_t_c", e, "t C", f"forest {names[p]} carbon (estimated stock), t C") for p in pools]
             out += [
-                StatSpec("forest_agb_t_c", e, "t C", "forest above-ground biomass carbon, t C"),
-                StatSpec("forest_bgb_t_c", e, "t C", "forest below-ground biomass carbon, t C"),
-                StatSpec("forest_deadwood_t_c", e, "t C", "forest dead wood carbon, t C"),
-                StatSpec("forest_litter_t_c", e, "t C", "forest litter carbon, t C"),
+                StatSpec("forest_biomass_t_dm", e, "t d.m.", "forest vegetation biomass (AGB + BGB), t dry matter"),
                 StatSpec("forest_carbon_area_m2", e, "m2", "forest area with a carbon estimate (tree stands, bamboo), m²"),
+                StatSpec(
+                    f"forest_carbon_area_{self.factor_set}_m2", e, "m2",
+                    f"forest area whose carbon uses the {self.factor_set} factor set, m²",
+                ),
             ]
             if "landcover" in self.roles:
                 out += [
@@ -132,35 +181,65 @@ class CarbonStep(Step[CarbonProducts]):
                 ]
         last = self.epochs[-1]
         out.append(
-            StatSpec("forest_gain_ipcc_t_c_per_yr", last, "t C/yr", "forest gain by IPCC 2019R Table 4.9 rates, t C/yr")
+            StatSpec(
+                "forest_gain_ipcc_t_c_per_yr", last, "t C/yr",
+                "forest gross removals by IPCC 2019R Table 4.9 growth rates (losses not subtracted), t C/yr",
+            )
         )
         out.append(
             StatSpec(
                 "forest_sink_t_c_per_yr",
                 None,
                 "t C/yr",
-                "forest sink, t C/yr (sink positive): stock difference of forest carbon between the first and last "
-                "epoch per year, or with one epoch the IPCC Table 4.9 gain",
+                "forest sink, t C/yr (sink positive): net stock difference of the estimated forest pools between the "
+                "first and last epoch per year, or with one epoch gross removals minus losses where known",
             )
         )
+        if self.series_break:
+            out.append(StatSpec("series_break_area_m2", None, "m2", "area whose change spans a monitoring-base break, m²"))
         if self._soc_change:
             out.append(
                 StatSpec(
-                    "grassland_soc_change_t_c_per_yr", None, "t C/yr", "grassland SOC change (20-yr transition), t C/yr"
+                    "grassland_soc_change_t_c_per_yr", None, "t C/yr",
+                    "grassland SOC change from management (20-yr transition, grassland remaining grassland), t C/yr",
                 )
             )
         if "wetland_type" in self.roles:
             out += [StatSpec(f"wetland_{name}_area_m2", None, "m2", f"{name} wetland area, m²") for _, name in WETLAND_NAMES]
             out += [
-                StatSpec("wetland_soil_sink_t_c_per_yr", None, "t C/yr", "wetland soil carbon accumulation, t C/yr"),
                 StatSpec("mangrove_biomass_t_c", None, "t C", "mangrove biomass carbon (AGB, BGB, dead wood, litter), t C"),
+                StatSpec(
+                    "wetland_ch4_t_co2e_per_yr", None, "t CO2e/yr",
+                    "wetland CH4 emission (Tier 1; inland Table 5.4, coastal Table 4.14) as CO2e (GWP100 27), t CO2e/yr",
+                ),
             ]
+            if "wetland_restoration" in self.roles:
+                out += [
+                    StatSpec(
+                        "wetland_soil_sink_t_c_per_yr", None, "t C/yr",
+                        "soil carbon accumulation of restored coastal wetlands (Table 4.12), t C/yr",
+                    ),
+                    StatSpec(
+                        "wetland_net_ghg_t_co2e_per_yr", None, "t CO2e/yr",
+                        "wetland net GHG removal: soil CO2 removal minus CH4 emission as CO2e, t CO2e/yr",
+                    ),
+                ]
         if "carbonate" in self.roles:
             out += [
                 StatSpec("karst_exposed_area_m2", None, "m2", "exposed carbonate (karst) area, m²"),
                 StatSpec("karst_buried_area_m2", None, "m2", "buried/covered carbonate area, m²"),
-                StatSpec("karst_sink_t_c_per_yr", None, "t C/yr", "carbonate-weathering sink (MPD) on the karst area basis, t C/yr"),
+                StatSpec(
+                    "karst_potential_sink_t_c_per_yr", None, "t C/yr",
+                    "carbonate-weathering potential sink (maximum potential dissolution, an upper bound), t C/yr",
+                ),
             ]
+            if self.karst_potential_in_total:
+                out.append(
+                    StatSpec(
+                        "karst_sink_t_c_per_yr", None, "t C/yr",
+                        "karst potential sink counted in the total sink (carbon.karst_potential_in_total), t C/yr",
+                    )
+                )
         return tuple(out)
 
     def rasters(self) -> tuple[RasterSpec, ...]:
@@ -187,12 +266,51 @@ class CarbonStep(Step[CarbonProducts]):
                     "float32",
                     DENSITY_NODATA,
                     "t C/ha/yr",
-                    f"annual carbon sink {first}–{last} (forest stock difference, grassland SOC, wetland soil "
-                    "accumulation, karst weathering); positive = removal from the atmosphere",
+                    f"annual carbon sink {first}–{last}: the parts in the total sink (forest, restored coastal wetland "
+                    "soil, karst only if included); positive = removal from the atmosphere",
                     {"EPOCH": "", "SIGN_CONVENTION": "sink positive"},
                 )
             )
         return tuple(out)
+
+    def _losses_t_c_per_ha_yr(
+        self,
+        inputs: WindowInputs,
+        ecozone: NDArray[np.integer[Any]],
+        ftype: NDArray[np.int64],
+        mangrove_px: NDArray[np.bool_],
+    ) -> NDArray[np.float64]:
+        """One-epoch losses: vegetation carbon of stands lost (loss_year) since the base year, per year, t C/ha/yr.
+
+        A lost pixel is taken to have lost all its biomass (stand-replacing loss, as Hansen's layer records); its
+        biomass is computed from its growing stock and type as if it were still a tree stand.
+        """
+        shape = inputs.shape
+        loss = inputs.categorical("loss_year") if self.loss_base_year is not None else None
+        if loss is None or self.loss_base_year is None:
+            return np.zeros(shape)
+        last = self.epochs[-1]
+        years = last - self.loss_base_year
+        if years <= 0:
+            return np.zeros(shape)
+        lost = (loss > 0) & (loss + self.loss_base_year <= last) & ~mangrove_px & (ecozone > 0)
+        if not np.any(lost):
+            return np.zeros(shape)
+        read = inputs.continuous("growing_stock", last)
+        if read is None:
+            read = inputs.continuous("growing_stock", self.loss_base_year)
+        gsv = np.zeros(shape) if read is None else np.where(np.isfinite(read), np.maximum(read, 0), 0.0)
+        stocks = (
+            forest_carbon.forest_carbon_stocks_china
+            if self.factor_set == "china_tier2"
+            else forest_carbon.forest_carbon_stocks
+        )
+        pools = stocks(
+            gsv, np.where(ftype == 6, MIXED_FOREST, ftype), ecozone, tables=self.tables,
+            annual_precip_mm_per_yr=inputs.continuous("annual_precip"), valid=lost,
+            dead_organic_matter=self.dead_organic_matter,
+        )
+        return _or_zero(pools.total_t_c_per_ha) / years
 
     def run(self, inputs: WindowInputs, earlier: Earlier) -> StepOutput[CarbonProducts]:
         forest = earlier.get(ForestStep)
@@ -211,27 +329,42 @@ class CarbonStep(Step[CarbonProducts]):
         stats: dict[tuple[str, int | None], NDArray[np.float64] | NDArray[np.bool_]] = {}
         density: dict[int, NDArray[np.float64]] = {}
         forest_c: dict[int, NDArray[np.float64]] = {}
-        soc_by_epoch: dict[int, NDArray[np.float64]] = {}
-        grass_by_epoch: dict[int, NDArray[np.bool_]] = {}
         has_landcover = "landcover" in self.roles
 
+        wt = inputs.categorical("wetland_type") if "wetland_type" in self.roles else None
+        if wt is not None:
+            wt = np.where(wt < 0, 0, wt)
+        mangrove_px = np.zeros(shape, bool) if wt is None else wt == 2
+        stocks = (
+            forest_carbon.forest_carbon_stocks_china
+            if self.factor_set == "china_tier2"
+            else forest_carbon.forest_carbon_stocks
+        )
+        ftypes: dict[int, NDArray[np.int64]] = {}
+        soc_by_epoch: dict[int, NDArray[np.float64]] = {}
+        grass_by_epoch: dict[int, NDArray[np.bool_]] = {}
         for e in epochs:
             comps = forest.components[e]
             stands = comps.tree | comps.bamboo
             forest_type = inputs.categorical("forest_type", e)  # static, or the epoch's own layer
             ftype = np.full(shape, MIXED_FOREST, np.int64) if forest_type is None else forest_type.astype(np.int64)
-            ftype = np.where(comps.bamboo, 6, np.where((ftype >= 1) & (ftype <= 6), ftype, MIXED_FOREST))
+            ftype = np.where(comps.bamboo, 6, np.where((ftype >= 1) & (ftype <= 5), ftype, MIXED_FOREST))
+            ftypes[e] = ftype
             gsv = inputs.continuous("growing_stock", e)
             gsv = np.zeros(shape, np.float64) if gsv is None else np.where(np.isfinite(gsv), np.maximum(gsv, 0), 0.0)
-            ok = stands & (ecozone > 0)
-            pools = forest_carbon.forest_carbon_stocks(
-                gsv, ftype, ecozone, tables=tables, annual_precip_mm_per_yr=precip, valid=ok
+            ok = stands & (ecozone > 0) & ~mangrove_px  # mangroves carry mangrove biomass only
+            pools = stocks(
+                gsv, ftype, ecozone, tables=tables, annual_precip_mm_per_yr=precip, valid=ok,
+                dead_organic_matter=self.dead_organic_matter,
             )
             stats[("forest_agb_t_c", e)] = per_m2(pools.agb_t_c_per_ha)
             stats[("forest_bgb_t_c", e)] = per_m2(pools.bgb_t_c_per_ha)
-            stats[("forest_deadwood_t_c", e)] = per_m2(pools.deadwood_t_c_per_ha)
-            stats[("forest_litter_t_c", e)] = per_m2(pools.litter_t_c_per_ha)
+            if self.dead_organic_matter:
+                stats[("forest_deadwood_t_c", e)] = per_m2(pools.deadwood_t_c_per_ha)
+                stats[("forest_litter_t_c", e)] = per_m2(pools.litter_t_c_per_ha)
+            stats[("forest_biomass_t_dm", e)] = per_m2(pools.agb_t_dm_per_ha + pools.bgb_t_dm_per_ha)
             stats[("forest_carbon_area_m2", e)] = ok
+            stats[(f"forest_carbon_area_{self.factor_set}_m2", e)] = ok
             forest_c[e] = _or_zero(pools.total_t_c_per_ha)
             density[e] = forest_c[e].copy()
             if has_landcover:
@@ -239,18 +372,25 @@ class CarbonStep(Step[CarbonProducts]):
                 assert landcover is not None
                 grass = np.isin(landcover, GRASSLAND_CLASSES) & (climate > 0)
                 biomass = grassland.grassland_biomass_carbon(climate, tables=tables, valid=grass)
-                soc = grassland.soil_organic_carbon_t_c_per_ha(np.where(grass, climate, 0), tables=tables)
+                management = inputs.categorical("grassland_management", e) if self._soc_change else None
+                if management is not None:
+                    management = np.where(np.isin(management, (1, 2, 3, 4)) & grass, management, 1)
+                soc = grassland.soil_organic_carbon_t_c_per_ha(
+                    np.where(grass, climate, 0), tables=tables, management=management
+                )
                 soc = np.where(grass & np.isfinite(soc), soc, 0.0)
+                soc_by_epoch[e] = soc
+                grass_by_epoch[e] = grass
                 stats[("grassland_area_m2", e)] = grass
                 stats[("grassland_biomass_t_c", e)] = per_m2(biomass.total_t_c_per_ha)
                 stats[("grassland_soc_t_c", e)] = soc / 10_000.0
-                soc_by_epoch[e] = soc
-                grass_by_epoch[e] = grass
                 density[e] += _or_zero(biomass.total_t_c_per_ha) + soc
 
         first, last = epochs[0], epochs[-1]
+        age = inputs.categorical("forest_age")  # Table 4.9 age class; secondary > 20 yr where no layer says otherwise
+        age = np.full(shape, 2) if age is None else np.where(np.isin(age, (1, 2, 3)), age, 2)
         gain = forest_growth_removals(
-            ecozone, np.full(shape, 2), tables=tables, valid=forest.components[last].tree & (ecozone > 0)
+            ecozone, age, tables=tables, valid=forest.components[last].tree & (ecozone > 0) & ~mangrove_px
         )
         gain_t_c_per_ha_yr = gain.agb_t_c_per_ha_yr + gain.bgb_t_c_per_ha_yr
         stats[("forest_gain_ipcc_t_c_per_yr", last)] = per_m2(gain_t_c_per_ha_yr)
@@ -259,28 +399,38 @@ class CarbonStep(Step[CarbonProducts]):
             forest_sink = stock_difference_sink(forest_c[first], forest_c[last], year0=first, year1=last).c_t_per_yr
             stats[("forest_sink_t_c_per_yr", None)] = forest_sink / 10_000.0
             sink = forest_sink.copy()  # t C/ha/yr, positive = sink
-            if has_landcover:
-                # SOC is estimated on grassland only, so the 20-yr transition applies where both states are grassland
-                remaining = grass_by_epoch[first] & grass_by_epoch[last]
-                soc_change = grassland.soc_change_t_c_per_ha_yr(soc_by_epoch[first], soc_by_epoch[last], 0.0)
-                soc_change = np.where(remaining & np.isfinite(soc_change), soc_change, 0.0)
-                stats[("grassland_soc_change_t_c_per_yr", None)] = soc_change / 10_000.0
-                sink += soc_change
         else:
-            sink = _or_zero(gain_t_c_per_ha_yr)
+            losses = self._losses_t_c_per_ha_yr(inputs, ecozone, ftypes[last], mangrove_px)
+            sink = np.asarray(_or_zero(gain_t_c_per_ha_yr) - losses, dtype=np.float64)
             stats[("forest_sink_t_c_per_yr", None)] = sink / 10_000.0
+        if self.series_break:
+            stats[("series_break_area_m2", None)] = np.ones(shape, bool)
+        if self._soc_change:
+            # SOC is estimated on grassland only, so the 20-yr transition applies where both states are grassland
+            remaining = grass_by_epoch[first] & grass_by_epoch[last]
+            soc_change = grassland.soc_change_t_c_per_ha_yr(soc_by_epoch[first], soc_by_epoch[last], 0.0)
+            soc_change = np.where(remaining & np.isfinite(soc_change), soc_change, 0.0)
+            stats[("grassland_soc_change_t_c_per_yr", None)] = soc_change / 10_000.0
+            sink += soc_change
 
-        if "wetland_type" in self.roles:
-            wt = inputs.categorical("wetland_type")
-            assert wt is not None
-            wt = np.where(wt < 0, 0, wt)
+        if wt is not None:
             for code, name in WETLAND_NAMES:
                 stats[(f"wetland_{name}_area_m2", None)] = wt == code
-            soil = wetland.wetland_soil_sink_t_c_per_ha_yr(wt, tables=tables)
-            stats[("wetland_soil_sink_t_c_per_yr", None)] = per_m2(soil)
-            mangrove = wetland.mangrove_biomass_carbon(wt, ecozone, tables=tables, valid=(wt == 2) & (ecozone > 0))
+            mangrove = wetland.mangrove_biomass_carbon(wt, ecozone, tables=tables, valid=mangrove_px & (ecozone > 0))
             stats[("mangrove_biomass_t_c", None)] = per_m2(mangrove.total_t_c_per_ha)
-            sink += _or_zero(soil)
+            ch4 = wetland.ch4_co2e_t_per_ha_yr(
+                wetland.wetland_ch4_kg_per_ha_yr(wt, climate, tables=tables, valid=(wt > 0) & (climate > 0)),
+                tables=tables,
+            )
+            stats[("wetland_ch4_t_co2e_per_yr", None)] = per_m2(ch4)
+            restoration = inputs.categorical("wetland_restoration")
+            if restoration is not None:
+                restored = restoration == 1
+                soil = wetland.wetland_soil_sink_t_c_per_ha_yr(np.where(restored, wt, 0), tables=tables, restored=restored)
+                soil = np.where(np.isin(wt, (2, 3, 4)) & restored, _or_zero(soil), 0.0)  # coastal restored only
+                stats[("wetland_soil_sink_t_c_per_yr", None)] = soil / 10_000.0
+                stats[("wetland_net_ghg_t_co2e_per_yr", None)] = (soil * C_TO_CO2 - _or_zero(ch4)) / 10_000.0
+                sink += soil
             for e in epochs:
                 density[e] += _or_zero(mangrove.total_t_c_per_ha)
 
@@ -289,13 +439,15 @@ class CarbonStep(Step[CarbonProducts]):
             assert carbonate is not None
             carbonate = np.where(carbonate < 0, 0, carbonate)
             flux = karst.karst_sink_mpd_t_c_per_km2_yr(
-                temperature, precip, carbonate, include_buried=self.karst_include_buried
+                temperature, precip, carbonate, include_buried=self.karst_include_buried, ionic_strength_mol_per_l=None
             )
             flux_per_ha = _or_zero(flux) / 100.0
             stats[("karst_exposed_area_m2", None)] = carbonate == 1
             stats[("karst_buried_area_m2", None)] = carbonate == 2
-            stats[("karst_sink_t_c_per_yr", None)] = flux_per_ha / 10_000.0
-            sink += flux_per_ha
+            stats[("karst_potential_sink_t_c_per_yr", None)] = flux_per_ha / 10_000.0
+            if self.karst_potential_in_total:
+                stats[("karst_sink_t_c_per_yr", None)] = flux_per_ha / 10_000.0
+                sink += flux_per_ha
 
         land = inputs.categorical("landcover", last) if has_landcover else None
         mapped = land >= 0 if land is not None else np.isfinite(temperature)

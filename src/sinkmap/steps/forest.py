@@ -29,8 +29,17 @@ FOREST_STATS = (
     ("tree_stand_area_m2", "m2", "forest area from tree stands (canopy cover threshold or forest classes), m²"),
     ("bamboo_area_m2", "m2", "forest area from bamboo stands, m²"),
     ("special_shrub_area_m2", "m2", "forest area from nationally designated special shrubland, m²"),
-    ("stock_volume_m3", "m3", "growing stock volume of the forest, m³"),
+    ("stock_volume_m3", "m3", "growing stock volume of tree stands (乔木林; 森林蓄积), m³"),
 )
+#: the coverage denominator statistic of each coverage basis (see ``ForestDefinition.coverage_basis``)
+COVERAGE_BASIS_STATS = {
+    "region_area": ("coverage_basis_region_area_m2", "area of the region inside the grid (土地总面积 basis), m²"),
+    "mapped_land": ("coverage_basis_mapped_land_m2", "mapped land area (coverage basis), m²"),
+    "official_land_area": (
+        "coverage_basis_official_land_area_m2",
+        "area of the region inside the grid, m² (the coverage denominator is the region's official land area)",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,12 @@ class ForestStep(Step[ForestProducts]):
     rasters_wanted: tuple[str, ...] = ("forest_mask", "stock_volume")
 
     def stats(self) -> tuple[StatSpec, ...]:
-        return tuple(StatSpec(name, e, unit, text) for e in self.epochs for name, unit, text in FOREST_STATS)
+        basis, basis_text = COVERAGE_BASIS_STATS[self.definition.coverage_basis]
+        return tuple(
+            StatSpec(name, e, unit, text)
+            for e in self.epochs
+            for name, unit, text in (*FOREST_STATS, (basis, "m2", basis_text))
+        )
 
     def rasters(self) -> tuple[RasterSpec, ...]:
         out = []
@@ -86,7 +100,7 @@ class ForestStep(Step[ForestProducts]):
                         "float32",
                         DENSITY_NODATA,
                         "m3/ha",
-                        f"growing stock volume density of forest pixels {e} (0 outside forest)",
+                        f"growing stock volume density of tree-stand pixels {e} (0 elsewhere)",
                         {"EPOCH": str(e)},
                     )
                 )
@@ -117,7 +131,7 @@ class ForestStep(Step[ForestProducts]):
                 mapped = canopy[1]
             else:  # validated at load time
                 raise ConfigError("a pipeline needs a landcover or canopy_cover layer")
-            canopy_pct = None if canopy is None else np.where(canopy[1], canopy[0], np.float32(0))
+            canopy_pct = None if canopy is None else np.where(canopy[1], canopy[0], np.float32(np.nan))
             comps = forest_components(
                 self.definition,
                 mapped,
@@ -128,19 +142,22 @@ class ForestStep(Step[ForestProducts]):
                 annual_precip_mm=inputs.continuous("annual_precip", epoch),
                 mean_temperature_c=inputs.continuous("mean_temperature", epoch),
                 carbonate=inputs.categorical("carbonate", epoch),
+                latitude_deg=inputs.latitude_deg,
+                elevation_m=inputs.continuous("elevation", epoch),
             )
             forest = comps.forest
             gsv = inputs.continuous("growing_stock", epoch)
-            if gsv is not None and self.loss_base_year is not None:
-                gsv = np.where(comps.tree, gsv, np.float32(0))
+            # forest stock (森林蓄积) is the stock of tree stands; bamboo and shrubland carry none
             stock_per_m2 = (
                 np.zeros(forest.shape, np.float32)
                 if gsv is None
-                else np.where(forest & ~np.isnan(gsv), gsv, np.float32(0)) / np.float32(10_000)
+                else np.where(comps.tree & ~np.isnan(gsv), gsv, np.float32(0)) / np.float32(10_000)
             )
             values = (mapped, forest, comps.tree, comps.bamboo, comps.special_shrub, stock_per_m2)
             for (name, _, _), value in zip(FOREST_STATS, values, strict=True):
                 out.stats[(name, epoch)] = value
+            basis, _ = COVERAGE_BASIS_STATS[self.definition.coverage_basis]
+            out.stats[(basis, epoch)] = mapped if self.definition.coverage_basis == "mapped_land" else np.ones(forest.shape, bool)
             if "forest_mask" in self.rasters_wanted:
                 mask = np.full(forest.shape, MASK_NODATA, dtype=np.uint8)
                 mask[mapped] = 0

@@ -107,6 +107,17 @@ def classify(values: FloatArray, uppers: FloatArray) -> NDArray[np.intp]:
     return np.searchsorted(uppers, values, side="left")
 
 
+def class_floor(uppers: FloatArray, values: FloatArray) -> FloatArray:
+    """Per class k, the largest ``upper_j × value_j`` over the classes j below k (0 for the first class).
+
+    A class table gives ``y = x × value_k`` for x in class k. Where a lower class ends higher than the next class
+    starts (a step down in the factor), ``max(x × value_k, floor_k)`` keeps y from falling as x grows: y is then
+    monotone non-decreasing in x, and equals the table's own product wherever that is already monotone.
+    """
+    ends = uppers[:-1] * values[:-1]
+    return np.concatenate(([0.0], np.maximum.accumulate(ends))) if ends.size else np.zeros(1)
+
+
 def lookup_codes(codes: NDArray[np.int64], mapping: Mapping[int, float]) -> FloatArray:
     """Map integer codes to floats; codes absent from ``mapping`` give NaN."""
     out = np.full(codes.shape, np.nan)

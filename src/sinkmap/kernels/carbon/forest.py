@@ -1,11 +1,25 @@
-"""Forest carbon stocks per pixel from growing stock volume (IPCC Tier 1, 2006 V4 Ch. 4).
+"""Forest carbon stocks per pixel from growing stock volume: IPCC Tier 1 (2006 V4 Ch. 4) or China Tier 2.
 
-Chain, per pixel (densities per hectare):
+Two factor sets (:data:`FACTOR_SETS`); both give biomass and carbon that never fall as growing stock rises.
+
+**China Tier 2** (:func:`forest_carbon_stocks_china`, the default for Chinese pipelines): total stand biomass
+B (t d.m./ha, above + below ground) = a·V + b per forest group (continuous biomass–volume relation of Fang et al.
+2001, ``cn_biomass_volume``); sinkmap's forest types are mixes of groups by domain (``cn_forest_type_mix``, a table,
+so a province can replace it); AGB = B / (1 + R) and BGB = B − AGB with one root ratio per group
+(``cn_root_shoot``); carbon = biomass × the group's carbon fraction (``cn_carbon_fraction``). Within a stratum
+(domain × forest type) the chain is linear in its factors: the stratum's carbon is Σ_g w_g CF_g (a_g ΣV + b_g ΣA).
+
+**IPCC Tier 1** chain, per pixel (densities per hectare):
 
 1. **AGB** (t d.m./ha) = V (m³/ha) × BCEF_S (t d.m./m³) — Table 4.5, chosen by BCEF domain (boreal, temperate,
    mediterranean, tropical; from the FAO ecological zone, :data:`BCEF_DOMAIN_BY_ECOZONE`), IPCC forest type (from
    sinkmap's ``forest_type`` code, :data:`BCEF_TYPES`) and growing-stock class. Classes are upper-inclusive
    intervals ``(lo, hi]`` (the first includes its lower bound), so 20 m³/ha falls in "0–20" and 20.1 in "20–40".
+   Table 4.5 is a step function whose factor drops from class to class, so V × BCEF_S can fall as V rises (20 m³/ha
+   of temperate hardwood gives 60 t, 20.1 gives 34 t); sinkmap holds AGB at the largest value reached in a lower
+   class until the class's own product catches up (:func:`~sinkmap.kernels.carbon._common.class_floor`), which
+   makes AGB monotone in V and leaves it unchanged wherever the table is monotone already. BGB is treated the same
+   way over the AGB classes of Table 4.4.
    Alternative path: AGB = V × D (basic wood density, t d.m./m³) × BEF (dimensionless) when both are given.
 2. **BGB** = AGB × R — Table 4.4 root-to-shoot ratio by ecozone group, broadleaf/conifer and AGB class
    (:data:`ROOT_SHOOT_GROUP_BY_ECOZONE`).
@@ -46,6 +60,7 @@ from sinkmap.kernels.carbon._common import (
     FloatArray,
     as_codes,
     as_float,
+    class_floor,
     class_table,
     classify,
     parse_class,
@@ -57,7 +72,9 @@ from sinkmap.kernels.carbon.zones import FAO_ZONE_NAMES
 __all__ = [
     "BCEF_DOMAIN_BY_ECOZONE",
     "BCEF_TYPES",
+    "CHINA_TIER2_DOMAIN_BY_ECOZONE",
     "DEADWOOD_DOMAIN_BY_ECOZONE",
+    "FACTOR_SETS",
     "FOREST_TYPE_NAMES",
     "ROOT_SHOOT_GROUP_BY_ECOZONE",
     "ROOT_SHOOT_TYPES",
@@ -65,6 +82,7 @@ __all__ = [
     "bcef_s_t_per_m3",
     "deadwood_litter_fractions",
     "forest_carbon_stocks",
+    "forest_carbon_stocks_china",
     "root_shoot_ratio",
 ]
 
@@ -82,6 +100,23 @@ FOREST_TYPE_NAMES: Mapping[int, str] = MappingProxyType(
 
 _BAMBOO = 6
 _FOREST_CODES = (1, 2, 3, 4, 5, 6)
+
+FACTOR_SETS: Mapping[str, str] = MappingProxyType(
+    {
+        "china_tier2": "China Tier 2: B = a·V + b by forest group (Fang et al. 2001), group root ratios and carbon "
+        "fractions (tables cn_biomass_volume, cn_forest_type_mix, cn_root_shoot, cn_carbon_fraction)",
+        "ipcc_tier1": "IPCC Tier 1: AGB = V × BCEF_S (2006 V4 Table 4.5), BGB = AGB × R (Table 4.4), carbon fraction "
+        "0.47, both made monotone in growing stock",
+    }
+)
+"""The forest factor sets and how outputs name them."""
+
+CHINA_TIER2_DOMAIN_BY_ECOZONE: Mapping[int, str] = MappingProxyType(
+    {**{z: "tropical" for z in (1, 2, 3, 4)}, **{z: "south" for z in (5, 6, 7)},
+     **{z: "north" for z in range(8, 15)}}
+)  # fmt: skip
+"""``cn_forest_type_mix`` domain per FAO zone code: tropical, subtropical ("south"), temperate/boreal/polar
+("north")."""
 
 BCEF_DOMAIN_BY_ECOZONE: Mapping[int, str] = MappingProxyType(
     {1: "tropical", 2: "tropical", 3: "tropical", 4: "tropical",
@@ -238,8 +273,9 @@ def forest_carbon_stocks(
     wood_density_t_per_m3: ArrayLike | None = None,
     bef: ArrayLike | None = None,
     valid: ArrayLike | None = None,
+    dead_organic_matter: bool = True,
 ) -> ForestCarbon:
-    """Forest carbon pools (t C/ha) per pixel from growing stock volume.
+    """Forest carbon pools (t C/ha) per pixel from growing stock volume, IPCC Tier 1 (monotone in V).
 
     Args:
         growing_stock_m3_per_ha: growing stock volume over bark, m³/ha (>= 0; typical 0–600; NaN = nodata).
@@ -255,6 +291,8 @@ def forest_carbon_stocks(
         wood_density_t_per_m3: basic wood density D, t d.m./m³ (alternative path; give together with ``bef``).
         bef: biomass expansion factor BEF_S, dimensionless (alternative path: AGB = V × D × BEF).
         valid: optional boolean mask (e.g. the forest mask); False gives NaN.
+        dead_organic_matter: estimate dead wood and litter as fractions of AGB; ``False`` (IPCC Tier 1: dead
+            organic matter carried as zero change) gives 0 for both pools where biomass is computed.
 
     Returns:
         :class:`ForestCarbon` of float64 arrays in the broadcast shape of the inputs.
@@ -277,13 +315,25 @@ def forest_carbon_stocks(
         b = np.broadcast_to(as_float(bef, "bef"), shape)
         agb[stand] = vol[stand] * d[stand] * b[stand]
     else:
-        bcef = _bcef(vol, ft, eco, stand, tables)
-        agb[stand] = vol[stand] * bcef[stand]
+        agb = _agb_tier1(vol, ft, eco, stand, tables)
     if np.any(bamboo):
         agb[bamboo] = tables.value("bamboo_biomass", quantity="agb")
     computed = stand | bamboo
-    r = _root_shoot(agb, ft, eco, computed, tables)
-    bgb = agb * r
+    bgb = _bgb_tier1(agb, ft, eco, computed, tables)
+    if not dead_organic_matter:
+        cf_wood = tables.value("carbon_fraction", pool="wood", category="default")
+        nan = ~computed
+        agb = np.where(nan, np.nan, agb)
+        bgb = np.where(nan, np.nan, bgb)
+        zero = np.where(nan, np.nan, 0.0)
+        return ForestCarbon(
+            agb_t_dm_per_ha=agb,
+            bgb_t_dm_per_ha=bgb,
+            agb_t_c_per_ha=agb * cf_wood,
+            bgb_t_c_per_ha=bgb * cf_wood,
+            deadwood_t_c_per_ha=zero,
+            litter_t_c_per_ha=zero.copy(),
+        )
     precip = (
         None
         if annual_precip_mm_per_yr is None
@@ -304,6 +354,124 @@ def forest_carbon_stocks(
         deadwood_t_c_per_ha=np.where(nan, np.nan, agb * f_dw * cf_wood),
         litter_t_c_per_ha=np.where(nan, np.nan, agb * f_lt * cf_litter),
     )
+
+
+def forest_carbon_stocks_china(
+    growing_stock_m3_per_ha: ArrayLike,
+    forest_type: ArrayLike,
+    ecozone: ArrayLike,
+    *,
+    tables: FactorTables,
+    annual_precip_mm_per_yr: ArrayLike | None = None,
+    elevation_m: ArrayLike | None = None,
+    valid: ArrayLike | None = None,
+    dead_organic_matter: bool = False,
+) -> ForestCarbon:
+    """Forest carbon pools (t C/ha) per pixel by the China Tier-2 factor set (see the module docstring).
+
+    Total biomass B = a·V + b (t d.m./ha) for each forest group of the pixel's forest type and domain, weighted by
+    ``cn_forest_type_mix``; AGB = B / (1 + R), BGB = B − AGB; carbon = biomass × CF, all per group. Bamboo (type 6)
+    takes the ``bamboo_biomass`` AGB and R and the default carbon fraction.
+
+    Args:
+        growing_stock_m3_per_ha: growing stock volume, m³/ha (>= 0; NaN = nodata). Ignored for bamboo.
+        forest_type: sinkmap forest type codes 1–6; other codes give NaN.
+        ecozone: FAO zone codes (0 = nodata), mapped to domains by :data:`CHINA_TIER2_DOMAIN_BY_ECOZONE`.
+        tables: factor tables with ``cn_biomass_volume``, ``cn_forest_type_mix``, ``cn_root_shoot``,
+            ``cn_carbon_fraction``.
+        annual_precip_mm_per_yr: only with ``dead_organic_matter`` (the tropical dead-wood fractions need it).
+        elevation_m: only with ``dead_organic_matter``.
+        valid: optional boolean mask; False gives NaN.
+        dead_organic_matter: estimate dead wood and litter as the Tier-1 fractions of AGB (carbon fraction of the
+            group for dead wood, the default litter fraction for litter); ``False`` (the default, IPCC Tier 1 zero
+            change) gives 0 for both where biomass is computed.
+
+    Raises:
+        ValueError: negative growing stock or unknown ecozone codes.
+        FactorTableError: a type/domain without mix rows, a group without a factor, or mix weights not summing to 1.
+    """
+    vol, ft, eco, ok = _prepare(growing_stock_m3_per_ha, forest_type, ecozone, valid)
+    shape = vol.shape
+    bamboo = ok & (ft == _BAMBOO)
+    stand = ok & (ft != _BAMBOO) & np.isfinite(vol)
+    agb = np.full(shape, np.nan)
+    bgb = np.full(shape, np.nan)
+    agb_c = np.full(shape, np.nan)
+    bgb_c = np.full(shape, np.nan)
+    domain_names = ("tropical", "south", "north")
+    domain_of = _domain_index(eco, CHINA_TIER2_DOMAIN_BY_ECOZONE, domain_names)
+    mix = _china_mix(tables)
+    for d, domain in enumerate(domain_names):
+        in_dom = stand & (domain_of == d)
+        if not np.any(in_dom):
+            continue
+        for code in (1, 2, 3, 4, 5):
+            m = in_dom & (ft == code)
+            if not np.any(m):
+                continue
+            parts = mix.get((code, domain))
+            if not parts:
+                raise FactorTableError(
+                    f"factor table 'cn_forest_type_mix' has no rows for forest_type {code} in domain {domain!r}"
+                )
+            v = vol[m]
+            sums = [np.zeros(v.shape) for _ in range(4)]
+            for group, weight in parts:
+                b_total = tables.value("cn_biomass_volume", forest_group=group, coefficient="a") * v + tables.value(
+                    "cn_biomass_volume", forest_group=group, coefficient="b"
+                )
+                b_total = np.maximum(b_total, 0.0)
+                r = tables.value("cn_root_shoot", forest_group=group)
+                cf = tables.value("cn_carbon_fraction", forest_group=group)
+                above = b_total / (1.0 + r)
+                below = b_total - above
+                for acc, term in zip(sums, (above, below, above * cf, below * cf), strict=True):
+                    acc += weight * term
+            agb[m], bgb[m], agb_c[m], bgb_c[m] = sums
+    cf_default = tables.value("carbon_fraction", pool="wood", category="default")
+    if np.any(bamboo):
+        agb[bamboo] = tables.value("bamboo_biomass", quantity="agb")
+        bgb[bamboo] = agb[bamboo] * tables.value("bamboo_biomass", quantity="root_shoot")
+        agb_c[bamboo] = agb[bamboo] * cf_default
+        bgb_c[bamboo] = bgb[bamboo] * cf_default
+    computed = stand | bamboo
+    nan = ~computed
+    if dead_organic_matter:
+        precip = None if annual_precip_mm_per_yr is None else as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
+        elev = None if elevation_m is None else as_float(elevation_m, "elevation_m")
+        f_dw, f_lt = _deadwood_litter(eco, computed, precip, elev, tables)
+        cf_wood = np.where(agb > 0, agb_c / np.where(agb > 0, agb, 1.0), cf_default)
+        cf_litter = tables.value("carbon_fraction", pool="litter", category="default")
+        deadwood = np.where(nan, np.nan, agb * f_dw * cf_wood)
+        litter = np.where(nan, np.nan, agb * f_lt * cf_litter)
+    else:
+        deadwood = np.where(nan, np.nan, 0.0)
+        litter = deadwood.copy()
+    return ForestCarbon(
+        agb_t_dm_per_ha=agb,
+        bgb_t_dm_per_ha=bgb,
+        agb_t_c_per_ha=agb_c,
+        bgb_t_c_per_ha=bgb_c,
+        deadwood_t_c_per_ha=deadwood,
+        litter_t_c_per_ha=litter,
+    )
+
+
+def _china_mix(tables: FactorTables) -> dict[tuple[int, str], list[tuple[str, float]]]:
+    mix: dict[tuple[int, str], list[tuple[str, float]]] = {}
+    for row in tables.rows("cn_forest_type_mix"):
+        if row.property != "def":
+            continue
+        key = (int(row.key("forest_type")), row.key("domain"))
+        mix.setdefault(key, []).append((row.key("forest_group"), row.value))
+    for (code, domain), parts in mix.items():
+        total = sum(w for _, w in parts)
+        if abs(total - 1.0) > 1e-6 or any(w < 0 for _, w in parts):
+            raise FactorTableError(
+                f"factor table 'cn_forest_type_mix': weights of forest_type {code} in domain {domain!r} sum to "
+                f"{total:g} (or are negative); they must be >= 0 and sum to 1"
+            )
+    return mix
 
 
 # ---------------------------------------------------------------------- private
@@ -355,6 +523,79 @@ def _bcef(
                 acc += weight * values[classify(v, uppers)]
             out[m] = acc
     return out
+
+
+def _agb_tier1(
+    vol: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
+) -> FloatArray:
+    """AGB = V × BCEF_S, held at the largest value of a lower class where the factor steps down (monotone in V)."""
+    out = np.full(vol.shape, np.nan)
+    sel = sel & np.isfinite(vol)
+    domain_of = _domain_index(eco, BCEF_DOMAIN_BY_ECOZONE, tuple(BCEF_TYPES))
+    for d, (dom, types) in enumerate(BCEF_TYPES.items()):
+        in_dom = sel & (domain_of == d)
+        if not np.any(in_dom):
+            continue
+        for code, mix in types.items():
+            m = in_dom & (ft == code)
+            if not np.any(m):
+                continue
+            v = vol[m]
+            acc = np.zeros(v.shape)
+            for ipcc_type, weight in mix:
+                _, uppers, values = class_table(
+                    tables, "forest_bcef", "gs_class", zone=dom, forest_type=ipcc_type, factor="S"
+                )
+                k = classify(v, uppers)
+                acc += weight * np.maximum(v * values[k], class_floor(uppers, values)[k])
+            out[m] = acc
+    return out
+
+
+def _bgb_tier1(
+    agb: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
+) -> FloatArray:
+    """BGB = AGB × R (Table 4.4), held at the largest value of a lower AGB class where R steps down."""
+    out = np.full(agb.shape, np.nan)
+    sel = sel & np.isfinite(agb)
+    bamboo = sel & (ft == _BAMBOO)
+    if np.any(bamboo):
+        out[bamboo] = agb[bamboo] * tables.value("bamboo_biomass", quantity="root_shoot")
+    group_keys = {row.key("ecozone_group") for row in tables.rows("forest_root_shoot")}
+    for code, group in ROOT_SHOOT_GROUP_BY_ECOZONE.items():
+        in_zone = sel & (eco == code) & (ft != _BAMBOO)
+        if not np.any(in_zone):
+            continue
+        if group not in group_keys:
+            raise FactorTableError(
+                f"factor table 'forest_root_shoot' has no rows for ecozone_group {group!r} "
+                f"(FAO zone {FAO_ZONE_NAMES[code]})"
+            )
+        for ftype, mix in ROOT_SHOOT_TYPES.items():
+            m = in_zone & (ft == ftype)
+            if not np.any(m):
+                continue
+            a = agb[m]
+            acc = np.zeros(a.shape)
+            for fgroup, weight in mix:
+                uppers, values = _r_table(tables, group, fgroup)
+                k = classify(a, uppers)
+                acc += weight * np.maximum(a * values[k], class_floor(uppers, values)[k])
+            out[m] = acc
+    return out
+
+
+def _r_table(tables: FactorTables, group: str, fgroup: str) -> tuple[FloatArray, FloatArray]:
+    groups = {
+        row.key("forest_group")
+        for row in tables.rows("forest_root_shoot")
+        if row.key("ecozone_group") == group
+    }
+    use = fgroup if fgroup in groups else "all"
+    _, uppers, values = class_table(
+        tables, "forest_root_shoot", "agb_class", ecozone_group=group, forest_group=use
+    )
+    return uppers, values
 
 
 def _root_shoot(
