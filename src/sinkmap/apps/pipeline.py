@@ -103,12 +103,15 @@ class RunResult:
 
 def _fingerprint(plan: PipelinePlan, chunk_size: int) -> dict[str, Any]:
     """What must not change for an interrupted run to be resumed: code version, configuration, window size and
-    every input file (size and modification time)."""
+    every input file (size and modification time; a remote file by its path)."""
     config = as_dict(plan.config)
     config.pop("output_dir", None)
     files = [*plan.job.input_paths, *(spec.path for spec in plan.config.regions), plan.config.path]
-    stamp = {}
+    stamp: dict[str, Any] = {}
     for path in files:
+        if path.startswith("/vsi") or "://" in path:  # remote: the path is all that can be checked cheaply
+            stamp[path] = "remote"
+            continue
         info = os.stat(path)
         stamp[path] = [info.st_size, info.st_mtime_ns]
     fingerprint = {"sinkmap": __version__, "pipeline": config, "chunk_size": chunk_size, "input files": stamp}
