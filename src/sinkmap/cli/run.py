@@ -44,6 +44,7 @@ def _fmt(value: float, scale: float = 1.0, digits: int = 1) -> str:
 
 
 _PREFIXES = ((1e9, "billion", "bn"), (1e6, "million", "M"), (1e3, "thousand", "k"), (1.0, "", ""))
+_TONNES = {"bn": "G", "M": "M", "k": "k", "": ""}  # SI prefixes for tonnes: Gt, Mt, kt, t
 
 
 def _scale(values: list[float]) -> tuple[float, str, str]:
@@ -101,6 +102,7 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
         click.echo(f"carbon ({row['name_en']}; sinks positive):")
         stocks = [row.get(f"forest_carbon_t_c_{e}") for e in (first, last)]
         d, _, short = _scale([v for v in stocks if v is not None])
+        short = _TONNES[short]
         click.echo(
             f"  forest carbon {first}: {row[f'forest_carbon_t_c_{first}'] / d:,.3f} {short}t C "
             f"(vegetation {row[f'forest_vegetation_carbon_t_c_{first}'] / d:,.3f}); {last}: "
@@ -108,6 +110,7 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
         )
         parts = [p for p in ("forest", "grassland", "wetland", "karst", "total") if f"{p}_sink_t_c_per_yr" in row]
         d, _, short = _scale([row[f"{p}_sink_t_co2e_per_yr"] for p in parts])
+        short = _TONNES[short]
         for part in parts:
             click.echo(
                 f"  {part:<9} sink {row[f'{part}_sink_t_c_per_yr'] / d:10.2f} {short}t C/yr "
