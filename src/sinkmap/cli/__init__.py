@@ -116,16 +116,21 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point."""
+    """Console-script entry point (``argv`` given: called from Python, e.g. by tests)."""
     try:
         cli.main(args=argv, prog_name="sinkmap", standalone_mode=False)
     except SinkmapError as exc:
         click.echo(f"sinkmap: error: {exc}", err=True)
         return 2
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("sinkmap: aborted", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    finally:
+        if argv is None:  # the process is about to exit: a late Ctrl-C must not turn a finished run into a crash
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
