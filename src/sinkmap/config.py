@@ -429,6 +429,13 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     derived = _derived(data.get("derived") or {}, set(layers) | set(inputs), f"{where}: derived")
     if "landcover" not in layers and "canopy_cover" not in layers:
         raise ConfigError(f"{where}: layers: needs `landcover` or `canopy_cover` to find forest")
+    given = set(layers) | {d.name for d in derived}
+    for sd, of in (("agb_sd", "agb"), ("carbon_density_sd", "carbon_density")):
+        if sd in given and of not in given:
+            raise ConfigError(
+                f"{where}: layers.{sd} is the standard deviation of an `{of}` layer, but there is no `{of}` layer; "
+                f"add layers.{of} (its mean), or remove layers.{sd}"
+            )
     derived_canopy = "loss_year" in layers
     for role, spec in layers.items():
         if spec.by_epoch is None:
