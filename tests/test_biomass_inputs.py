@@ -211,3 +211,16 @@ def test_more_agb_never_less_carbon(
     assert np.isfinite(r.total_t_c_per_ha).all()
     for pool in (r.bgb_t_dm_per_ha, r.agb_t_c_per_ha, r.bgb_t_c_per_ha, r.vegetation_t_c_per_ha, r.total_t_c_per_ha):
         assert pool[1] >= pool[0] - 1e-9 * max(1.0, abs(pool[0]))
+
+
+def test_without_any_biomass_layer_tree_stands_are_not_estimated(tmp_path: Path) -> None:
+    """No growing_stock, agb or carbon_density: no tree-stand carbon (not the biomass of zero volume), said so."""
+    result = run_pipeline(load_pipeline(biomass_case(tmp_path, {})))
+    row = result.tables["province"].iloc[0]
+    assert row["forest_carbon_input"].startswith("no biomass layer")
+    assert row["forest_carbon_t_c_2020"] == 0.0 and row["forest_carbon_observed_share_pct_2020"] == 0.0
+    assert np.isnan(row["forest_carbon_density_t_c_per_ha_2020"])  # no forest with an estimate: no density
+    with rasterio.open(result.output_dir / "rasters" / "carbon_density_2020.tif") as src:
+        density = src.read(1, masked=True)
+    assert density.mask[FOREST].all() and not density.mask[~FOREST].any()
+    assert _manifest(result)["carbon_chain"]["input"] == "none"

@@ -12,7 +12,6 @@ Larix (China Tier 2, domain "north"): B = 0.6096 V + 33.806 t d.m./ha (cn_biomas
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -70,6 +70,12 @@ CARBON_NOTES = (
     "Forest biomass: the factor set named in forest_factor_set (China Tier 2 by default for the China forest "
     "definition: B = a·V + b by forest group, Fang et al. 2001; IPCC Tier 1 selectable with carbon.factor_set); "
     "both chains give biomass that never falls as growing stock rises.",
+    "Forest carbon starts from the most direct biomass layer given: carbon_density (t C/ha, used as vegetation "
+    "carbon), else agb (t d.m./ha: BGB by the factor set's root ratio, carbon fraction), else growing_stock; the "
+    "manifest's carbon_chain and the forest_carbon_input column name it.",
+    "Missing inputs are not zeros: where climate (anywhere) or the biomass layer (on forest) is nodata, there is no "
+    "carbon estimate; the carbon rasters are nodata there, totals count the observed area only, and the "
+    "*_observed_share_pct columns give its share. Forest and grassland areas come from land cover alone.",
     "Dead wood and litter: IPCC Tier 1 carries them as zero change, so they are not estimated unless the pipeline "
     "sets carbon.dead_organic_matter: true.",
     "Forest sink with two or more epochs = net stock difference of the estimated forest pools between the first and "
@@ -176,7 +182,7 @@ class CarbonStep(Step[CarbonProducts]):
     @property
     def biomass_input(self) -> str:
         """The role forest carbon starts from: the first of :data:`BIOMASS_INPUTS` the job has (or ``none``)."""
-        return next((role for role in BIOMASS_INPUTS if role in self.roles or role == "none"))
+        return next(role for role in BIOMASS_INPUTS if role in self.roles or role == "none")
 
     @property
     def _pools(self) -> list[str]:
