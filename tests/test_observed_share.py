@@ -12,6 +12,7 @@ Larix (China Tier 2, domain "north"): B = 0.6096 V + 33.806 t d.m./ha (cn_biomas
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,3 +94,18 @@ def test_manifest_and_summary_report_the_shares(runs, capsys: pytest.CaptureFixt
     assert lines[header + 1].split() == ["region", "land", "carbon", "forest", "C", "grass", "C", "sink"]
     line = lines[header + 2]
     assert line.split()[1:] == ["100.0", "66.7", "75.0", "50.0", "66.7"]  # land, carbon, forest C, grass C, sink
+
+
+def test_carbon_density_needs_no_climate_on_forest(tmp_path: Path) -> None:
+    """A carbon-density map is forest carbon as it stands: the stand in the climate strip keeps its carbon; the
+    grassland there still has none (its factors come from the climate zone)."""
+    density = _on_forest([60, 30.5, 7, 120])
+    row = run_pipeline(
+        load_pipeline(biomass_case(tmp_path, {"carbon_density": density}, temperature=STRIP))
+    ).tables["province"].iloc[0]
+    assert row["forest_carbon_t_c_2020"] == pytest.approx(217.5, rel=1e-6)  # all four stands, 1 ha each
+    assert row["forest_carbon_observed_share_pct_2020"] == pytest.approx(100.0, rel=1e-9)
+    assert row["grassland_carbon_observed_share_pct_2020"] == pytest.approx(50.0, rel=1e-9)
+    # observed: the 6 pixels with climate and the stand at (0,2); the one-epoch sink (Table 4.9 growth) needs climate
+    assert row["carbon_observed_share_pct_2020"] == pytest.approx(100 * 7 / 9, rel=1e-6)
+    assert row["sink_observed_share_pct"] == pytest.approx(100 * 6 / 9, rel=1e-6)

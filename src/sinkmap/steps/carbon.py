@@ -21,8 +21,9 @@ What each ecosystem needs (layers by role; a missing layer switches the part off
 * karst: ``carbonate`` (exposed carbonate, code 1, is the area basis; buried carbonate area is reported alongside);
   the maximum-potential-dissolution flux is a potential sink outside the total unless ``karst_potential_in_total``.
 
-Nodata propagates: a pixel whose required input is missing (climate anywhere; the biomass input on tree stands,
-and on bamboo when it comes from a map) has no carbon estimate. It is nodata in the carbon rasters, adds nothing to
+Nodata propagates: a pixel whose required input is missing (climate anywhere, except on forest whose carbon comes
+from a carbon-density map; the biomass input on tree stands, and on bamboo when it comes from a map) has no carbon
+estimate. It is nodata in the carbon rasters, adds nothing to
 the region totals, and the share of area with an estimate is a statistic of its own (``carbon_observed_area_m2``,
 ``forest_carbon_basis_area_m2`` against ``forest_carbon_area_m2``, ``grassland_carbon_area_m2`` against
 ``grassland_area_m2``), so totals are read as totals over the observed area. Grassland area is land-cover area and
@@ -73,7 +74,8 @@ CARBON_NOTES = (
     "Forest carbon starts from the most direct biomass layer given: carbon_density (t C/ha, used as vegetation "
     "carbon), else agb (t d.m./ha: BGB by the factor set's root ratio, carbon fraction), else growing_stock; the "
     "manifest's carbon_chain and the forest_carbon_input column name it.",
-    "Missing inputs are not zeros: where climate (anywhere) or the biomass layer (on forest) is nodata, there is no "
+    "Missing inputs are not zeros: where climate (anywhere but on forest carried by a carbon_density layer) or the "
+    "biomass layer (on forest) is nodata, there is no "
     "carbon estimate; the carbon rasters are nodata there, totals count the observed area only, and the "
     "*_observed_share_pct columns give its share. Forest and grassland areas come from land cover alone.",
     "Dead wood and litter: IPCC Tier 1 carries them as zero change, so they are not estimated unless the pipeline "
@@ -413,7 +415,7 @@ class CarbonStep(Step[CarbonProducts]):
         if values is None:  # no layer: tree stands have no estimate (NaN), bamboo has its default
             values = np.full(inputs.shape, np.nan, np.float32)
         if role == "carbon_density":
-            total = np.where(valid & (ecozone > 0) & np.isfinite(values), values.astype(np.float64), np.nan)
+            total = np.where(valid & np.isfinite(values), values.astype(np.float64), np.nan)
             return total, None
         if role == "agb":
             pools = forest_carbon.forest_carbon_stocks_from_agb(
@@ -461,6 +463,8 @@ class CarbonStep(Step[CarbonProducts]):
         observed: dict[int, NDArray[np.bool_]] = {}
         climate_ok = (ecozone > 0) & (climate > 0)  # every carbon factor depends on the zones
         source = self.biomass_input
+        # a carbon-density map is forest carbon as it stands: forest pixels need no climate for it
+        forest_climate = np.ones(shape, bool) if source == "carbon_density" else climate_ok
         sd_role = f"{source}_sd"
         for e in epochs:
             comps = forest.components[e]
@@ -469,7 +473,7 @@ class CarbonStep(Step[CarbonProducts]):
             ftype = np.where(comps.bamboo, 6, np.where((ftype >= 1) & (ftype <= 5), ftype, MIXED_FOREST))
             ftypes[e] = ftype
             needs = (comps.tree | comps.bamboo) & ~mangrove_px  # mangroves carry mangrove biomass only
-            total, pools = self._forest_carbon(inputs, e, ftype, ecozone, needs & climate_ok, precip)
+            total, pools = self._forest_carbon(inputs, e, ftype, ecozone, needs & forest_climate, precip)
             if sd_role in self.roles:
                 inputs.continuous(sd_role, e)  # read so its values are checked like every input (uncertainty use)
             estimated = needs & np.isfinite(total)
@@ -490,7 +494,7 @@ class CarbonStep(Step[CarbonProducts]):
             # taken there and the pixel is nodata in the rasters
             forest_c[e] = np.where(needs & ~estimated, np.nan, _or_zero(total))
             density[e] = _or_zero(forest_c[e])
-            observed[e] = forest.mapped[e] & climate_ok & ~(needs & ~estimated)
+            observed[e] = forest.mapped[e] & (climate_ok | estimated) & ~(needs & ~estimated)
             if has_landcover:
                 landcover = inputs.categorical("landcover", e)
                 assert landcover is not None
@@ -522,7 +526,8 @@ class CarbonStep(Step[CarbonProducts]):
         gain_t_c_per_ha_yr = gain.agb_t_c_per_ha_yr + gain.bgb_t_c_per_ha_yr
         stats[("forest_gain_ipcc_t_c_per_yr", last)] = per_m2(gain_t_c_per_ha_yr)
 
-        sink_observed = observed[first] & observed[last]
+        # one epoch: the sink is Table 4.9 growth by zone, so it needs climate whatever the biomass input
+        sink_observed = observed[first] & observed[last] & (climate_ok if len(epochs) == 1 else True)
         stats[("carbon_sink_observed_area_m2", None)] = sink_observed
         if len(epochs) > 1:
             forest_sink = _or_zero(
