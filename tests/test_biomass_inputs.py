@@ -182,8 +182,8 @@ def test_standard_deviation_without_its_layer(tmp_path: Path) -> None:
 
 def test_dead_organic_matter_needs_biomass_not_carbon_density(tmp_path: Path) -> None:
     path = biomass_case(tmp_path, {"carbon_density": _on_forest([1, 2, 3, 4])}, carbon={"dead_organic_matter": True})
-    with pytest.raises(ConfigError, match="dead_organic_matter"):
-        run_pipeline(load_pipeline(path))
+    with pytest.raises(ConfigError, match=r"pipeline\.yaml: carbon\.dead_organic_matter: true needs biomass"):
+        load_pipeline(path)
 
 
 _ZONES = [z for z in FAO_ZONE_NAMES if z > 0]
@@ -224,3 +224,29 @@ def test_without_any_biomass_layer_tree_stands_are_not_estimated(tmp_path: Path)
         density = src.read(1, masked=True)
     assert density.mask[FOREST].all() and not density.mask[~FOREST].any()
     assert _manifest(result)["carbon_chain"]["input"] == "none"
+
+
+def test_biomass_input_chosen_by_the_pipeline(tmp_path: Path) -> None:
+    """carbon.biomass_input: growing_stock keeps the volume chain although an agb layer is there. Larix, China
+    Tier 2: B = 0.6096 × 100 + 33.806 = 94.766 t d.m./ha, × 0.521 = 49.373086 t C/ha on each of 4 ha."""
+    layers = {"growing_stock": _on_forest([100, 100, 100, 100]), "agb": _on_forest([10, 10, 10, 10])}
+    result = run_pipeline(load_pipeline(biomass_case(tmp_path, layers, carbon={"biomass_input": "growing_stock"})))
+    row = result.tables["province"].iloc[0]
+    assert row["forest_carbon_t_c_2020"] == pytest.approx(4 * 49.373086, rel=1e-6)
+    assert row["forest_carbon_input"].startswith("growing_stock layer")
+    chain = _manifest(result)["carbon_chain"]
+    assert chain["input"] == "growing_stock" and chain["other_biomass_layers_not_used_for_carbon"] == ["agb"]
+
+
+@pytest.mark.parametrize(
+    ("carbon", "message"),
+    [
+        ({"biomass_input": "lidar"}, r"carbon\.biomass_input: 'lidar' is not known"),
+        ({"biomass_input": "carbon_density"}, r"needs a layers\.carbon_density layer"),
+    ],
+)
+def test_biomass_input_errors(tmp_path: Path, carbon: dict[str, Any], message: str) -> None:
+    path = biomass_case(tmp_path, {"agb": _on_forest([1, 2, 3, 4])}, carbon=carbon)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_pipeline(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)

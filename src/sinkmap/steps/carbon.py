@@ -155,6 +155,8 @@ class CarbonStep(Step[CarbonProducts]):
         monitoring_bases: (epoch, monitoring base) pairs; a different base at the first and last epoch flags a
             series break.
         loss_base_year: the ``loss_year`` layer's base year (losses are subtracted from one-epoch gross removals).
+        biomass_choice: the layer forest carbon starts from (``carbon.biomass_input``): ``auto`` (the first of
+            :data:`BIOMASS_INPUTS` the job has) or a role of them.
     """
 
     name = "carbon"
@@ -168,6 +170,7 @@ class CarbonStep(Step[CarbonProducts]):
     karst_potential_in_total: bool = False
     monitoring_bases: tuple[tuple[int, str], ...] = ()
     loss_base_year: int | None = None
+    biomass_choice: str = "auto"
 
     def __post_init__(self) -> None:
         if self.factor_set not in FACTOR_SETS:
@@ -183,7 +186,10 @@ class CarbonStep(Step[CarbonProducts]):
 
     @property
     def biomass_input(self) -> str:
-        """The role forest carbon starts from: the first of :data:`BIOMASS_INPUTS` the job has (or ``none``)."""
+        """The role forest carbon starts from: the chosen one, or the first of :data:`BIOMASS_INPUTS` the job has
+        (or ``none``)."""
+        if self.biomass_choice != "auto":
+            return self.biomass_choice if self.biomass_choice in self.roles else "none"
         return next(role for role in BIOMASS_INPUTS if role in self.roles or role == "none")
 
     @property
