@@ -75,7 +75,9 @@ class CarbonSpec:
     ``factor_set`` (``auto``: China Tier 2 under a China forest definition, IPCC Tier 1 otherwise;
     ``china_tier2``; ``ipcc_tier1``); ``dead_organic_matter`` (estimate dead wood and litter; Tier 1: off);
     ``karst_potential_in_total`` (count the karst maximum-potential sink in the total); ``monitoring_base``
-    (epoch → monitoring base, e.g. NFI or 三调; different bases at the first and last epoch flag a series break)."""
+    (epoch → monitoring base, e.g. NFI or 三调; different bases at the first and last epoch flag a series break);
+    ``biomass_input`` (the layer forest carbon starts from: ``auto``, the most direct one given, or
+    ``carbon_density``, ``agb``, ``growing_stock``)."""
 
     enabled: bool = True
     factors: str | None = None
@@ -87,6 +89,7 @@ class CarbonSpec:
     dead_organic_matter: bool = False
     karst_potential_in_total: bool = False
     monitoring_base: tuple[tuple[int, str], ...] = ()
+    biomass_input: str = "auto"
 
     def resolved_factor_set(self, definition: ForestDefinition) -> str:
         """The forest factor set in effect: ``auto`` is China Tier 2 under a China forest definition."""
@@ -429,6 +432,13 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     derived = _derived(data.get("derived") or {}, set(layers) | set(inputs), f"{where}: derived")
     if "landcover" not in layers and "canopy_cover" not in layers:
         raise ConfigError(f"{where}: layers: needs `landcover` or `canopy_cover` to find forest")
+    given = set(layers) | {d.name for d in derived}
+    for sd, of in (("agb_sd", "agb"), ("carbon_density_sd", "carbon_density")):
+        if sd in given and of not in given:
+            raise ConfigError(
+                f"{where}: layers.{sd} is the standard deviation of an `{of}` layer, but there is no `{of}` layer; "
+                f"add layers.{of} (its mean), or remove layers.{sd}"
+            )
     derived_canopy = "loss_year" in layers
     for role, spec in layers.items():
         if spec.by_epoch is None:
@@ -526,6 +536,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             {
                 "enabled", "factors", "karst_include_buried", "invest_pools", "karst_catchments", "pet_grid",
                 "factor_set", "dead_organic_matter", "karst_potential_in_total", "monitoring_base",
+                "biomass_input",
             },
             f"{where}: carbon",
         )
@@ -576,11 +587,30 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
             if not isinstance(epoch, int) or epoch not in epochs:
                 raise ConfigError(f"{where}: carbon.monitoring_base: {epoch!r} is not one of the epochs {list(epochs)}")
             bases.append((epoch, str(base_name)))
+        biomass_input = raw_carbon.get("biomass_input", "auto")
+        choices = ("carbon_density", "agb", "growing_stock")
+        if biomass_input not in ("auto", *choices):
+            raise ConfigError(
+                f"{where}: carbon.biomass_input: {biomass_input!r} is not known; use auto, {', '.join(choices)}"
+            )
+        if biomass_input != "auto" and biomass_input not in given:
+            raise ConfigError(
+                f"{where}: carbon.biomass_input: {biomass_input} needs a layers.{biomass_input} layer; add it, or "
+                "use `auto` (the most direct of carbon_density, agb, growing_stock that the pipeline has)"
+            )
+        starts = biomass_input if biomass_input != "auto" else next((c for c in choices if c in given), None)
+        if starts == "carbon_density" and flags["dead_organic_matter"]:
+            raise ConfigError(
+                f"{where}: carbon.dead_organic_matter: true needs biomass to scale dead wood and litter from, but "
+                "forest carbon starts from the carbon_density layer (vegetation carbon only); set it to false, or "
+                "start from an agb or growing_stock layer (carbon.biomass_input)"
+            )
         if factor_set == "auto":  # resolved here, so the manifest names the set in effect
             factor_set = CarbonSpec().resolved_factor_set(forest_definition)
         carbon = CarbonSpec(
             factor_set=factor_set,
             monitoring_base=tuple(sorted(bases)),
+            biomass_input=biomass_input,
             **flags,
             enabled=bool(raw_carbon.get("enabled", True)),
             pet_grid=pet_grid,

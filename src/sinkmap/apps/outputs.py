@@ -18,6 +18,7 @@ from sinkmap._version import __version__
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
 from sinkmap.apps.plan import PipelinePlan
 from sinkmap.apps.quantities import (
+    OBSERVED_SHARES,
     OFFICIAL_LAND_AREA,
     REGION_AREA,
     Quantity,
@@ -31,7 +32,7 @@ from sinkmap.engine.roles import CLCD_LEGEND, ROLES
 from sinkmap.engine.sources import sha256_file
 from sinkmap.engine.step import StatKey
 from sinkmap.kernels.carbon import C_TO_CO2
-from sinkmap.steps.carbon import CARBON_NOTES
+from sinkmap.steps.carbon import CARBON_NOTES, CarbonStep
 from sinkmap.steps.landcover import N_LANDCOVER_CODES, TRANSITIONS
 from sinkmap.targets import TargetSet
 
@@ -296,11 +297,27 @@ def write_run(
         "input_checks": input_checks or {},
         "factor_tables": [] if plan.factor_tables is None else plan.factor_tables.describe(),
         "carbon_methods": [] if plan.factor_tables is None else list(CARBON_NOTES),
+        "carbon_chain": next((s.describe() for s in plan.job.steps if isinstance(s, CarbonStep)), None),
+        "observed_share": observed_shares(tables, meta),
         "outputs": outputs,
         "versions": _versions(),
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return manifest
+
+
+def observed_shares(tables: dict[str, pd.DataFrame], meta: dict[str, Quantity]) -> dict[str, Any]:
+    """Per level and region, the share of area (%) on which each product is estimated (the columns of
+    :data:`~sinkmap.apps.quantities.OBSERVED_SHARES`), with what each column means."""
+    columns = [c for c, q in meta.items() if q.name in OBSERVED_SHARES]
+    out: dict[str, Any] = {"columns": {c: meta[c].label for c in columns}, "levels": {}}
+    for level, table in tables.items():
+        present = [c for c in columns if c in table]
+        out["levels"][level] = {
+            str(row["region_id"]): {c: None if pd.isna(row[c]) else round(float(row[c]), 4) for c in present}
+            for _, row in table.iterrows()
+        }
+    return out
 
 
 def _input(role: str, path: str, epoch: int | None = None) -> dict[str, Any]:

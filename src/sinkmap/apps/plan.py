@@ -222,6 +222,7 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
                 dead_organic_matter=config.carbon.dead_organic_matter,
                 karst_potential_in_total=config.carbon.karst_potential_in_total,
                 monitoring_bases=config.carbon.monitoring_base,
+                biomass_choice=config.carbon.biomass_input,
                 loss_base_year=None if loss is None else loss.base_year,
             )
         )

@@ -24,7 +24,7 @@ import numpy as np
 from sinkmap.kernels.carbon import C_TO_CO2
 from sinkmap.kernels.carbon.invest import POOL_COLUMNS
 
-__all__ = ["OFFICIAL_LAND_AREA", "QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
+__all__ = ["OBSERVED_SHARES", "OFFICIAL_LAND_AREA", "QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
 
 REGION_AREA = ("region_area_m2", None)
 """The pseudo-statistic holding each region's geodesic area (m²), for densities over the whole region."""
@@ -142,14 +142,30 @@ QUANTITIES: tuple[Quantity, ...] = (
     ),
     _t("forest_vegetation_carbon_t_c", "t C", "forest vegetation carbon, AGB + BGB (estimated stock)", ["forest_agb_t_c", "forest_bgb_t_c"], per_epoch=True),
     _t(
+        "forest_vegetation_carbon_t_c", "t C", "forest vegetation carbon, AGB + BGB (from the carbon_density layer)",
+        ["forest_vegetation_t_c"], per_epoch=True,
+    ),
+    _t(
         "forest_carbon_t_c", "t C", "forest carbon, the pools named in forest_pools (estimated stock)",
-        [f"forest_{p}_t_c" for p in _POOLS], per_epoch=True, any_of=True,
+        [*(f"forest_{p}_t_c" for p in _POOLS), "forest_vegetation_t_c"], per_epoch=True, any_of=True,
     ),
     _d(
         "forest_carbon_density_t_c_per_ha", "t C/ha",
         "forest carbon (forest_pools) per ha of forest with a carbon estimate (tree stands and bamboo)",
-        [f"forest_{p}_t_c" for p in _POOLS], "forest_carbon_area_m2", per_epoch=True, scale=1e4, any_of=True,
+        [*(f"forest_{p}_t_c" for p in _POOLS), "forest_vegetation_t_c"], "forest_carbon_area_m2", per_epoch=True,
+        scale=1e4, any_of=True,
     ),
+    Quantity("forest_carbon_input", "", "label", False, "forest carbon starts from", ("forest_carbon_area_from_carbon_density_m2",),
+             text="carbon_density layer (t C/ha of vegetation, used directly)", sums_at_last=True),
+    Quantity("forest_carbon_input", "", "label", False, "forest carbon starts from", ("forest_carbon_area_from_agb_m2",),
+             text="agb layer (t d.m./ha): BGB by the factor set's root ratio, then carbon fraction", sums_at_last=True),
+    Quantity("forest_carbon_input", "", "label", False, "forest carbon starts from", ("forest_carbon_area_from_growing_stock_m2",),
+             text="growing_stock layer (m³/ha): biomass from volume by the factor set", sums_at_last=True),
+    Quantity("forest_carbon_input", "", "label", False, "forest carbon starts from", ("forest_carbon_area_from_none_m2",),
+             text="no biomass layer: tree-stand carbon not estimated (bamboo from its default)", sums_at_last=True),
+    Quantity("forest_pools", "", "label", False, "forest carbon pools estimated", ("forest_vegetation_t_c",),
+             text="AGB + BGB as the carbon_density layer defines them (dead wood and litter not estimated)",
+             sums_at_last=True),
     Quantity("forest_pools", "", "label", False, "forest carbon pools estimated", ("forest_deadwood_t_c",),
              text="AGB + BGB + dead wood + litter", sums_at_last=True),
     Quantity("forest_pools", "", "label", False, "forest carbon pools estimated", ("forest_agb_t_c",),
@@ -162,6 +178,26 @@ QUANTITIES: tuple[Quantity, ...] = (
             ("china_tier2", "China Tier 2 (B = a·V + b by forest group, Fang et al. 2001; factors partly unverified)"),
             ("ipcc_tier1", "IPCC Tier 1 (2006 V4 Tables 4.4, 4.5; monotone in growing stock)"),
         )
+    ),
+    # the share of area each carbon product is estimated on (a pixel whose required input is missing is not)
+    _d(
+        "carbon_observed_share_pct", "%",
+        "share of the region's area with a carbon density estimate (mapped, with climate and, on forest, biomass)",
+        ["carbon_observed_area_m2"], REGION_AREA[0], per_epoch=True, scale=100.0, per_at="static",
+    ),
+    _d(
+        "forest_carbon_observed_share_pct", "%",
+        "share of the forest that needs a carbon estimate (tree stands, bamboo) that has one (climate and biomass)",
+        ["forest_carbon_area_m2"], "forest_carbon_basis_area_m2", per_epoch=True, scale=100.0,
+    ),
+    _d(
+        "grassland_carbon_observed_share_pct", "%", "share of the grassland area with a carbon estimate (has climate)",
+        ["grassland_carbon_area_m2"], "grassland_area_m2", per_epoch=True, scale=100.0,
+    ),
+    _d(
+        "sink_observed_share_pct", "%",
+        "share of the region's area with a sink estimate (carbon observed at the first and the last epoch)",
+        ["carbon_sink_observed_area_m2"], REGION_AREA[0], per_epoch=False, scale=100.0, per_at="static",
     ),
     _t("grassland_area_km2", "km2", "grassland area", ["grassland_area_m2"], per_epoch=True, scale=1e-6),
     _t("grassland_biomass_t_c", "t C", "grassland biomass carbon (estimated stock)", ["grassland_biomass_t_c"], per_epoch=True),
@@ -249,6 +285,18 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("coverage_change_pct_points", "percentage points", "change", True, "coverage change", of="coverage_pct", span=True, epochs="multi"),
     Quantity("stock_volume_change_m3", "m3", "change", True, "stock volume change", of="stock_volume_m3", span=True, epochs="multi"),
 )
+
+
+OBSERVED_SHARES = (
+    "observed_area_pct",
+    "carbon_observed_share_pct",
+    "forest_carbon_observed_share_pct",
+    "grassland_carbon_observed_share_pct",
+    "sink_observed_share_pct",
+)
+"""The quantities that give, per region, the share of area (%) on which a product is estimated: land cover
+(``observed_area_pct``), carbon density, forest carbon, grassland carbon and the sink. Region totals count the
+observed area only; these say how much that is (the manifest's ``observed_share``)."""
 
 
 def column_name(quantity: Quantity, epoch: int | None, epochs: Sequence[int]) -> str:

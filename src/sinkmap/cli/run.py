@@ -117,6 +117,7 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
                 f"{row[f'{part}_sink_t_co2e_per_yr'] / d:10.2f} {short}t CO2e/yr"
             )
         click.echo("")
+    _print_observed_shares(tables, last, max_rows)
     masked = {layer: c for layer, c in result.manifest.get("input_checks", {}).items() if c["invalid_pixels"]}
     for layer, c in masked.items():
         click.echo(
@@ -128,6 +129,34 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
     click.echo(f"wrote {result.output_dir} in {result.elapsed_s:.1f} s:")
     for path in ["manifest.json", *result.manifest["outputs"]]:
         click.echo(f"  {result.output_dir / path}")
+
+
+#: (column without epoch, header, per epoch) of the observed-share columns the summary shows
+_SHARES = (
+    ("observed_area_pct", "land", False),
+    ("carbon_observed_share_pct", "carbon", True),
+    ("forest_carbon_observed_share_pct", "forest C", True),
+    ("grassland_carbon_observed_share_pct", "grass C", True),
+    ("sink_observed_share_pct", "sink", False),
+)
+
+
+def _print_observed_shares(tables: dict[str, pd.DataFrame], last: int, max_rows: int) -> None:
+    """Per region, the share of area (%) each product is estimated on: totals count only that area."""
+    for level in list(tables)[:2]:
+        table = tables[level]
+        shown = [(f"{c}_{last}" if per_epoch else c, head) for c, head, per_epoch in _SHARES]
+        shown = [(c, head) for c, head in shown if c in table]
+        if not any(c.startswith("carbon_observed") for c, _ in shown):
+            continue
+        click.echo(f"{level} — share of area observed (%), {last}; totals count the observed area only")
+        click.echo(f"  {'region':<22} " + " ".join(f"{head:>9}" for _, head in shown))
+        for _, row in table.head(max_rows).iterrows():
+            name = f"{row['name_en']}"[:22]
+            click.echo(f"  {name:<22} " + " ".join(f"{_fmt(row[c], 1, 1):>9}" for c, _ in shown))
+        if len(table) > max_rows:
+            click.echo(f"  … {len(table) - max_rows} more rows in regions.csv")
+        click.echo("")
 
 
 @click.command()

@@ -8,7 +8,10 @@ What each ecosystem needs (layers by role; a missing layer switches the part off
 
 * zones: ``mean_temperature`` and ``annual_precip`` (plus latitude from the grid) → IPCC climate zones and FAO
   ecological zones (:mod:`sinkmap.kernels.carbon.zones`), computed once per window for every epoch;
-* forest: the forest masks of :class:`~sinkmap.steps.forest.ForestStep`, ``growing_stock``; ``forest_type``
+* forest: the forest masks of :class:`~sinkmap.steps.forest.ForestStep` and one biomass input, the closest to
+  carbon that the pipeline has (:data:`BIOMASS_INPUTS`): ``carbon_density`` (t C/ha, used directly), ``agb``
+  (t d.m./ha: BGB by the root ratio, dead organic matter, carbon fraction) or ``growing_stock`` (m³/ha: the whole
+  chain); ``forest_type``
   (tree stands without a type are treated as mixed forest, code 5); the factor set (``factor_set``); optional
   ``forest_age`` (Table 4.9 age class) and ``loss_year`` (one-epoch losses);
 * grassland: ``landcover`` class 4 (CLCD grassland) for stocks; ``grassland_management`` at every epoch for the
@@ -17,6 +20,14 @@ What each ecosystem needs (layers by role; a missing layer switches the part off
   soil sink (without it the sink is not estimated);
 * karst: ``carbonate`` (exposed carbonate, code 1, is the area basis; buried carbonate area is reported alongside);
   the maximum-potential-dissolution flux is a potential sink outside the total unless ``karst_potential_in_total``.
+
+Nodata propagates: a pixel whose required input is missing (climate anywhere, except on forest whose carbon comes
+from a carbon-density map; the biomass input on tree stands, and on bamboo when it comes from a map) has no carbon
+estimate. It is nodata in the carbon rasters, adds nothing to
+the region totals, and the share of area with an estimate is a statistic of its own (``carbon_observed_area_m2``,
+``forest_carbon_basis_area_m2`` against ``forest_carbon_area_m2``, ``grassland_carbon_area_m2`` against
+``grassland_area_m2``), so totals are read as totals over the observed area. Grassland area is land-cover area and
+does not need climate.
 
 Special shrubland counts as forest area but carries no biomass estimate here: the packaged tables have no Tier-1
 shrub biomass default, so its carbon is left out (stated in the manifest) rather than guessed.
@@ -30,6 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sinkmap.engine.roles import ROLES
 from sinkmap.engine.step import (
     Earlier,
     RasterSpec,
@@ -47,7 +59,7 @@ from sinkmap.kernels.carbon.change import forest_growth_removals, stock_differen
 from sinkmap.kernels.carbon.forest import FACTOR_SETS
 from sinkmap.steps.forest import ForestStep
 
-__all__ = ["CARBON_NOTES", "PET", "PET_METHOD", "CarbonProducts", "CarbonStep"]
+__all__ = ["BIOMASS_INPUTS", "CARBON_NOTES", "PET", "PET_METHOD", "CarbonProducts", "CarbonStep"]
 
 GRASSLAND_CLASSES = (4,)
 MIXED_FOREST = 5
@@ -59,6 +71,13 @@ CARBON_NOTES = (
     "Forest biomass: the factor set named in forest_factor_set (China Tier 2 by default for the China forest "
     "definition: B = a·V + b by forest group, Fang et al. 2001; IPCC Tier 1 selectable with carbon.factor_set); "
     "both chains give biomass that never falls as growing stock rises.",
+    "Forest carbon starts from the most direct biomass layer given: carbon_density (t C/ha, used as vegetation "
+    "carbon), else agb (t d.m./ha: BGB by the factor set's root ratio, carbon fraction), else growing_stock; the "
+    "manifest's carbon_chain and the forest_carbon_input column name it.",
+    "Missing inputs are not zeros: where climate (anywhere but on forest carried by a carbon_density layer) or the "
+    "biomass layer (on forest) is nodata, there is no "
+    "carbon estimate; the carbon rasters are nodata there, totals count the observed area only, and the "
+    "*_observed_share_pct columns give its share. Forest and grassland areas come from land cover alone.",
     "Dead wood and litter: IPCC Tier 1 carries them as zero change, so they are not estimated unless the pipeline "
     "sets carbon.dead_organic_matter: true.",
     "Forest sink with two or more epochs = net stock difference of the estimated forest pools between the first and "
@@ -82,6 +101,20 @@ CARBON_NOTES = (
     "another (coarser) grid (carbon.pet_grid: layer, the default; see the layers' derived_on_layer_grid), otherwise "
     "once per window; the IPCC and FAO zone rules share it.",
 )
+
+BIOMASS_INPUTS = {
+    "carbon_density": "forest vegetation carbon density layer (t C/ha), used directly: AGB + BGB carbon as the "
+    "product defines them; dead wood and litter not estimated",
+    "agb": "above-ground biomass layer (t d.m./ha): BGB = AGB × the factor set's root-to-shoot ratio, dead wood and "
+    "litter as fractions of AGB only with carbon.dead_organic_matter, carbon = biomass × the factor set's carbon "
+    "fraction",
+    "growing_stock": "growing stock volume layer (m³/ha): biomass from volume by the factor set (BCEF or B = a·V + b), "
+    "then root ratio, dead organic matter when asked, carbon fraction",
+    "none": "no biomass layer (growing_stock, agb or carbon_density): tree-stand carbon not estimated; bamboo from "
+    "its default biomass",
+}
+"""The forest carbon chain's starting point, in order of preference (the first the pipeline has is used), and
+what each path does (the manifest's ``carbon_chain``)."""
 
 WETLAND_NAMES = ((1, "inland"), (2, "mangrove"), (3, "salt_marsh"), (4, "seagrass"))
 
@@ -122,6 +155,8 @@ class CarbonStep(Step[CarbonProducts]):
         monitoring_bases: (epoch, monitoring base) pairs; a different base at the first and last epoch flags a
             series break.
         loss_base_year: the ``loss_year`` layer's base year (losses are subtracted from one-epoch gross removals).
+        biomass_choice: the layer forest carbon starts from (``carbon.biomass_input``): ``auto`` (the first of
+            :data:`BIOMASS_INPUTS` the job has) or a role of them.
     """
 
     name = "carbon"
@@ -135,12 +170,54 @@ class CarbonStep(Step[CarbonProducts]):
     karst_potential_in_total: bool = False
     monitoring_bases: tuple[tuple[int, str], ...] = ()
     loss_base_year: int | None = None
+    biomass_choice: str = "auto"
 
     def __post_init__(self) -> None:
         if self.factor_set not in FACTOR_SETS:
             raise ConfigError(
                 f"carbon.factor_set: {self.factor_set!r} is not known; use one of {', '.join(FACTOR_SETS)}"
             )
+        if self.dead_organic_matter and self.biomass_input == "carbon_density":
+            raise ConfigError(
+                "carbon.dead_organic_matter: true needs biomass (an `agb` or `growing_stock` layer) to scale dead "
+                "wood and litter from; a `carbon_density` layer gives vegetation carbon only. Set it to false, or "
+                "give an `agb` layer instead of `carbon_density`"
+            )
+
+    @property
+    def biomass_input(self) -> str:
+        """The role forest carbon starts from: the chosen one, or the first of :data:`BIOMASS_INPUTS` the job has
+        (or ``none``)."""
+        if self.biomass_choice != "auto":
+            return self.biomass_choice if self.biomass_choice in self.roles else "none"
+        return next(role for role in BIOMASS_INPUTS if role in self.roles or role == "none")
+
+    @property
+    def _pools(self) -> list[str]:
+        if self.biomass_input == "carbon_density":
+            return ["vegetation"]
+        return ["agb", "bgb"] + (["deadwood", "litter"] if self.dead_organic_matter else [])
+
+    def describe(self) -> dict[str, Any]:
+        """The forest carbon chain that runs, for the manifest's ``carbon_chain``."""
+        role = self.biomass_input
+        sd = f"{role}_sd"
+        return {
+            "input": role,
+            "unit": ROLES[role].unit if role in ROLES else None,
+            "chain": BIOMASS_INPUTS[role],
+            "factor_set": self.factor_set if role != "carbon_density" else None,
+            "dead_organic_matter": self.dead_organic_matter,
+            "pools": self._pools,
+            "standard_deviation_layer": (
+                {"role": sd, "unit": ROLES[sd].unit, "use": "read and checked; not used by the central estimate "
+                 "(kept for the uncertainty analysis)"}
+                if sd in self.roles and sd in ROLES else None
+            ),
+            "other_biomass_layers_not_used_for_carbon": sorted(
+                r for r in BIOMASS_INPUTS if r != role and r in self.roles
+            ),
+        }
 
     @property
     def _soc_change(self) -> bool:
@@ -161,24 +238,49 @@ class CarbonStep(Step[CarbonProducts]):
 
     def stats(self) -> tuple[StatSpec, ...]:
         out: list[StatSpec] = []
-        pools = ["agb", "bgb"] + (["deadwood", "litter"] if self.dead_organic_matter else [])
-        names = {"agb": "above-ground biomass", "bgb": "below-ground biomass", "deadwood": "dead wood", "litter": "litter"}
+        names = {
+            "agb": "above-ground biomass", "bgb": "below-ground biomass", "deadwood": "dead wood", "litter": "litter",
+            "vegetation": "vegetation (AGB + BGB, from the carbon_density layer)",
+        }
+        source = self.biomass_input
         for e in self.epochs:
-            out += [StatSpec(f"forest_{p}_t_c", e, "t C", f"forest {names[p]} carbon (estimated stock), t C") for p in pools]
             out += [
-                StatSpec("forest_biomass_t_dm", e, "t d.m.", "forest vegetation biomass (AGB + BGB), t dry matter"),
+                StatSpec(f"forest_{p}_t_c", e, "t C", f"forest {names[p]} carbon (estimated stock), t C")
+                for p in self._pools
+            ]
+            if source != "carbon_density":
+                out.append(StatSpec("forest_biomass_t_dm", e, "t d.m.", "forest vegetation biomass (AGB + BGB), t dry matter"))
+                out.append(
+                    StatSpec(
+                        f"forest_carbon_area_{self.factor_set}_m2", e, "m2",
+                        f"forest area whose carbon uses the {self.factor_set} factor set, m²",
+                    )
+                )
+            out += [
                 StatSpec("forest_carbon_area_m2", e, "m2", "forest area with a carbon estimate (tree stands, bamboo), m²"),
                 StatSpec(
-                    f"forest_carbon_area_{self.factor_set}_m2", e, "m2",
-                    f"forest area whose carbon uses the {self.factor_set} factor set, m²",
+                    "forest_carbon_basis_area_m2", e, "m2",
+                    "forest area that needs a carbon estimate (tree stands and bamboo outside mangroves), m²",
+                ),
+                StatSpec(f"forest_carbon_area_from_{source}_m2", e, "m2", f"forest area whose carbon starts from {source}, m²"),
+                StatSpec(
+                    "carbon_observed_area_m2", e, "m2",
+                    "area with a carbon density estimate (mapped, with climate and, where needed, biomass), m²",
                 ),
             ]
             if "landcover" in self.roles:
                 out += [
                     StatSpec("grassland_area_m2", e, "m2", "grassland area (land cover class 4), m²"),
+                    StatSpec("grassland_carbon_area_m2", e, "m2", "grassland area with a carbon estimate (has climate), m²"),
                     StatSpec("grassland_biomass_t_c", e, "t C", "grassland biomass carbon (AGB + BGB), t C"),
                     StatSpec("grassland_soc_t_c", e, "t C", "grassland soil organic carbon 0–30 cm, t C"),
                 ]
+        out.append(
+            StatSpec(
+                "carbon_sink_observed_area_m2", None, "m2",
+                "area with a carbon sink estimate (carbon observed at the first and the last epoch), m²",
+            )
+        )
         last = self.epochs[-1]
         out.append(
             StatSpec(
@@ -296,21 +398,47 @@ class CarbonStep(Step[CarbonProducts]):
         lost = (loss > 0) & (loss + self.loss_base_year <= last) & ~mangrove_px & (ecozone > 0)
         if not np.any(lost):
             return np.zeros(shape)
-        read = inputs.continuous("growing_stock", last)
-        if read is None:
-            read = inputs.continuous("growing_stock", self.loss_base_year)
-        gsv = np.zeros(shape) if read is None else np.where(np.isfinite(read), np.maximum(read, 0), 0.0)
-        stocks = (
-            forest_carbon.forest_carbon_stocks_china
-            if self.factor_set == "china_tier2"
-            else forest_carbon.forest_carbon_stocks
+        role = self.biomass_input
+        epoch = last if inputs.has(role, last) else self.loss_base_year
+        total, _ = self._forest_carbon(
+            inputs, epoch, np.where(ftype == 6, MIXED_FOREST, ftype), ecozone, lost, inputs.continuous("annual_precip")
         )
-        pools = stocks(
-            gsv, np.where(ftype == 6, MIXED_FOREST, ftype), ecozone, tables=self.tables,
-            annual_precip_mm_per_yr=inputs.continuous("annual_precip"), valid=lost,
-            dead_organic_matter=self.dead_organic_matter,
-        )
-        return _or_zero(pools.total_t_c_per_ha) / years
+        return _or_zero(total) / years
+
+    def _forest_carbon(
+        self,
+        inputs: WindowInputs,
+        epoch: int,
+        ftype: NDArray[np.int64],
+        ecozone: NDArray[np.integer[Any]],
+        valid: NDArray[np.bool_],
+        precip: NDArray[np.float32] | None,
+    ) -> tuple[NDArray[np.float64], forest_carbon.ForestCarbon | None]:
+        """Forest carbon (t C/ha, NaN where not estimated) from the job's biomass input, and its pools (None when
+        the input is a carbon density: no pools, no biomass)."""
+        role = self.biomass_input
+        values = inputs.continuous(role, epoch) if role != "none" else None
+        if values is None:  # no layer: tree stands have no estimate (NaN), bamboo has its default
+            values = np.full(inputs.shape, np.nan, np.float32)
+        if role == "carbon_density":
+            total = np.where(valid & np.isfinite(values), values.astype(np.float64), np.nan)
+            return total, None
+        if role == "agb":
+            pools = forest_carbon.forest_carbon_stocks_from_agb(
+                values, ftype, ecozone, tables=self.tables, factor_set=self.factor_set,
+                annual_precip_mm_per_yr=precip, valid=valid, dead_organic_matter=self.dead_organic_matter,
+            )
+        else:
+            stocks = (
+                forest_carbon.forest_carbon_stocks_china
+                if self.factor_set == "china_tier2"
+                else forest_carbon.forest_carbon_stocks
+            )
+            pools = stocks(
+                values, ftype, ecozone, tables=self.tables, annual_precip_mm_per_yr=precip, valid=valid,
+                dead_organic_matter=self.dead_organic_matter,
+            )
+        return pools.total_t_c_per_ha, pools
 
     def run(self, inputs: WindowInputs, earlier: Earlier) -> StepOutput[CarbonProducts]:
         forest = earlier.get(ForestStep)
@@ -335,42 +463,49 @@ class CarbonStep(Step[CarbonProducts]):
         if wt is not None:
             wt = np.where(wt < 0, 0, wt)
         mangrove_px = np.zeros(shape, bool) if wt is None else wt == 2
-        stocks = (
-            forest_carbon.forest_carbon_stocks_china
-            if self.factor_set == "china_tier2"
-            else forest_carbon.forest_carbon_stocks
-        )
         ftypes: dict[int, NDArray[np.int64]] = {}
         soc_by_epoch: dict[int, NDArray[np.float64]] = {}
         grass_by_epoch: dict[int, NDArray[np.bool_]] = {}
+        observed: dict[int, NDArray[np.bool_]] = {}
+        climate_ok = (ecozone > 0) & (climate > 0)  # every carbon factor depends on the zones
+        source = self.biomass_input
+        # a carbon-density map is forest carbon as it stands: forest pixels need no climate for it
+        forest_climate = np.ones(shape, bool) if source == "carbon_density" else climate_ok
+        sd_role = f"{source}_sd"
         for e in epochs:
             comps = forest.components[e]
-            stands = comps.tree | comps.bamboo
             forest_type = inputs.categorical("forest_type", e)  # static, or the epoch's own layer
             ftype = np.full(shape, MIXED_FOREST, np.int64) if forest_type is None else forest_type.astype(np.int64)
             ftype = np.where(comps.bamboo, 6, np.where((ftype >= 1) & (ftype <= 5), ftype, MIXED_FOREST))
             ftypes[e] = ftype
-            gsv = inputs.continuous("growing_stock", e)
-            gsv = np.zeros(shape, np.float64) if gsv is None else np.where(np.isfinite(gsv), np.maximum(gsv, 0), 0.0)
-            ok = stands & (ecozone > 0) & ~mangrove_px  # mangroves carry mangrove biomass only
-            pools = stocks(
-                gsv, ftype, ecozone, tables=tables, annual_precip_mm_per_yr=precip, valid=ok,
-                dead_organic_matter=self.dead_organic_matter,
-            )
-            stats[("forest_agb_t_c", e)] = per_m2(pools.agb_t_c_per_ha)
-            stats[("forest_bgb_t_c", e)] = per_m2(pools.bgb_t_c_per_ha)
-            if self.dead_organic_matter:
-                stats[("forest_deadwood_t_c", e)] = per_m2(pools.deadwood_t_c_per_ha)
-                stats[("forest_litter_t_c", e)] = per_m2(pools.litter_t_c_per_ha)
-            stats[("forest_biomass_t_dm", e)] = per_m2(pools.agb_t_dm_per_ha + pools.bgb_t_dm_per_ha)
-            stats[("forest_carbon_area_m2", e)] = ok
-            stats[(f"forest_carbon_area_{self.factor_set}_m2", e)] = ok
-            forest_c[e] = _or_zero(pools.total_t_c_per_ha)
-            density[e] = forest_c[e].copy()
+            needs = (comps.tree | comps.bamboo) & ~mangrove_px  # mangroves carry mangrove biomass only
+            total, pools = self._forest_carbon(inputs, e, ftype, ecozone, needs & forest_climate, precip)
+            if sd_role in self.roles:
+                inputs.continuous(sd_role, e)  # read so its values are checked like every input (uncertainty use)
+            estimated = needs & np.isfinite(total)
+            if pools is None:
+                stats[("forest_vegetation_t_c", e)] = per_m2(total)
+            else:
+                stats[("forest_agb_t_c", e)] = per_m2(pools.agb_t_c_per_ha)
+                stats[("forest_bgb_t_c", e)] = per_m2(pools.bgb_t_c_per_ha)
+                if self.dead_organic_matter:
+                    stats[("forest_deadwood_t_c", e)] = per_m2(pools.deadwood_t_c_per_ha)
+                    stats[("forest_litter_t_c", e)] = per_m2(pools.litter_t_c_per_ha)
+                stats[("forest_biomass_t_dm", e)] = per_m2(pools.agb_t_dm_per_ha + pools.bgb_t_dm_per_ha)
+                stats[(f"forest_carbon_area_{self.factor_set}_m2", e)] = estimated
+            stats[("forest_carbon_area_m2", e)] = estimated
+            stats[(f"forest_carbon_area_from_{source}_m2", e)] = estimated
+            stats[("forest_carbon_basis_area_m2", e)] = needs
+            # not forest → 0; forest without an estimate (missing climate or biomass) → NaN, so no difference is
+            # taken there and the pixel is nodata in the rasters
+            forest_c[e] = np.where(needs & ~estimated, np.nan, _or_zero(total))
+            density[e] = _or_zero(forest_c[e])
+            observed[e] = forest.mapped[e] & (climate_ok | estimated) & ~(needs & ~estimated)
             if has_landcover:
                 landcover = inputs.categorical("landcover", e)
                 assert landcover is not None
-                grass = np.isin(landcover, GRASSLAND_CLASSES) & (climate > 0)
+                grass_land = np.isin(landcover, GRASSLAND_CLASSES)  # land-cover area: needs no climate
+                grass = grass_land & climate_ok
                 biomass = grassland.grassland_biomass_carbon(climate, tables=tables, valid=grass)
                 management = inputs.categorical("grassland_management", e) if self._soc_change else None
                 if management is not None:
@@ -381,10 +516,12 @@ class CarbonStep(Step[CarbonProducts]):
                 soc = np.where(grass & np.isfinite(soc), soc, 0.0)
                 soc_by_epoch[e] = soc
                 grass_by_epoch[e] = grass
-                stats[("grassland_area_m2", e)] = grass
+                stats[("grassland_area_m2", e)] = grass_land
+                stats[("grassland_carbon_area_m2", e)] = grass
                 stats[("grassland_biomass_t_c", e)] = per_m2(biomass.total_t_c_per_ha)
                 stats[("grassland_soc_t_c", e)] = soc / 10_000.0
                 density[e] += _or_zero(biomass.total_t_c_per_ha) + soc
+            stats[("carbon_observed_area_m2", e)] = observed[e]
 
         first, last = epochs[0], epochs[-1]
         age = inputs.categorical("forest_age")  # Table 4.9 age class; secondary > 20 yr where no layer says otherwise
@@ -395,8 +532,13 @@ class CarbonStep(Step[CarbonProducts]):
         gain_t_c_per_ha_yr = gain.agb_t_c_per_ha_yr + gain.bgb_t_c_per_ha_yr
         stats[("forest_gain_ipcc_t_c_per_yr", last)] = per_m2(gain_t_c_per_ha_yr)
 
+        # one epoch: the sink is Table 4.9 growth by zone, so it needs climate whatever the biomass input
+        sink_observed = observed[first] & observed[last] & (climate_ok if len(epochs) == 1 else True)
+        stats[("carbon_sink_observed_area_m2", None)] = sink_observed
         if len(epochs) > 1:
-            forest_sink = stock_difference_sink(forest_c[first], forest_c[last], year0=first, year1=last).c_t_per_yr
+            forest_sink = _or_zero(
+                stock_difference_sink(forest_c[first], forest_c[last], year0=first, year1=last).c_t_per_yr
+            )
             stats[("forest_sink_t_c_per_yr", None)] = forest_sink / 10_000.0
             sink = forest_sink.copy()  # t C/ha/yr, positive = sink
         else:
@@ -449,12 +591,10 @@ class CarbonStep(Step[CarbonProducts]):
                 stats[("karst_sink_t_c_per_yr", None)] = flux_per_ha / 10_000.0
                 sink += flux_per_ha
 
-        land = inputs.categorical("landcover", last) if has_landcover else None
-        mapped = land >= 0 if land is not None else np.isfinite(temperature)
         rasters: dict[tuple[str, int | None], NDArray[np.float32]] = {}
         if "carbon_density" in self.rasters_wanted:
             for e in epochs:
-                rasters[("carbon_density", e)] = np.where(mapped, density[e], DENSITY_NODATA).astype(np.float32)
+                rasters[("carbon_density", e)] = np.where(observed[e], density[e], DENSITY_NODATA).astype(np.float32)
         if "carbon_sink" in self.rasters_wanted:
-            rasters[("carbon_sink", None)] = np.where(mapped, sink, DENSITY_NODATA).astype(np.float32)
+            rasters[("carbon_sink", None)] = np.where(sink_observed, sink, DENSITY_NODATA).astype(np.float32)
         return StepOutput(CarbonProducts(density, sink), stats=stats, rasters=rasters)

@@ -31,6 +31,10 @@ so a province can replace it); AGB = B / (1 + R) and BGB = B − AGB with one ro
    because sinkmap's forest-type map does not resolve species groups and 0.47 is the Table 4.3 default.
 5. CO₂e = C × 44/12.
 
+**From an above-ground biomass map** (:func:`forest_carbon_stocks_from_agb`; ESA CCI Biomass, GEDI, GFW AGB) the
+chain starts at step 2: BGB by the factor set's root ratio, dead organic matter only when asked, the factor set's
+carbon fraction. A carbon-density map (t C/ha of vegetation) needs no chain: the carbon step uses it directly.
+
 Bamboo (``forest_type`` 6) has no growing stock: it gets the ``bamboo_biomass`` default AGB and R (unverified
 developer estimates, see the table notes) and the same dead-wood/litter fractions.
 
@@ -83,6 +87,7 @@ __all__ = [
     "deadwood_litter_fractions",
     "forest_carbon_stocks",
     "forest_carbon_stocks_china",
+    "forest_carbon_stocks_from_agb",
     "root_shoot_ratio",
 ]
 
@@ -452,6 +457,110 @@ def forest_carbon_stocks_china(
         bgb_t_dm_per_ha=bgb,
         agb_t_c_per_ha=agb_c,
         bgb_t_c_per_ha=bgb_c,
+        deadwood_t_c_per_ha=deadwood,
+        litter_t_c_per_ha=litter,
+    )
+
+
+def forest_carbon_stocks_from_agb(
+    agb_t_dm_per_ha: ArrayLike,
+    forest_type: ArrayLike,
+    ecozone: ArrayLike,
+    *,
+    tables: FactorTables,
+    factor_set: str,
+    annual_precip_mm_per_yr: ArrayLike | None = None,
+    elevation_m: ArrayLike | None = None,
+    valid: ArrayLike | None = None,
+    dead_organic_matter: bool = False,
+) -> ForestCarbon:
+    """Forest carbon pools (t C/ha) per pixel from an above-ground biomass map: the chain starts at AGB.
+
+    BGB = AGB × the factor set's root-to-shoot ratio; dead wood and litter (only with ``dead_organic_matter``) =
+    AGB × the Tier-1 fractions; carbon = biomass × the factor set's carbon fraction:
+
+    * ``ipcc_tier1``: R from Table 4.4 by ecozone group, broadleaf/conifer and AGB class, held flat where the
+      table steps down (as :func:`forest_carbon_stocks` does), so BGB never falls as AGB rises; CF 0.47 for AGB,
+      BGB and dead wood, 0.37 for litter.
+    * ``china_tier2``: per forest group of the pixel's type and domain (``cn_forest_type_mix`` weights w_g),
+      BGB = Σ w_g R_g × AGB and carbon = Σ w_g CF_g (1 + R_g) × AGB (``cn_root_shoot``, ``cn_carbon_fraction``):
+      linear in AGB; the biomass–volume relation is not used.
+
+    Bamboo (type 6) takes the map's AGB, the ``bamboo_biomass`` root ratio and the default carbon fraction.
+
+    Args:
+        agb_t_dm_per_ha: above-ground live biomass, t d.m./ha (>= 0; NaN = nodata, which gives NaN pools).
+        forest_type: sinkmap forest type codes 1–6; other codes give NaN.
+        ecozone: FAO zone codes (0 = nodata).
+        tables: factor tables.
+        factor_set: a key of :data:`FACTOR_SETS`.
+        annual_precip_mm_per_yr: only with ``dead_organic_matter`` (the tropical dead-wood fractions need it).
+        elevation_m: only with ``dead_organic_matter``.
+        valid: optional boolean mask; False gives NaN.
+        dead_organic_matter: estimate dead wood and litter; ``False`` gives 0 for both where biomass is computed.
+
+    Raises:
+        ValueError: negative AGB, unknown ecozone codes or an unknown factor set.
+        FactorTableError: a factor needed by a present pixel is missing from ``tables``.
+    """
+    if factor_set not in FACTOR_SETS:
+        raise ValueError(f"factor_set {factor_set!r} is not one of {', '.join(FACTOR_SETS)}")
+    agb_in, ft, eco, ok = _prepare(agb_t_dm_per_ha, forest_type, ecozone, valid, volume_name="agb_t_dm_per_ha")
+    shape = agb_in.shape
+    computed = ok & np.isfinite(agb_in)
+    bamboo = computed & (ft == _BAMBOO)
+    agb = np.where(computed, agb_in, np.nan)
+    cf_default = tables.value("carbon_fraction", pool="wood", category="default")
+    if factor_set == "ipcc_tier1":
+        bgb = _bgb_tier1(agb, ft, eco, computed, tables)
+        agb_c, bgb_c = agb * cf_default, bgb * cf_default
+    else:
+        bgb = np.full(shape, np.nan)
+        agb_c = np.full(shape, np.nan)
+        bgb_c = np.full(shape, np.nan)
+        domain_names = ("tropical", "south", "north")
+        domain_of = _domain_index(eco, CHINA_TIER2_DOMAIN_BY_ECOZONE, domain_names)
+        mix = _china_mix(tables)
+        stand = computed & ~bamboo
+        for d, domain in enumerate(domain_names):
+            for code in (1, 2, 3, 4, 5):
+                m = stand & (domain_of == d) & (ft == code)
+                if not np.any(m):
+                    continue
+                parts = mix.get((code, domain))
+                if not parts:
+                    raise FactorTableError(
+                        f"factor table 'cn_forest_type_mix' has no rows for forest_type {code} in domain {domain!r}"
+                    )
+                r_w = sum(w * tables.value("cn_root_shoot", forest_group=g) for g, w in parts)
+                cf_w = sum(w * tables.value("cn_carbon_fraction", forest_group=g) for g, w in parts)
+                cfr_w = sum(
+                    w * tables.value("cn_carbon_fraction", forest_group=g) * tables.value("cn_root_shoot", forest_group=g)
+                    for g, w in parts
+                )
+                a = agb[m]
+                bgb[m], agb_c[m], bgb_c[m] = a * r_w, a * cf_w, a * cfr_w
+        if np.any(bamboo):
+            bgb[bamboo] = agb[bamboo] * tables.value("bamboo_biomass", quantity="root_shoot")
+            agb_c[bamboo] = agb[bamboo] * cf_default
+            bgb_c[bamboo] = bgb[bamboo] * cf_default
+    nan = ~computed
+    if dead_organic_matter:
+        precip = None if annual_precip_mm_per_yr is None else as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
+        elev = None if elevation_m is None else as_float(elevation_m, "elevation_m")
+        f_dw, f_lt = _deadwood_litter(eco, computed, precip, elev, tables)
+        cf_wood = np.where(agb > 0, agb_c / np.where(agb > 0, agb, 1.0), cf_default)
+        cf_litter = tables.value("carbon_fraction", pool="litter", category="default")
+        deadwood = np.where(nan, np.nan, agb * f_dw * cf_wood)
+        litter = np.where(nan, np.nan, agb * f_lt * cf_litter)
+    else:
+        deadwood = np.where(nan, np.nan, 0.0)
+        litter = deadwood.copy()
+    return ForestCarbon(
+        agb_t_dm_per_ha=agb,
+        bgb_t_dm_per_ha=np.where(nan, np.nan, bgb),
+        agb_t_c_per_ha=np.where(nan, np.nan, agb_c),
+        bgb_t_c_per_ha=np.where(nan, np.nan, bgb_c),
         deadwood_t_c_per_ha=deadwood,
         litter_t_c_per_ha=litter,
     )
