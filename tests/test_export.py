@@ -124,6 +124,7 @@ epochs: [{", ".join(map(str, epochs))}]
 chunk_size: 256
 scheduler: synchronous
 targets: targets.yaml
+nation: {{region_id: "100000", name_zh: 中国, name_en: China}}
 layers:
   landcover: {{paths: {paths("lc")}}}
   canopy_cover: {{paths: {paths("cc")}}}

@@ -8,7 +8,7 @@ See ``pipelines/china_sample.yaml`` for a complete example.
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,14 +95,18 @@ class CarbonSpec:
         """The forest factor set in effect: ``auto`` is China Tier 2 under a China forest definition."""
         if self.factor_set != "auto":
             return self.factor_set
-        return "china_tier2" if definition.name.startswith("China") else "ipcc_tier1"
+        china = definition.name.startswith("China") or definition.source.startswith(_CHANGED_FROM_CHINA)
+        return "china_tier2" if china else "ipcc_tier1"
 
 
 @dataclass(frozen=True)
 class NationSpec:
-    region_id: str = "100000"
-    name_zh: str = "中国"
-    name_en: str = "China"
+    """The roll-up row of the first level. Without ``nation:`` in the pipeline it is "All regions", not China:
+    the pipeline may cover any place (China's pipelines name it: ``{region_id: "100000", name_zh: 中国, …}``)."""
+
+    region_id: str = "all"
+    name_zh: str = "全部区域"
+    name_en: str = "All regions"
     from_level: str = "province"
 
 
@@ -389,6 +393,28 @@ def _has_defaults(cls: type) -> bool:
     return True
 
 
+_CHANGED_FROM_CHINA = "changes from China's national definition"
+
+
+def _label_changes(definition: ForestDefinition, given: dict[str, Any], path: Path) -> ForestDefinition:
+    """A definition the pipeline changed is not China's: name it as the user's and cite the changes, unless the
+    pipeline names it and its source itself."""
+    if "name" in given or "source" in given:
+        return definition
+    changed = [
+        f"{f.name} {getattr(definition, f.name)!r} (China's: {getattr(CHINA, f.name)!r})"
+        for f in fields(ForestDefinition)
+        if f.name not in ("name", "source") and getattr(definition, f.name) != getattr(CHINA, f.name)
+    ]
+    if not changed:
+        return definition
+    return replace(
+        definition,
+        name="User forest definition",
+        source=f"{_CHANGED_FROM_CHINA} in {path.name}: {'; '.join(changed)}; other rules as China's ({CHINA.source})",
+    )
+
+
 def load_pipeline(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline file.
 
@@ -500,6 +526,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     forest_definition = CHINA
     if "forest_definition" in data:
         forest_definition = _from_mapping(ForestDefinition, data["forest_definition"], f"{where}: forest_definition")
+        forest_definition = _label_changes(forest_definition, data["forest_definition"], path)
     if forest_definition.coverage_basis == "official_land_area":
         without = [spec.level for spec in regions if not spec.land_area_field]
         if without:
