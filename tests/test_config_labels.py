@@ -47,3 +47,15 @@ def test_nation_defaults_to_all_regions_not_china(tmp_path: Path) -> None:
     config = _load(tmp_path, drop=("nation",))
     nation = config.nation  # type: ignore[attr-defined]
     assert (nation.region_id, nation.name_zh, nation.name_en) == ("all", "全部区域", "All regions")
+
+
+def test_run_summary_names_the_factor_set_and_what_is_not_estimated(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from sinkmap.cli import main
+
+    world = World(tmp_path)
+    world.write()
+    assert main(["run", str(world.yaml)]) == 0
+    out = capsys.readouterr().out
+    assert "forest factor set China Tier 2" in out
+    assert "grassland sink not estimated: no grassland management/degradation layer" in out
+    assert "t CO2/yr" in out and "CO2e" not in out.split("carbon (")[1].split("\n\n")[0]

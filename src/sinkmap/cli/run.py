@@ -99,7 +99,9 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
         click.echo("")
     if "nation" in tables and "total_sink_t_c_per_yr" in tables["nation"]:
         row = tables["nation"].iloc[0]
-        click.echo(f"carbon ({row['name_en']}; sinks positive):")
+        factor_set = row.get("forest_factor_set")
+        named = f"; forest factor set {factor_set}" if isinstance(factor_set, str) and factor_set else ""
+        click.echo(f"carbon ({row['name_en']}; sinks positive{named}):")
         stocks = [row.get(f"forest_carbon_t_c_{e}") for e in (first, last)]
         d, _, short = _scale([v for v in stocks if v is not None])
         short = _TONNES[short]
@@ -114,8 +116,20 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
         for part in parts:
             click.echo(
                 f"  {part:<9} sink {row[f'{part}_sink_t_c_per_yr'] / d:10.2f} {short}t C/yr "
-                f"{row[f'{part}_sink_t_co2e_per_yr'] / d:10.2f} {short}t CO2e/yr"
+                f"{row[f'{part}_sink_t_co2e_per_yr'] / d:10.2f} {short}t CO2/yr"
             )
+        for part in ("grassland", "wetland"):
+            status = row.get(f"{part}_sink_status")
+            if f"{part}_sink_t_c_per_yr" not in row and isinstance(status, str) and status:
+                click.echo(f"  {part:<9} sink {status}")
+        if "karst_potential_sink_t_c_per_yr" in row and not pd.isna(row["karst_potential_sink_t_c_per_yr"]):
+            click.echo(
+                f"  karst potential sink {row['karst_potential_sink_t_c_per_yr'] / d:.2f} {short}t C/yr "
+                "(maximum potential dissolution, an upper bound, outside the total)"
+            )
+        series_break = row.get("series_break")
+        if isinstance(series_break, str) and series_break and not series_break.startswith("no"):
+            click.echo(f"  series break: {series_break}")
         click.echo("")
     _print_observed_shares(tables, last, max_rows)
     masked = {layer: c for layer, c in result.manifest.get("input_checks", {}).items() if c["invalid_pixels"]}
