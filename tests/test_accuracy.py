@@ -3,6 +3,8 @@ coverage of its 95 % intervals over many simulated samples from a known truth.""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,10 @@ from sinkmap.kernels.accuracy import (
     StratifiedSample,
     forest_change_class,
     stratified_area_estimate,
+)
+from test_pipeline import (
+    ALBERS,
+    projected_case,  # noqa: F401  (the tiny 4 × 4 pipeline case, as a fixture)
 )
 
 
@@ -115,3 +121,91 @@ def test_95_percent_intervals_cover_the_truth_about_95_percent_of_the_time() -> 
     coverage = covered / reps
     # binomial SD of a 0.95 share over 2000 samples: 0.005; allow about four of them
     assert np.all((coverage > 0.925) & (coverage < 0.975)), coverage
+
+
+# ----------------------------------------------------------------------------- the pipeline's accuracy section
+def _reference_csv(path, rows):  # type: ignore[no-untyped-def]
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs(ALBERS, "EPSG:4326", always_xy=True)
+    lines = ["point_id,lon,lat,map_2020,ref_2020,ref_2025"]
+    for i, (r, c, m, ref0, ref1) in enumerate(rows):
+        lon, lat = to_lonlat.transform(100 * c + 50, 3_000_400 - 100 * r - 50)
+        lines.append(f"{i + 1},{lon:.9f},{lat:.9f},{m},{ref0},{ref1}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_pipeline_writes_accuracy_adjusted_areas(projected_case) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The tiny 4 × 4 case of test_pipeline (1 ha pixels; region A = all 15 mapped ha, B = west, C = east), with
+    two reference points on each mapped 2020 class; one of the two grassland points (pixel (0,3), mapped forest in
+    2025) is truly grassland then forest, the other truly cropland at both epochs."""
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from sinkmap.apps.pipeline import run_pipeline
+    from sinkmap.config import load_pipeline
+
+    folder = projected_case.parent
+    # (row, col, map 2020, ref 2020, ref 2025)
+    points = [
+        (0, 0, 2, 2, 2), (0, 1, 2, 2, 2), (1, 1, 3, 3, 3), (2, 1, 3, 3, 3), (0, 3, 4, 4, 2), (0, 3, 4, 1, 1),
+        (1, 3, 1, 1, 1), (2, 3, 1, 1, 1), (2, 0, 5, 5, 5), (2, 0, 5, 5, 5), (3, 1, 8, 8, 8), (3, 1, 8, 8, 8),
+        (3, 2, 9, 9, 9), (3, 2, 9, 9, 9),
+    ]  # fmt: skip
+    _reference_csv(folder / "reference.csv", points)
+    doc = yaml.safe_load(projected_case.read_text(encoding="utf-8"))
+    doc["accuracy"] = {"reference_sample": "reference.csv", "strata_epoch": 2020}
+    projected_case.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    result = run_pipeline(load_pipeline(projected_case))
+    table = pd.read_csv(result.output_dir / "accuracy.csv", dtype={"region_id": str})
+    a = table[(table["level"] == "province") & (table["region_id"] == "A")].set_index(["assessment", "class"])
+    lc = a.loc["land cover 2020"]
+    # class 4 (3 ha mapped): half its points are class 1 → 1.5 ha; class 1: 3 + 1.5 ha; SE of both: W_4 = 0.2,
+    # p = 0.5, n = 2 → SE(p) = sqrt(0.04 · 0.25 / 1) = 0.1 of 15 ha = 1.5 ha
+    assert lc.loc[4, "adjusted_area_km2"] == pytest.approx(0.015)
+    assert lc.loc[1, "adjusted_area_km2"] == pytest.approx(0.045)
+    assert lc.loc[1, "se_km2"] == pytest.approx(0.015)
+    assert lc.loc[1, "ci95_high_km2"] == pytest.approx(0.045 + Z95 * 0.015)
+    assert lc.loc[2, "adjusted_area_km2"] == pytest.approx(0.03) and lc.loc[2, "se_km2"] == 0.0
+    assert lc.loc[4, "mapped_area_km2"] == pytest.approx(0.03)
+    assert lc.loc[4, "users_accuracy"] == pytest.approx(0.5)
+    assert lc.loc[2, "overall_accuracy"] == pytest.approx(1 - 0.2 * 0.5)
+    change = a.loc["forest change 2020–2025"]
+    assert change.loc[2, "class_name"] == "forest_gain"
+    assert change.loc[2, "adjusted_area_km2"] == pytest.approx(0.015)  # half of the grassland stratum
+    assert change.loc[4, "adjusted_area_km2"] == pytest.approx(0.03)
+    assert change.loc[1, "adjusted_area_km2"] == pytest.approx(0.105)
+    assert change.loc[2, "mapped_area_km2"] == pytest.approx(0.01)  # the one mapped afforested pixel
+    # B and C do not hold two points of every class they map; the reason names the classes
+    for rid, missing in (("B", "grassland (0)"), ("C", "shrub (0)")):
+        status = table[(table["level"] == "province") & (table["region_id"] == rid)]["status"]
+        assert status.str.startswith("not supported").all() and status.str.contains(missing, regex=False).all()
+    manifest = json.loads((result.output_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["accuracy"]["levels"]["province"] == {"regions": 3, "estimated": 1}
+    assert manifest["accuracy"]["points"] == 14
+    assert "accuracy.csv" in manifest["outputs"]
+    # mapped class areas are published columns
+    t = result.tables["province"].set_index("region_id")
+    assert t.loc["A", "landcover_grassland_area_km2_2020"] == pytest.approx(0.03)
+
+
+def test_accuracy_section_is_checked_when_loaded(projected_case) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    import yaml
+
+    from sinkmap.config import load_pipeline
+    from sinkmap.errors import ConfigError, InputNotFoundError
+
+    folder = projected_case.parent
+    (folder / "bad.csv").write_text("point_id,lon,lat,map_2020\n1,110,30,2\n", encoding="utf-8")
+    doc = yaml.safe_load(projected_case.read_text(encoding="utf-8"))
+    for section, error, words in (
+        ({"reference_sample": "bad.csv", "strata_epoch": 2020}, ConfigError, "no reference column"),
+        ({"reference_sample": "bad.csv", "strata_epoch": 2019}, ConfigError, "strata_epoch: 2019"),
+        ({"reference_sample": "none.csv", "strata_epoch": 2020}, InputNotFoundError, "none.csv does not exist"),
+        ({"reference_sample": "bad.csv"}, ConfigError, "missing required key(s) 'strata_epoch'"),
+    ):
+        projected_case.write_text(yaml.safe_dump({**doc, "accuracy": section}), encoding="utf-8")
+        with pytest.raises(error, match=re.escape(words)):
+            load_pipeline(projected_case)

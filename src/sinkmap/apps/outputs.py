@@ -233,6 +233,16 @@ def write_run(
     combined.insert(1, "target_set", None if targets is None else targets.id)
     combined.to_csv(run_dir / "regions.csv", index=False, encoding="utf-8-sig")
     outputs["regions.csv"] = "all levels' region tables in one CSV (UTF-8 with BOM for spreadsheet programs)"
+    accuracy = None
+    if config.accuracy is not None:
+        from sinkmap.apps.accuracy import accuracy_table
+
+        adjusted, accuracy = accuracy_table(config.accuracy, levels, tables, transitions, config.epochs, config.nation)
+        adjusted.to_csv(run_dir / "accuracy.csv", index=False, encoding="utf-8-sig")
+        outputs["accuracy.csv"] = (
+            "accuracy-adjusted class areas (km²) with 95 % intervals per region from the reference sample "
+            "(Olofsson et al. 2014), or the reason a region is not estimated"
+        )
     for key, path in raster_files.items():
         outputs[str(path.relative_to(run_dir))] = f"per-pixel {key} (Cloud-Optimized GeoTIFF)"
 
@@ -275,6 +285,7 @@ def write_run(
         "checks": checks,
         "factor_tables": [] if plan.factor_tables is None else plan.factor_tables.describe(),
         "carbon_methods": [] if plan.factor_tables is None else list(CARBON_NOTES),
+        **({} if accuracy is None else {"accuracy": accuracy}),
         "outputs": outputs,
         "versions": _versions(),
     }

@@ -26,6 +26,7 @@ from sinkmap.steps.carbon import PET, PET_METHOD, CarbonStep
 from sinkmap.steps.forest import ForestStep
 from sinkmap.steps.invest import InvestStep
 from sinkmap.steps.landcover import TransitionStep
+from sinkmap.steps.strata import ClassAreaStep
 
 __all__ = ["PipelinePlan", "plan_layers", "plan_pipeline"]
 
@@ -119,6 +120,8 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
         log.info("carbon step off: it needs mean_temperature and annual_precip layers")
     if "landcover" in roles and len(config.epochs) > 1:
         steps.append(TransitionStep(config.epochs[0], config.epochs[-1]))
+    if config.accuracy is not None:  # strata weights of the reference sample: mapped area of each class
+        steps.append(ClassAreaStep(config.epochs))
     if config.carbon.invest_pools is not None:
         table = read_invest_carbon_table(config.carbon.invest_pools)
         steps.append(InvestStep(table, tuple((e, ("landcover", e)) for e in config.epochs)))

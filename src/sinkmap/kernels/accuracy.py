@@ -100,7 +100,8 @@ class AreaEstimate:
         mapped_area: the mapped area of each class, where the class is also a stratum (else NaN).
         area: accuracy-adjusted area ``Â_k``.
         se: standard error of ``Â_k``.
-        n_points: sample points per class as stratum (points whose stratum is the class).
+        n_points: sample points in the class's stratum when the strata are the classes; otherwise points whose
+            reference class is the class.
         overall_accuracy, overall_accuracy_se: NaN when strata are not the classes.
     """
 
@@ -195,7 +196,10 @@ def stratified_area_estimate(
 
     nan = np.full(cls.size, np.nan)
     mapped = np.array([areas[int(k)] if strata_are_classes and int(k) in areas else np.nan for k in cls])
-    n_points = np.array([int(n_h[np.searchsorted(strata, k)]) if k in strata else 0 for k in cls], dtype=np.int64)
+    if strata_are_classes:
+        n_points = np.array([int(n_h[np.searchsorted(strata, k)]) if k in strata else 0 for k in cls], dtype=np.int64)
+    else:
+        n_points = n_hk.sum(axis=0).astype(np.int64)
     ua, ua_se, pa = nan.copy(), nan.copy(), nan.copy()
     oa = oa_se = float("nan")
     if strata_are_classes:
