@@ -19,7 +19,7 @@ from sinkmap.engine.roles import ROLES
 from sinkmap.errors import ConfigError, InputNotFoundError
 from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
 
-__all__ = ["LAYER_ROLES", "AccuracySpec", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
+__all__ = ["LAYER_ROLES", "AccuracySpec", "LayerSpec", "NationSpec", "PipelineConfig", "UncertaintySpec", "load_pipeline"]
 
 #: Layer roles a pipeline may name, with their units (from the registry in :mod:`sinkmap.engine.roles`).
 LAYER_ROLES: dict[str, str] = {name: f"{role.description}, {role.unit}" for name, role in ROLES.items()}
@@ -73,6 +73,15 @@ class AccuracySpec:
 
 
 @dataclass(frozen=True)
+class UncertaintySpec:
+    """Monte Carlo intervals of the forest carbon columns (:mod:`sinkmap.apps.uncertainty`): ``draws`` iterations,
+    ``seed`` for the factor draws (the same seed gives the same intervals)."""
+
+    draws: int = 10_000
+    seed: int = 20261130
+
+
+@dataclass(frozen=True)
 class NationSpec:
     region_id: str = "100000"
     name_zh: str = "中国"
@@ -101,6 +110,7 @@ class PipelineConfig:
     raster_outputs: tuple[str, ...] = RASTER_OUTPUTS
     carbon: CarbonSpec = field(default_factory=CarbonSpec)
     accuracy: AccuracySpec | None = None
+    uncertainty: UncertaintySpec | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -233,6 +243,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     allowed = {
         "name", "description", "output_dir", "epochs", "grid", "chunk_size", "scheduler", "workers", "layers",
         "regions", "nation", "forest_definition", "targets", "outputs", "carbon", "accuracy",
+        "uncertainty",
     }
     _check_keys(data, allowed, where, required={"name", "output_dir", "epochs", "layers", "regions"})
     base = path.resolve().parent
@@ -375,6 +386,18 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         load_targets(targets, base_dir=base)  # fail now, not after the computation
 
     accuracy = None if data.get("accuracy") is None else _accuracy(data["accuracy"], base, f"{where}: accuracy", layers, epochs)
+    uncertainty = None
+    if data.get("uncertainty") not in (None, False):
+        raw_u = {} if data["uncertainty"] is True else data["uncertainty"]
+        if not isinstance(raw_u, dict):
+            raise ConfigError(f"{where}: uncertainty: expected a mapping with draws and seed, or true")
+        _check_keys(raw_u, {"draws", "seed"}, f"{where}: uncertainty")
+        draws, seed = raw_u.get("draws", 10_000), raw_u.get("seed", UncertaintySpec.seed)
+        if not isinstance(draws, int) or isinstance(draws, bool) or draws < 100:
+            raise ConfigError(f"{where}: uncertainty.draws: expected a whole number ≥ 100, got {draws!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"{where}: uncertainty.seed: expected a whole number ≥ 0, got {seed!r}")
+        uncertainty = UncertaintySpec(draws=draws, seed=seed)
 
     return PipelineConfig(
         name=str(data["name"]),
@@ -394,6 +417,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raster_outputs=raster_outputs,
         carbon=carbon,
         accuracy=accuracy,
+        uncertainty=uncertainty,
         raw=data,
     )
 

@@ -18,6 +18,7 @@ from sinkmap._version import __version__
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, write_geojson
 from sinkmap.apps.plan import PipelinePlan
 from sinkmap.apps.quantities import REGION_AREA, Quantity, column_metadata, derive
+from sinkmap.apps.uncertainty import ForestUncertainty
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
@@ -28,7 +29,7 @@ from sinkmap.steps.carbon import CARBON_NOTES
 from sinkmap.steps.landcover import N_LANDCOVER_CODES, TRANSITIONS
 from sinkmap.targets import TargetSet
 
-__all__ = ["SIGN_CONVENTION", "region_tables", "write_run"]
+__all__ = ["SIGN_CONVENTION", "crosstabs_by_level", "region_tables", "write_run"]
 
 SIGN_CONVENTION = (
     "Carbon sinks (removals from the atmosphere) are positive; emissions are negative. Stocks are positive."
@@ -84,6 +85,17 @@ def _raw_by_level(
             **out,
         }
     return out
+
+
+def crosstabs_by_level(
+    levels: list[RegionLevel],
+    zone_keys: tuple[tuple[str, int], ...],
+    crosstabs: dict[str, NDArray[np.float64]],
+    nation: NationSpec | None,
+) -> dict[str, dict[str, NDArray[np.float64]]]:
+    """The job's cross-tabulations split by level (``nation`` first, summed from ``nation.from_level``)."""
+    empty = np.zeros((len(zone_keys), 0))
+    return {name: tabs for name, (_, _, tabs) in _raw_by_level(levels, zone_keys, [], empty, crosstabs, nation).items()}
 
 
 def transition_table(
@@ -192,9 +204,17 @@ def write_run(
     targets: TargetSet | None,
     profile: dict[str, float],
     final_dir: Path,
+    uncertainty: ForestUncertainty | None = None,
 ) -> dict[str, Any]:
-    """Write the GeoJSON per level, the CSVs and the manifest into ``run_dir``; return the manifest."""
+    """Write the GeoJSON per level, the CSVs and the manifest into ``run_dir``; return the manifest.
+
+    With ``uncertainty`` (:func:`sinkmap.apps.uncertainty.run_uncertainty`), each level's table gains the 95 %
+    interval columns of the forest carbon columns, and ``uncertainty_contributors.csv`` the top five factors."""
     config = plan.config
+    if uncertainty is not None:
+        tables = {
+            name: pd.concat([table, uncertainty.wide(name).set_axis(table.index)], axis=1) for name, table in tables.items()
+        }
     levels = plan.levels
     definition = config.forest_definition.describe()
     members = {
@@ -243,6 +263,11 @@ def write_run(
             "accuracy-adjusted class areas (km²) with 95 % intervals per region from the reference sample "
             "(Olofsson et al. 2014), or the reason a region is not estimated"
         )
+    if uncertainty is not None:
+        uncertainty.contributors.to_csv(run_dir / "uncertainty_contributors.csv", index=False, encoding="utf-8-sig")
+        outputs["uncertainty_contributors.csv"] = (
+            "per region and forest carbon column, the five factors with the largest shares of the Monte Carlo variance"
+        )
     for key, path in raster_files.items():
         outputs[str(path.relative_to(run_dir))] = f"per-pixel {key} (Cloud-Optimized GeoTIFF)"
 
@@ -286,6 +311,7 @@ def write_run(
         "factor_tables": [] if plan.factor_tables is None else plan.factor_tables.describe(),
         "carbon_methods": [] if plan.factor_tables is None else list(CARBON_NOTES),
         **({} if accuracy is None else {"accuracy": accuracy}),
+        **({} if uncertainty is None else {"uncertainty": uncertainty.manifest}),
         "outputs": outputs,
         "versions": _versions(),
     }

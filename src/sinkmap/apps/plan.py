@@ -26,7 +26,7 @@ from sinkmap.steps.carbon import PET, PET_METHOD, CarbonStep
 from sinkmap.steps.forest import ForestStep
 from sinkmap.steps.invest import InvestStep
 from sinkmap.steps.landcover import TransitionStep
-from sinkmap.steps.strata import ClassAreaStep
+from sinkmap.steps.strata import ClassAreaStep, ForestStrataStep
 
 __all__ = ["PipelinePlan", "plan_layers", "plan_pipeline"]
 
@@ -116,6 +116,8 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
         steps.append(
             CarbonStep(tables, config.epochs, roles, config.carbon.karst_include_buried, config.raster_outputs)
         )
+        if config.uncertainty is not None:  # forest strata table for the Monte Carlo intervals
+            steps.append(ForestStrataStep(config.epochs))
     elif config.carbon.enabled:
         log.info("carbon step off: it needs mean_temperature and annual_precip layers")
     if "landcover" in roles and len(config.epochs) > 1:

@@ -390,18 +390,34 @@ def monte_carlo(
     q = np.empty((n_draws, model.n_outputs))
     for start in range(0, n_draws, batch):
         q[start : start + batch] = model.evaluate(x[start : start + batch])
-    low, high = np.quantile(q, [0.025, 0.975], axis=0)
-    # variance shares: squared correlation of each factor's draws with each output
+    low, high = _quantiles(q, (0.025, 0.975))
+    # variance shares: squared correlation of each factor's draws with each output, Σ (x − x̄)(q − q̄) = Σ (x − x̄) q
     xc = x - x.mean(axis=0)
-    qc = q - q.mean(axis=0)
-    xs, qs = np.sqrt((xc**2).sum(axis=0)), np.sqrt((qc**2).sum(axis=0))
+    xs = np.sqrt(np.einsum("ij,ij->j", xc, xc))
+    qs = np.sqrt(q.var(axis=0) * n_draws)
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = (xc.T @ qc) / np.where(xs > 0, xs, np.inf)[:, None] / np.where(qs > 0, qs, np.inf)[None, :]
+        corr = (xc.T @ q) / np.where(xs > 0, xs, np.inf)[:, None] / np.where(qs > 0, qs, np.inf)[None, :]
     r2 = corr**2
     total = r2.sum(axis=0)
     shares = np.where(total > 0, r2 / np.where(total > 0, total, 1.0), 0.0)
     central = model.evaluate(_centrals(model, pdfs)[None, :])[0]
     return MonteCarloResult(central, q.mean(axis=0), low, high, shares, n_draws, seed)
+
+
+def _quantiles(q: FloatArray, probs: tuple[float, ...]) -> tuple[FloatArray, ...]:
+    """Quantiles along axis 0 by linear interpolation between order statistics (numpy's default method), from one
+    partial sort for all of them."""
+    n = q.shape[0]
+    positions = [p * (n - 1) for p in probs]
+    kth = sorted({k for pos in positions for k in (math.floor(pos), min(math.floor(pos) + 1, n - 1))})
+    part = np.partition(q, kth, axis=0)
+    out = []
+    for pos in positions:
+        lo = math.floor(pos)
+        frac = pos - lo
+        hi = min(lo + 1, n - 1)
+        out.append(part[lo] + (part[hi] - part[lo]) * frac)
+    return tuple(out)
 
 
 def top_contributors(shares: FloatArray, factors: Sequence[str], output: int, n: int = 5) -> list[tuple[str, float]]:

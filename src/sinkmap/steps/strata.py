@@ -3,7 +3,8 @@
 * :class:`ClassAreaStep`: true area per region of each land-cover class at each epoch (the strata weights of a
   reference sample stratified by the map's classes, :mod:`sinkmap.kernels.accuracy`).
 * :class:`ForestStrataStep`: the forest carbon chain's strata — per epoch, the true area of each cell of
-  (FAO ecological zone × dead-wood precipitation class × forest type × growing-stock bin) — as one cross-tabulation,
+  (FAO ecological zone, with the dead-wood precipitation class in tropical and subtropical zones × forest type ×
+  growing-stock bin, :data:`VOLUME_EDGES_M3_PER_HA`) — as one cross-tabulation,
   so that factor draws are applied to a table of a few thousand cells per region instead of to pixels
   (:mod:`sinkmap.apps.uncertainty`).
 """
@@ -11,28 +12,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from sinkmap.engine.roles import CLCD_LEGEND
-from sinkmap.engine.step import CrosstabSpec, Earlier, StatKey, StatSpec, Step, StepOutput, WindowInputs
+from sinkmap.engine.step import (
+    CrosstabSpec,
+    Earlier,
+    StatKey,
+    StatSpec,
+    Step,
+    StepOutput,
+    WindowInputs,
+)
 from sinkmap.kernels.carbon import zones
 from sinkmap.steps.carbon import MIXED_FOREST, PET
 from sinkmap.steps.forest import ForestStep
 
 __all__ = [
     "CLASS_AREA_NAMES",
-    "N_ECOZONES",
     "N_FOREST_TYPES",
-    "N_PRECIP_CLASSES",
     "N_VOLUME_BINS",
-    "VOLUME_BIN_M3_PER_HA",
+    "N_ZONES",
+    "VOLUME_EDGES_M3_PER_HA",
     "ClassAreaStep",
     "ForestStrataStep",
+    "bin_middle_m3_per_ha",
     "class_area_stat",
     "decode_stratum",
     "forest_strata_name",
+    "volume_bin",
+    "zone_cell",
 ]
 
 CLASS_AREA_NAMES = {code: name.replace("/", "_") for code, name in CLCD_LEGEND.items()}
@@ -69,29 +81,56 @@ class ClassAreaStep(Step[None]):
 
 
 # ---------------------------------------------------------------------------------------------- forest strata
-N_ECOZONES = 14
-"""FAO ecological zone codes 0–13 (0 = none)."""
-N_PRECIP_CLASSES = 4
-"""Annual precipitation classes of the tropical dead-wood/litter rows: 0 unknown, 1 < 1000, 2 1000–1600, 3 > 1600 mm."""
 PRECIP_EDGES_MM = (1000.0, 1600.0)
-N_FOREST_TYPES = 7
-"""Forest type codes 0–6 (0 unused; 6 bamboo)."""
-VOLUME_BIN_M3_PER_HA = 10.0
-N_VOLUME_BINS = 101
-"""Growing-stock bins ``(10 (j − 1), 10 j]`` m³/ha for j = 1 … 99, bin 0 for exactly 0 and bin 100 for > 990."""
+"""Upper-inclusive annual precipitation classes of the tropical dead-wood/litter rows: ≤ 1000, ≤ 1600, > 1600 mm."""
+N_ZONES = 28
+"""Zone cells: 0 none; FAO zones 1–7 (tropical and subtropical: dead wood depends on precipitation) × the three
+precipitation classes → 1–21; FAO zones 8–13 → 22–27."""
+N_FOREST_TYPES = 6
+"""Forest types 1–6 (6 bamboo) → 0–5."""
+VOLUME_EDGES_M3_PER_HA = np.concatenate(
+    [np.arange(0.0, 200.0, 10.0), np.arange(200.0, 600.0, 20.0), np.arange(600.0, 1001.0, 50.0)]
+)
+"""Growing-stock bin edges: every 10 m³/ha to 200 (every BCEF class edge of the tables is a multiple of 10 below
+200), every 20 to 600, every 50 to 1000."""
+N_VOLUME_BINS = VOLUME_EDGES_M3_PER_HA.size + 1
+"""Bin 0 holds exactly 0; bin j (1 … n − 1) holds ``(edge[j − 1], edge[j]]``; the last bin holds > 1000 m³/ha."""
+
+
+def volume_bin(gsv_m3_per_ha: NDArray[np.floating[Any]]) -> NDArray[np.int64]:
+    """Growing-stock bin of each value (≥ 0)."""
+    return np.searchsorted(VOLUME_EDGES_M3_PER_HA, gsv_m3_per_ha, side="left").astype(np.int64)
+
+
+def bin_middle_m3_per_ha(vbin: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Growing stock at the middle of each bin (the open last bin at 1025 m³/ha)."""
+    edges = np.append(VOLUME_EDGES_M3_PER_HA, VOLUME_EDGES_M3_PER_HA[-1] + 50.0)
+    upper = edges[np.minimum(vbin, edges.size - 1)]
+    lower = edges[np.maximum(vbin - 1, 0)]
+    return np.where(vbin == 0, 0.0, (lower + upper) / 2)
+
+
+def zone_cell(ecozone: NDArray[np.int64], precip_class: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The zone cell of FAO zone codes and precipitation classes (1–3; 0 unknown)."""
+    tropical = (ecozone >= 1) & (ecozone <= 7) & (precip_class >= 1)
+    out = np.where(tropical, 1 + (ecozone - 1) * 3 + (precip_class - 1), 0)
+    return np.where(ecozone >= 8, 22 + (ecozone - 8), out)
 
 
 def forest_strata_name(epoch: int) -> str:
+    """The cross-tabulation of the forest strata at ``epoch``."""
     return f"forest_strata_{epoch}"
 
 
 def decode_stratum(code: NDArray[np.integer]) -> tuple[NDArray[np.int64], ...]:
-    """(ecozone, precipitation class, forest type, volume bin) of stratum codes."""
+    """(FAO zone, precipitation class (0 where it does not matter), forest type 1–6, volume bin) of stratum codes."""
     c = np.asarray(code, dtype=np.int64)
     c, vbin = np.divmod(c, N_VOLUME_BINS)
-    c, ftype = np.divmod(c, N_FOREST_TYPES)
-    eco, pclass = np.divmod(c, N_PRECIP_CLASSES)
-    return eco, pclass, ftype, vbin
+    zone, ftype = np.divmod(c, N_FOREST_TYPES)
+    tropical = (zone >= 1) & (zone <= 21)
+    eco = np.where(tropical, 1 + (zone - 1) // 3, np.where(zone >= 22, 8 + zone - 22, 0))
+    pclass = np.where(tropical, 1 + (zone - 1) % 3, 0)
+    return eco, pclass, ftype + 1, vbin
 
 
 @dataclass(frozen=True)
@@ -100,7 +139,7 @@ class ForestStrataStep(Step[None]):
 
     The cells are those of the carbon step's forest chain: tree stands and bamboo with an ecological zone, forest
     type as the carbon step reads it (missing or unknown types count as mixed forest, bamboo as 6), growing stock
-    ≥ 0 in bins of :data:`VOLUME_BIN_M3_PER_HA`. Stock volume per cell is taken at the bin's middle
+    ≥ 0 in the bins of :data:`VOLUME_EDGES_M3_PER_HA`. Stock volume per cell is taken at the bin's middle
     (:mod:`sinkmap.apps.uncertainty` states the approximation and scales it to the exact regional sums).
     """
 
@@ -109,7 +148,7 @@ class ForestStrataStep(Step[None]):
 
     @property
     def n_codes(self) -> int:
-        return N_ECOZONES * N_PRECIP_CLASSES * N_FOREST_TYPES * N_VOLUME_BINS
+        return N_ZONES * N_FOREST_TYPES * N_VOLUME_BINS
 
     def stats(self) -> tuple[StatSpec, ...]:
         return ()
@@ -119,7 +158,7 @@ class ForestStrataStep(Step[None]):
             CrosstabSpec(
                 forest_strata_name(e),
                 self.n_codes,
-                f"forest area {e} by ecological zone × precipitation class × forest type × growing-stock bin",
+                f"forest area {e} by ecological zone (× precipitation class) × forest type × growing-stock bin",
             )
             for e in self.epochs
         )
@@ -134,7 +173,7 @@ class ForestStrataStep(Step[None]):
         pet = zones.thornthwaite_pet_mm_per_yr(temperature, lat) if coarse_pet is None else coarse_pet
         ecozone = zones.fao_ecological_zone(temperature, precip, lat, pet_mm_per_yr=pet).astype(np.int64)
         pclass = np.where(np.isfinite(precip), 1 + np.searchsorted(PRECIP_EDGES_MM, precip, side="left"), 0)
-        base = (ecozone * N_PRECIP_CLASSES + pclass) * N_FOREST_TYPES
+        base = zone_cell(ecozone, pclass) * N_FOREST_TYPES
         codes = {}
         for e in self.epochs:
             comps = forest.components[e]
@@ -144,8 +183,7 @@ class ForestStrataStep(Step[None]):
             ftype = np.where(comps.bamboo, 6, np.where((ftype >= 1) & (ftype <= 6), ftype, MIXED_FOREST))
             gsv = inputs.continuous("growing_stock", e)
             gsv = np.zeros(inputs.shape, np.float64) if gsv is None else np.where(np.isfinite(gsv), np.maximum(gsv, 0), 0.0)
-            vbin = np.minimum(np.ceil(gsv / VOLUME_BIN_M3_PER_HA), N_VOLUME_BINS - 1).astype(np.int64)
-            vbin = np.where(comps.bamboo, 0, vbin)
-            code = (base + ftype) * N_VOLUME_BINS + vbin
+            vbin = np.where(comps.bamboo, 0, volume_bin(gsv))
+            code = (base + ftype - 1) * N_VOLUME_BINS + vbin
             codes[forest_strata_name(e)] = np.where(stands, code, -1)
         return StepOutput(None, crosstabs=codes)
