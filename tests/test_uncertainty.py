@@ -153,3 +153,11 @@ def test_model_gradient_handles_a_factor_twice_in_a_term() -> None:
     assert model.gradient(np.array([3.0]))[0, 0] == pytest.approx(6.0)
     with pytest.raises(KeyError, match="no pdf"):
         error_propagation(model, {})
+
+
+def test_fixed_factors_take_no_share_of_the_variance_of_large_outputs() -> None:
+    # outputs of 1e10 with a fixed factor beside a drawn one: the fixed one's share is 0, not rounding noise
+    model = MultilinearModel.build({("k", "x"): [1e10, 3e10]}, 2)
+    result = monte_carlo(model, {"k": Pdf.fixed(0.47), "x": Pdf.normal(1.0, 0.1)}, n_draws=10_000, seed=2)
+    np.testing.assert_allclose(result.shares[model.factors.index("x")], 1.0)
+    np.testing.assert_array_equal(result.shares[model.factors.index("k")], 0.0)

@@ -392,11 +392,13 @@ def monte_carlo(
         q[start : start + batch] = model.evaluate(x[start : start + batch])
     low, high = _quantiles(q, (0.025, 0.975))
     # variance shares: squared correlation of each factor's draws with each output, Σ (x − x̄)(q − q̄) = Σ (x − x̄) q
+    # (Σ (x − x̄) = 0 up to rounding, which × q̄ is subtracted again; constant columns — fixed factors — get no share)
     xc = x - x.mean(axis=0)
-    xs = np.sqrt(np.einsum("ij,ij->j", xc, xc))
+    xs = np.where(np.ptp(x, axis=0) > 0, np.sqrt(np.einsum("ij,ij->j", xc, xc)), 0.0)
     qs = np.sqrt(q.var(axis=0) * n_draws)
+    cov = xc.T @ q - np.outer(xc.sum(axis=0), q.mean(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = (xc.T @ q) / np.where(xs > 0, xs, np.inf)[:, None] / np.where(qs > 0, qs, np.inf)[None, :]
+        corr = cov / np.where(xs > 0, xs, np.inf)[:, None] / np.where(qs > 0, qs, np.inf)[None, :]
     r2 = corr**2
     total = r2.sum(axis=0)
     shares = np.where(total > 0, r2 / np.where(total > 0, total, 1.0), 0.0)

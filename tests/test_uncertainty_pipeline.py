@@ -1,0 +1,175 @@
+"""Forest carbon intervals through the pipeline: the strata table and model by hand, intervals around the exact
+estimates, the same intervals for any chunk size, and the outputs (tables, GeoJSON, manifest, xarray)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import yaml
+from affine import Affine
+from shapely.geometry import box
+
+from conftest import write_raster
+from sinkmap.apps.pipeline import region_results
+from sinkmap.apps.plan import plan_pipeline
+from sinkmap.apps.uncertainty import factor_pdf, forest_model, run_uncertainty
+from sinkmap.config import load_pipeline
+from sinkmap.engine.job import run_job
+from sinkmap.errors import ConfigError
+from sinkmap.factors import packaged_factor_tables
+from sinkmap.kernels.carbon import forest as forest_carbon
+from sinkmap.kernels.carbon import zones
+from sinkmap.steps.strata import decode_stratum, forest_strata_name
+from test_carbon_pipeline import FOREST_TYPE, TEMPERATURE
+from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
+
+TRANSFORM = Affine(100, 0, 0, 0, -100, 3_000_400)  # 1-ha pixels, equal-area
+
+
+def _case(folder: Path, **section: Any) -> Path:
+    """The carbon case of test_carbon_pipeline (two regions: all, and the west half) with an uncertainty section."""
+    _write_case(folder, ALBERS, TRANSFORM, second_epoch_changes=False)
+    for name, arr in [("temp", TEMPERATURE), ("ftype", FOREST_TYPE)]:
+        write_raster(folder / f"{name}.tif", arr, crs=ALBERS, transform=TRANSFORM)
+    stock_2025 = STOCK.copy()
+    stock_2025[0, 0] += 60
+    write_raster(folder / "gsv_2025.tif", stock_2025, crs=ALBERS, transform=TRANSFORM, nodata=-9999)
+    regions = gpd.GeoDataFrame(
+        {"id": ["A", "B"], "name": ["全域", "西部"]},
+        geometry=[box(0, 3_000_000, 400, 3_000_400), box(0, 3_000_000, 250, 3_000_400)],
+        crs=ALBERS,
+    )
+    path = _pipeline(folder, regions)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["layers"].update(mean_temperature={"path": "temp.tif"}, forest_type={"path": "ftype.tif"})
+    doc["outputs"] = {"rasters": []}
+    doc["uncertainty"] = section or {"draws": 2000, "seed": 5}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _run(path: Path, chunk: int = 16) -> tuple[Any, Any, Any, Any]:
+    plan = plan_pipeline(load_pipeline(path))
+    result = run_job(plan.job, chunk_size=chunk, scheduler="synchronous")
+    regions = region_results(plan, result)
+    return plan, result, regions, run_uncertainty(plan, result.crosstabs, regions.tables)
+
+
+def test_strata_table_and_model_by_hand(tmp_path: Path) -> None:
+    plan, result, regions, _ = _run(_case(tmp_path))
+    tables = packaged_factor_tables()
+    by_level = {"province": {}}
+    rows = [i for i, (level, _) in enumerate(plan.job.zones.keys) if level == "province"]
+    for e in (2020, 2025):
+        by_level["province"][forest_strata_name(e)] = result.crosstabs[forest_strata_name(e)][rows]
+    # region A holds the four tree stands, 1 ha each: (0,0) type 2 at 120 m³/ha (2025: 180), (0,1) type 4 at 100,
+    # (1,0) type 6 at 50, (1,2) no type → mixed (5) at 40; bins (110,120] (90,100] (40,50] (30,40] → middles
+    # 115, 95, 45, 35 (2025: 175)
+    a_2020 = by_level["province"][forest_strata_name(2020)][0]
+    codes = np.flatnonzero(a_2020)
+    np.testing.assert_allclose(a_2020[codes], 10_000.0)
+    eco, pclass, ftype, vbin = decode_stratum(codes)
+    assert sorted(ftype.tolist()) == [2, 4, 5, 6]
+    lat = np.full((4, 4), 27.1)
+    expected_eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)[0, 0]
+    assert set(eco.tolist()) == {int(expected_eco)}
+    model, columns = forest_model(tables, {e: by_level["province"][forest_strata_name(e)] for e in (2020, 2025)}, (2020, 2025))
+    x0 = np.array([factor_pdf(tables, f)[0].central for f in model.factors])
+    central = model.evaluate(x0[None, :])[0].reshape(len(columns), 2)
+    stands = np.zeros((4, 4), bool)
+    stands[[0, 0, 1, 1], [0, 1, 0, 2]] = True
+    ftypes = np.where(np.isin(FOREST_TYPE, (1, 2, 3, 4, 5, 6)), FOREST_TYPE, 5)
+    eco_grid = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)
+    mids = {2020: {(0, 0): 115.0, (0, 1): 95.0, (1, 0): 45.0, (1, 2): 35.0}}
+    mids[2025] = {**mids[2020], (0, 0): 175.0}
+    totals = {}
+    for e in (2020, 2025):
+        volume = np.zeros((4, 4))
+        for (r, c), v in mids[e].items():
+            volume[r, c] = v
+        pools = forest_carbon.forest_carbon_stocks(volume, ftypes, eco_grid, tables=tables, annual_precip_mm_per_yr=PRECIP, valid=stands)
+        totals[e] = pools
+        assert central[columns.index(f"forest_carbon_t_c_{e}"), 0] == pytest.approx(np.nansum(pools.total_t_c_per_ha), rel=1e-9)
+        assert central[columns.index(f"forest_vegetation_carbon_t_c_{e}"), 0] == pytest.approx(
+            np.nansum(pools.agb_t_c_per_ha + pools.bgb_t_c_per_ha), rel=1e-9
+        )
+    sink = (np.nansum(totals[2025].total_t_c_per_ha) - np.nansum(totals[2020].total_t_c_per_ha)) / 5
+    assert central[columns.index("forest_sink_t_c_per_yr"), 0] == pytest.approx(sink, rel=1e-9)
+
+
+def test_intervals_hold_the_exact_estimates_and_do_not_depend_on_chunk_size(tmp_path: Path) -> None:
+    path = _case(tmp_path)
+    _, _, regions, unc = _run(path, chunk=16)
+    for level in ("nation", "province"):
+        table = regions.tables[level]
+        for column in unc.columns:
+            est, lo, hi = unc.values[level][column].T
+            np.testing.assert_array_equal(est, table[column].to_numpy(float))
+            assert np.all(lo < est) and np.all(est < hi), column
+            np.testing.assert_allclose(unc.half_width_pct[level][column], 100 * (hi - lo) / 2 / np.abs(est))
+    for chunk in (2, 3):
+        _, _, _, other = _run(path, chunk=chunk)
+        for column in unc.columns:
+            np.testing.assert_allclose(other.values["province"][column], unc.values["province"][column], rtol=1e-12)
+    # the same seed gives the same intervals; another seed others
+    _, _, _, again = _run(path)
+    np.testing.assert_array_equal(again.values["province"]["forest_carbon_t_c_2020"], unc.values["province"]["forest_carbon_t_c_2020"])
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["uncertainty"]["seed"] = 6
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    _, _, _, reseeded = _run(path)
+    assert not np.allclose(reseeded.values["province"]["forest_carbon_t_c_2020"][:, 1], unc.values["province"]["forest_carbon_t_c_2020"][:, 1])
+
+
+def test_contributors_and_manifest(tmp_path: Path) -> None:
+    _, _, _, unc = _run(_case(tmp_path))
+    top = unc.contributors[(unc.contributors["level"] == "province") & (unc.contributors["column"] == "forest_carbon_t_c_2020")]
+    for _, group in top.groupby("region_id"):
+        assert group["rank"].tolist() == list(range(1, len(group) + 1)) and len(group) <= 5
+        assert np.all(np.diff(group["variance_share"].to_numpy()) <= 0)
+        assert group["variance_share"].sum() <= 1 + 1e-12
+    manifest = unc.manifest
+    assert manifest["draws"] == 2000 and manifest["seed"] == 5
+    cf = next(f for f in manifest["factors"] if f["factor"] == "carbon_fraction[pool=wood,category=default]")
+    # 0.47 in 0.44–0.49 is asymmetric (sides 0.03 and 0.02): a lognormal with that 95 % interval
+    assert cf["pdf"] == "lognormal" and "0.44–0.49 read as a 95% interval" in cf["assumption"]
+
+
+def test_outputs_carry_the_intervals(tmp_path: Path) -> None:
+    from sinkmap.api import regions_dataset
+    from sinkmap.apps.outputs import write_run
+
+    plan, result, regions, unc = _run(_case(tmp_path))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    manifest = write_run(
+        run_dir, plan, regions.tables, regions.transitions, regions.columns, {},
+        targets=regions.targets, profile={}, final_dir=run_dir, uncertainty=unc,
+    )  # fmt: skip
+    import pandas as pd
+
+    csv = pd.read_csv(run_dir / "regions.csv")
+    for column in ("forest_carbon_t_c_2020_p2_5", "forest_carbon_t_c_2020_p97_5", "forest_sink_t_c_per_yr_half_width_pct"):
+        assert column in csv.columns
+    geojson = json.loads((run_dir / "regions_province.geojson").read_text(encoding="utf-8"))
+    props = geojson["features"][0]["properties"]
+    assert props["forest_carbon_t_c_2020_p2_5"] < props["forest_carbon_t_c_2020"] < props["forest_carbon_t_c_2020_p97_5"]
+    assert manifest["uncertainty"]["draws"] == 2000 and (run_dir / "uncertainty_contributors.csv").exists()
+    ds = regions_dataset(regions, (2020, 2025), uncertainty=unc)
+    assert ds["forest_carbon_t_c_interval"].dims == ("region", "epoch", "bound")
+    assert list(ds["bound"].values) == ["estimate", "p2_5", "p97_5"]
+    assert ds["forest_sink_t_c_per_yr_interval"].dims == ("region", "bound")
+    np.testing.assert_array_equal(
+        ds["forest_carbon_t_c_interval"].sel(bound="estimate").values, ds["forest_carbon_t_c"].values
+    )
+
+
+def test_uncertainty_section_checked(tmp_path: Path) -> None:
+    path = _case(tmp_path, draws=5)
+    with pytest.raises(ConfigError, match="uncertainty.draws: expected a whole number ≥ 100"):
+        load_pipeline(path)
