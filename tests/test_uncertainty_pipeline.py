@@ -24,7 +24,7 @@ from sinkmap.errors import ConfigError
 from sinkmap.factors import packaged_factor_tables
 from sinkmap.kernels.carbon import forest as forest_carbon
 from sinkmap.kernels.carbon import zones
-from sinkmap.steps.strata import decode_stratum, forest_strata_name
+from sinkmap.steps.strata import bin_middle_m3_per_ha, decode_stratum, forest_strata_name
 from test_carbon_pipeline import FOREST_TYPE, TEMPERATURE
 from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
 
@@ -61,7 +61,7 @@ def _run(path: Path, chunk: int = 16) -> tuple[Any, Any, Any, Any]:
 
 
 def test_strata_table_and_model_by_hand(tmp_path: Path) -> None:
-    plan, result, regions, _ = _run(_case(tmp_path))
+    plan, result, _, _ = _run(_case(tmp_path))
     tables = packaged_factor_tables()
     by_level = {"province": {}}
     rows = [i for i, (level, _) in enumerate(plan.job.zones.keys) if level == "province"]
@@ -73,8 +73,9 @@ def test_strata_table_and_model_by_hand(tmp_path: Path) -> None:
     a_2020 = by_level["province"][forest_strata_name(2020)][0]
     codes = np.flatnonzero(a_2020)
     np.testing.assert_allclose(a_2020[codes], 10_000.0)
-    eco, pclass, ftype, vbin = decode_stratum(codes)
+    eco, _, ftype, vbin = decode_stratum(codes)
     assert sorted(ftype.tolist()) == [2, 4, 5, 6]
+    assert sorted(bin_middle_m3_per_ha(vbin).tolist()) == [35.0, 45.0, 95.0, 115.0]
     lat = np.full((4, 4), 27.1)
     expected_eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)[0, 0]
     assert set(eco.tolist()) == {int(expected_eco)}
@@ -144,7 +145,7 @@ def test_outputs_carry_the_intervals(tmp_path: Path) -> None:
     from sinkmap.api import regions_dataset
     from sinkmap.apps.outputs import write_run
 
-    plan, result, regions, unc = _run(_case(tmp_path))
+    plan, _, regions, unc = _run(_case(tmp_path))
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     manifest = write_run(
@@ -171,5 +172,5 @@ def test_outputs_carry_the_intervals(tmp_path: Path) -> None:
 
 def test_uncertainty_section_checked(tmp_path: Path) -> None:
     path = _case(tmp_path, draws=5)
-    with pytest.raises(ConfigError, match="uncertainty.draws: expected a whole number ≥ 100"):
+    with pytest.raises(ConfigError, match=r"uncertainty\.draws: expected a whole number ≥ 100"):
         load_pipeline(path)
