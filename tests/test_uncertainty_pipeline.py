@@ -61,7 +61,7 @@ def _run(path: Path, chunk: int = 16) -> tuple[Any, Any, Any, Any]:
 
 
 def test_strata_table_and_model_by_hand(tmp_path: Path) -> None:
-    plan, result, _, _ = _run(_case(tmp_path))
+    plan, result, regions, _ = _run(_case(tmp_path))
     tables = packaged_factor_tables()
     by_level = {"province": {}}
     rows = [i for i, (level, _) in enumerate(plan.job.zones.keys) if level == "province"]
@@ -101,6 +101,15 @@ def test_strata_table_and_model_by_hand(tmp_path: Path) -> None:
         )
     sink = (np.nansum(totals[2025].total_t_c_per_ha) - np.nansum(totals[2020].total_t_c_per_ha)) / 5
     assert central[columns.index("forest_sink_t_c_per_yr"), 0] == pytest.approx(sink, rel=1e-9)
+    # with the run's exact pool totals, each pool is scaled to them: the central values are the run's estimates
+    table = regions.tables["province"]
+    pool_totals = {e: {p: table[f"forest_{p}_t_c_{e}"].to_numpy() for p in ("agb", "bgb", "deadwood", "litter")} for e in (2020, 2025)}
+    scaled, _ = forest_model(
+        tables, {e: by_level["province"][forest_strata_name(e)] for e in (2020, 2025)}, (2020, 2025), pool_totals=pool_totals
+    )
+    central = scaled.evaluate(x0[None, :])[0].reshape(len(columns), 2)
+    for i, column in enumerate(columns):
+        np.testing.assert_allclose(central[i], table[column].to_numpy(), rtol=1e-12)
 
 
 def test_intervals_hold_the_exact_estimates_and_do_not_depend_on_chunk_size(tmp_path: Path) -> None:

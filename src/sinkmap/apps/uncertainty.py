@@ -16,9 +16,10 @@ Tier-2 B = a·V + b by forest type) plugs in as another chain with the same sign
 (growing-stock class of BCEF, AGB class of R) are those of the central values: a draw does not move a cell to
 another class (the one non-linearity of the Tier-1 chain, fixed at its central value).
 
-Growing stock enters at each bin's middle, so the model's central value differs slightly from the run's exact total
-(within about 1 % on the sample); published bounds are the exact estimate shifted by the model's
-``quantile − central``.
+Growing stock enters at each bin's middle, which stands for its pixels only approximately; so each pool's terms in a
+region are scaled until the model's central value equals the run's exact pool total for that region and epoch: the
+exact totals are split among the factor rows in the proportions of the strata table. Published bounds are the
+exact estimate shifted by the model's ``quantile − central`` (a shift of rounding size once the totals are matched).
 
 Each factor's pdf comes from its table rows (:meth:`~sinkmap.kernels.uncertainty.Pdf.from_range` for min/max read
 as a 95 % interval, ``sd`` rows, else held fixed), and every factor is drawn once per iteration for every region,
@@ -28,6 +29,7 @@ stock from its raster) are taken as exact here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,11 +214,20 @@ TIER1_CHAIN: Chain = tier1_cell
 
 
 # ------------------------------------------------------------------------------------------------------ the model
+def _central(tables: FactorTables, fid: str, cache: dict[Any, Any]) -> float:
+    if ("central", fid) not in cache:
+        table_id, keys = _parse_id(fid)
+        cache[("central", fid)] = tables.value(table_id, **keys)
+    return float(cache[("central", fid)])
+
+
 def forest_model(
     tables: FactorTables,
     strata: Mapping[int, NDArray[np.float64]],
     epochs: tuple[int, ...],
     chain: Chain = TIER1_CHAIN,
+    *,
+    pool_totals: Mapping[int, Mapping[str, NDArray[np.float64]]] | None = None,
 ) -> tuple[MultilinearModel, list[str]]:
     """The forest carbon model for regions × quantities.
 
@@ -225,6 +236,11 @@ def forest_model(
         strata: per epoch, the strata area table ``(n_regions, n_codes)`` in m² (:class:`ForestStrataStep`).
         epochs: the run's epochs.
         chain: which factor rows a cell uses.
+        pool_totals: per epoch and pool (``agb``, ``bgb``, ``deadwood``, ``litter``), the run's exact totals per region
+            (t C). When given, each pool's terms in a region are scaled so that the model's central value equals
+            it: the exact total is split among the factor rows in the proportions of the strata table, whose bins'
+            middles stand for their pixels' growing stock only approximately (stock on round values sits at the
+            top of a bin, up to 5 m³/ha above its middle, and the AGB class of the root:shoot ratio follows).
 
     Returns:
         The model, whose outputs are ``quantity × region`` (quantity-major), and the quantity columns:
@@ -249,6 +265,15 @@ def forest_model(
                 for key, coef in cell_terms.items():
                     acc = pools[pool].get(key)
                     pools[pool][key] = coef * area_ha if acc is None else acc + coef * area_ha
+        if pool_totals is not None:  # each pool's exact regional total, split among its terms as the strata say
+            for pool, pool_terms in pools.items():
+                model_total = np.zeros(n_regions)
+                for key, activity in pool_terms.items():
+                    model_total += activity * math.prod(_central(tables, f, cache) for f in key)
+                exact = np.asarray(pool_totals[e][pool], dtype=np.float64)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    scale = np.where(model_total > 0, exact / np.where(model_total > 0, model_total, 1.0), 1.0)
+                pools[pool] = {key: activity * scale for key, activity in pool_terms.items()}
         per_epoch[e] = pools
     quantities: list[tuple[str, dict[int, float]]] = []
     for e in epochs:
@@ -327,7 +352,14 @@ def forest_uncertainty(
     levels = list(region_tables)
     sizes = [len(region_tables[level]) for level in levels]
     stacked = {e: np.concatenate([strata_by_level[level][forest_strata_name(e)] for level in levels]) for e in epochs}
-    model, columns = forest_model(tables, stacked, epochs, chain)
+    totals = {
+        e: {
+            pool: np.concatenate([region_tables[level][f"forest_{pool}_t_c_{e}"].to_numpy(dtype=np.float64) for level in levels])
+            for pool in POOLS
+        }
+        for e in epochs
+    }
+    model, columns = forest_model(tables, stacked, epochs, chain, pool_totals=totals)
     pdfs: dict[str, Pdf] = {}
     described = []
     for fid in model.factors:
@@ -379,7 +411,9 @@ def forest_uncertainty(
         "correlation": "one draw per factor per iteration, shared by every region, stratum and epoch",
         "activity_data": "areas and growing stock taken as exact (no map or raster uncertainty entered)",
         "classes": "growing-stock (BCEF) and AGB (root:shoot) classes fixed at the central values",
-        "bounds": "2.5 % and 97.5 % quantiles of the draws, shifted to the run's exact estimate",
+        "bounds": "2.5 % and 97.5 % quantiles of the draws; each pool's exact regional total is split among its factor "
+        "rows in the proportions of the strata table (growing stock at the bins' middles), so the model's central "
+        "values are the run's estimates",
         "n_terms": int(model.terms.shape[0]),
         "factors": described,
     }

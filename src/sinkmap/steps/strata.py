@@ -168,10 +168,16 @@ class ForestStrataStep(Step[None]):
         temperature = inputs.continuous("mean_temperature")
         precip = inputs.continuous("annual_precip")
         assert temperature is not None and precip is not None
+        # zones only where some epoch has forest (the carbon step's zones are not among its products)
+        anywhere = np.zeros(inputs.shape, bool)
+        for e in self.epochs:
+            anywhere |= forest.components[e].tree | forest.components[e].bamboo
         coarse_pet = inputs.continuous(PET)
-        lat = inputs.latitude_deg
-        pet = zones.thornthwaite_pet_mm_per_yr(temperature, lat) if coarse_pet is None else coarse_pet
-        ecozone = zones.fao_ecological_zone(temperature, precip, lat, pet_mm_per_yr=pet).astype(np.int64)
+        lat = np.broadcast_to(inputs.latitude_deg, inputs.shape)[anywhere]
+        t, p = temperature[anywhere], precip[anywhere]
+        pet = zones.thornthwaite_pet_mm_per_yr(t, lat) if coarse_pet is None else coarse_pet[anywhere]
+        ecozone = np.zeros(inputs.shape, np.int64)
+        ecozone[anywhere] = zones.fao_ecological_zone(t, p, lat, pet_mm_per_yr=pet)
         pclass = np.where(np.isfinite(precip), 1 + np.searchsorted(PRECIP_EDGES_MM, precip, side="left"), 0)
         base = zone_cell(ecozone, pclass) * N_FOREST_TYPES
         codes = {}
