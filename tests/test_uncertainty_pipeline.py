@@ -170,6 +170,8 @@ def test_outputs_carry_the_intervals(tmp_path: Path) -> None:
     props = geojson["features"][0]["properties"]
     assert props["forest_carbon_t_c_2020_p2_5"] < props["forest_carbon_t_c_2020"] < props["forest_carbon_t_c_2020_p97_5"]
     assert manifest["uncertainty"]["draws"] == 2000 and (run_dir / "uncertainty_contributors.csv").exists()
+    assert manifest["columns"]["forest_carbon_t_c_2020_p97_5"]["unit"] == "t C"
+    assert manifest["columns"]["forest_sink_t_c_per_yr_half_width_pct"]["unit"] == "%"
     ds = regions_dataset(regions, (2020, 2025), uncertainty=unc)
     assert ds["forest_carbon_t_c_interval"].dims == ("region", "epoch", "bound")
     assert list(ds["bound"].values) == ["estimate", "p2_5", "p97_5"]

@@ -305,7 +305,7 @@ def write_run(
         "statistics": {
             s.name if s.epoch is None else f"{s.name}_{s.epoch}": f"{s.description} [{s.unit}]" for s in plan.job.stats
         },
-        "columns": column_metadata(meta, config.epochs),
+        "columns": _with_interval_columns(column_metadata(meta, config.epochs), uncertainty),
         "profile": {"task_seconds_by_part": {k: round(v, 3) for k, v in profile.items()}},
         "checks": checks,
         "factor_tables": [] if plan.factor_tables is None else plan.factor_tables.describe(),
@@ -317,6 +317,26 @@ def write_run(
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return manifest
+
+
+def _with_interval_columns(
+    columns: dict[str, dict[str, object]], uncertainty: ForestUncertainty | None
+) -> dict[str, dict[str, object]]:
+    """The manifest's ``columns`` with the interval columns of ``uncertainty`` described after their quantity's."""
+    if uncertainty is None:
+        return columns
+    out = dict(columns)
+    for column in uncertainty.columns:
+        base = columns.get(column)
+        if base is None:
+            continue
+        label = str(base["label"])
+        out[f"{column}_p2_5"] = {**base, "kind": "bound", "label": f"{label}, 2.5 % bound of the 95 % interval"}
+        out[f"{column}_p97_5"] = {**base, "kind": "bound", "label": f"{label}, 97.5 % bound of the 95 % interval"}
+        out[f"{column}_half_width_pct"] = {
+            "unit": "%", "kind": "uncertainty", "label": f"{label}, half-width of the 95 % interval", "epoch": base["epoch"],
+        }  # fmt: skip
+    return out
 
 
 def _input(role: str, path: str) -> dict[str, Any]:
