@@ -179,7 +179,7 @@ def test_pipeline_writes_accuracy_adjusted_areas(projected_case) -> None:  # typ
     assert change.loc[1, "adjusted_area_km2"] == pytest.approx(0.105)
     assert change.loc[2, "mapped_area_km2"] == pytest.approx(0.01)  # the one mapped afforested pixel
     # B and C do not hold two points of every class they map; the reason names the classes
-    for rid, missing in (("B", "grassland (0)"), ("C", "shrub (0)")):
+    for rid, missing in (("B", "grassland (0, 11 % of the mapped area)"), ("C", "shrub (0, ")):
         status = table[(table["level"] == "province") & (table["region_id"] == rid)]["status"]
         assert status.str.startswith("not supported").all() and status.str.contains(missing, regex=False).all()
     manifest = json.loads((result.output_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -209,3 +209,16 @@ def test_accuracy_section_is_checked_when_loaded(projected_case) -> None:  # typ
         projected_case.write_text(yaml.safe_dump({**doc, "accuracy": section}), encoding="utf-8")
         with pytest.raises(error, match=re.escape(words)):
             load_pipeline(projected_case)
+
+
+def test_bad_reference_values_name_file_line_and_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sinkmap.apps.accuracy import read_reference_sample
+    from sinkmap.errors import ConfigError
+
+    path = tmp_path / "ref.csv"
+    path.write_text("lon,lat,map_2020,ref_2020\n110,30,2,2\n110,30,2,12\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"ref\.csv line 3: column ref_2020 holds '12'; expected a land-cover code 1–9"):
+        read_reference_sample(str(path), (2020,), 2020)
+    path.write_text("lon,lat,map_2020,ref_2020\n190,30,2,2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"line 2: column lon holds '190'"):
+        read_reference_sample(str(path), (2020,), 2020)

@@ -171,9 +171,16 @@ def accuracy_table(
             on_map = np.array([strata_area[int(h)] > 0 for h in stratum], dtype=bool)
             inside, stratum = inside[on_map], stratum[on_map]
             counts = {k: int(np.sum(stratum == k)) for k in class_names}
-            short = {class_names[k]: counts[k] for k, a in strata_area.items() if a > 0 and counts[k] < spec.min_points}
+            mapped_total = sum(strata_area.values())
+            short = {
+                class_names[k]: (counts[k], 100 * a / mapped_total)
+                for k, a in strata_area.items()
+                if a > 0 and counts[k] < spec.min_points
+            }
             if short:
-                status = "not supported: too few points in stratum " + ", ".join(f"{n} ({c})" for n, c in short.items())
+                status = "not supported: too few points in stratum " + ", ".join(
+                    f"{n} ({c}, {share:.2g} % of the mapped area)" for n, (c, share) in short.items()
+                )
                 for assessment, epoch, _ in assessments:
                     rows.append({**ident, "assessment": assessment, "epoch": epoch, "n_points_region": inside.size, "status": status})
                 continue
