@@ -199,12 +199,14 @@ def test_accuracy_section_is_checked_when_loaded(projected_case) -> None:  # typ
 
     folder = projected_case.parent
     (folder / "bad.csv").write_text("point_id,lon,lat,map_2020\n1,110,30,2\n", encoding="utf-8")
+    (folder / "row.csv").write_text("lon,lat,map_2020,ref_2020\n110,30,2,x\n", encoding="utf-8")
     doc = yaml.safe_load(projected_case.read_text(encoding="utf-8"))
     for section, error, words in (
         ({"reference_sample": "bad.csv", "strata_epoch": 2020}, ConfigError, "no reference column"),
         ({"reference_sample": "bad.csv", "strata_epoch": 2019}, ConfigError, "strata_epoch: 2019"),
         ({"reference_sample": "none.csv", "strata_epoch": 2020}, InputNotFoundError, "none.csv does not exist"),
         ({"reference_sample": "bad.csv"}, ConfigError, "missing required key(s) 'strata_epoch'"),
+        ({"reference_sample": "row.csv", "strata_epoch": 2020}, ConfigError, "line 2: column ref_2020 holds 'x'"),
     ):
         projected_case.write_text(yaml.safe_dump({**doc, "accuracy": section}), encoding="utf-8")
         with pytest.raises(error, match=re.escape(words)):
@@ -212,8 +214,8 @@ def test_accuracy_section_is_checked_when_loaded(projected_case) -> None:  # typ
 
 
 def test_bad_reference_values_name_file_line_and_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from sinkmap.apps.accuracy import read_reference_sample
     from sinkmap.errors import ConfigError
+    from sinkmap.kernels.accuracy import read_reference_sample
 
     path = tmp_path / "ref.csv"
     path.write_text("lon,lat,map_2020,ref_2020\n110,30,2,2\n110,30,2,12\n", encoding="utf-8")

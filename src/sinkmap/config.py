@@ -451,6 +451,9 @@ def _accuracy(data: Any, base: Path, where: str, layers: dict[str, LayerSpec], e
         raise ConfigError(
             f"{where}.reference_sample: {path} has no reference column; add ref_<epoch> for one of the epochs {list(epochs)}"
         )
+    from sinkmap.kernels.accuracy import read_reference_sample
+
+    read_reference_sample(path, epochs, int(strata_epoch))  # every row checked now, not after the computation
     return AccuracySpec(reference_sample=path, strata_epoch=int(strata_epoch), min_points=min_points)
 
 

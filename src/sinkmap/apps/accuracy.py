@@ -25,7 +25,6 @@ stratified sample: the estimator is applied with the region's own mapped areas, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -35,12 +34,12 @@ import pandas as pd
 from sinkmap.config import AccuracySpec, NationSpec
 from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND
-from sinkmap.errors import ConfigError
 from sinkmap.kernels.accuracy import (
     FOREST_CHANGE_CLASSES,
     Z95,
     StratifiedSample,
     forest_change_class,
+    read_reference_sample,
     stratified_area_estimate,
 )
 from sinkmap.steps.strata import CLASS_AREA_NAMES
@@ -58,29 +57,6 @@ COLUMNS = [
     "users_accuracy", "users_accuracy_se", "producers_accuracy", "overall_accuracy", "overall_accuracy_se",
     "n_points_region", "status",
 ]  # fmt: skip
-
-
-def read_reference_sample(path: str, epochs: Sequence[int], strata_epoch: int) -> pd.DataFrame:
-    """The reference sample as a frame: ``lon``, ``lat``, ``map_<strata_epoch>`` and the ``ref_<E>`` columns
-    present, as numbers; raises :class:`ConfigError` naming the file, line and column of a bad value."""
-    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    keep = ["lon", "lat", f"map_{strata_epoch}", *[f"ref_{e}" for e in epochs if f"ref_{e}" in frame.columns]]
-    out = {}
-    for column in keep:
-        values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-        if column in ("lon", "lat"):
-            bad = ~np.isfinite(values) | (values.abs() > (180 if column == "lon" else 90))
-            expected = "a longitude in degrees (EPSG:4326)" if column == "lon" else "a latitude in degrees (EPSG:4326)"
-        else:
-            bad = ~values.isin(list(CLCD_LEGEND))
-            expected = f"a land-cover code {min(CLCD_LEGEND)}–{max(CLCD_LEGEND)}"
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ConfigError(
-                f"reference sample {path} line {i + 2}: column {column} holds {frame[column].iloc[i]!r}; expected {expected}"
-            )
-        out[column] = values.to_numpy(dtype=np.float64 if column in ("lon", "lat") else np.int64)
-    return pd.DataFrame(out)
 
 
 def _region_of_points(points: gpd.GeoSeries, level: RegionLevel) -> np.ndarray:

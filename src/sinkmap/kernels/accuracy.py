@@ -20,7 +20,8 @@ S.V. (2014) "Estimating area and map accuracy for stratified random sampling whe
 the map classes", *Int. J. Remote Sensing* 35:4923–4939, eqs. 3 and 25 with an indicator ``y``); accuracies are
 not reported for those.
 
-Everything here is pure numpy: codes in, tables out; no files.
+Everything here is pure numpy (codes in, tables out), except :func:`read_reference_sample`, the reader of a
+reference sample CSV, which the configuration calls to check the file when a pipeline is loaded.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+
+from sinkmap.errors import ConfigError
 
 __all__ = [
     "FOREST_CHANGE_CLASSES",
@@ -37,8 +41,12 @@ __all__ = [
     "AreaEstimate",
     "StratifiedSample",
     "forest_change_class",
+    "read_reference_sample",
     "stratified_area_estimate",
 ]
+
+LAND_COVER_CODES = range(1, 10)
+"""CLCD land-cover codes 1–9, the classes a reference sample may name."""
 
 Z95 = 1.959963984540054
 """The standard normal quantile of a two-sided 95 % interval."""
@@ -226,3 +234,26 @@ def stratified_area_estimate(
         overall_accuracy=oa,
         overall_accuracy_se=oa_se,
     )
+
+
+def read_reference_sample(path: str, epochs: Sequence[int], strata_epoch: int) -> pd.DataFrame:
+    """The reference sample as a frame: ``lon``, ``lat``, ``map_<strata_epoch>`` and the ``ref_<E>`` columns
+    present, as numbers; raises :class:`ConfigError` naming the file, line and column of a bad value."""
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    keep = ["lon", "lat", f"map_{strata_epoch}", *[f"ref_{e}" for e in epochs if f"ref_{e}" in frame.columns]]
+    out = {}
+    for column in keep:
+        values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+        if column in ("lon", "lat"):
+            bad = ~np.isfinite(values) | (values.abs() > (180 if column == "lon" else 90))
+            expected = "a longitude in degrees (EPSG:4326)" if column == "lon" else "a latitude in degrees (EPSG:4326)"
+        else:
+            bad = ~values.isin(list(LAND_COVER_CODES))
+            expected = f"a land-cover code {min(LAND_COVER_CODES)}–{max(LAND_COVER_CODES)}"
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ConfigError(
+                f"reference sample {path} line {i + 2}: column {column} holds {frame[column].iloc[i]!r}; expected {expected}"
+            )
+        out[column] = values.to_numpy(dtype=np.float64 if column in ("lon", "lat") else np.int64)
+    return pd.DataFrame(out)
