@@ -25,7 +25,7 @@ from sinkmap.factors import packaged_factor_tables
 from sinkmap.kernels.carbon import forest as forest_carbon
 from sinkmap.kernels.carbon import zones
 from sinkmap.steps.strata import bin_middle_m3_per_ha, decode_stratum, forest_strata_name
-from test_carbon_pipeline import FOREST_TYPE, TEMPERATURE
+from test_carbon_pipeline import FOREST_TYPE, TEMPERATURE, WETLAND
 from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
 
 TRANSFORM = Affine(100, 0, 0, 0, -100, 3_000_400)  # 1-ha pixels, equal-area
@@ -34,7 +34,7 @@ TRANSFORM = Affine(100, 0, 0, 0, -100, 3_000_400)  # 1-ha pixels, equal-area
 def _case(folder: Path, **section: Any) -> Path:
     """The carbon case of test_carbon_pipeline (two regions: all, and the west half) with an uncertainty section."""
     _write_case(folder, ALBERS, TRANSFORM, second_epoch_changes=False)
-    for name, arr in [("temp", TEMPERATURE), ("ftype", FOREST_TYPE)]:
+    for name, arr in [("temp", TEMPERATURE), ("ftype", FOREST_TYPE), ("wet", WETLAND)]:
         write_raster(folder / f"{name}.tif", arr, crs=ALBERS, transform=TRANSFORM)
     stock_2025 = STOCK.copy()
     stock_2025[0, 0] += 60
@@ -46,7 +46,7 @@ def _case(folder: Path, **section: Any) -> Path:
     )
     path = _pipeline(folder, regions)
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    doc["layers"].update(mean_temperature={"path": "temp.tif"}, forest_type={"path": "ftype.tif"})
+    doc["layers"].update(mean_temperature={"path": "temp.tif"}, forest_type={"path": "ftype.tif"}, wetland_type={"path": "wet.tif"})
     doc["outputs"] = {"rasters": []}
     doc["uncertainty"] = section or {"draws": 2000, "seed": 5}
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -185,3 +185,16 @@ def test_uncertainty_section_checked(tmp_path: Path) -> None:
     path = _case(tmp_path, draws=5)
     with pytest.raises(ConfigError, match=r"uncertainty\.draws: expected a whole number ≥ 100"):
         load_pipeline(path)
+
+
+def test_wetland_sink_interval_by_hand(tmp_path: Path) -> None:
+    """One hectare each of mangrove, salt marsh, seagrass and inland marsh in region A: sink 1.62 + 0.91 + 0.43 + 0
+    t C/yr; the coastal rates' ranges (2.0–1.3, 1.1–0.7, 0.7–0.2) are symmetric enough to be normal 95 % intervals,
+    so Approach 1 gives SD² = Σ (range / 3.92)² and Approach 2 agrees."""
+    _, _, regions, unc = _run(_case(tmp_path, draws=20_000, seed=3))
+    a = regions.tables["province"]["region_id"].tolist().index("A")
+    est, lo, hi = unc.values["province"]["wetland_sink_t_c_per_yr"][a]
+    assert est == pytest.approx(1.62 + 0.91 + 0.43)
+    sd = np.sqrt(sum((r / (2 * 1.959963984540054)) ** 2 for r in (0.7, 0.4, 0.5)))
+    assert unc.approach1_half_width_pct["province"]["wetland_sink_t_c_per_yr"][a] == pytest.approx(100 * 1.959963984540054 * sd / est)
+    assert (hi - lo) / 2 == pytest.approx(1.959963984540054 * sd, rel=0.03)

@@ -1,4 +1,5 @@
-"""Uncertainty of forest carbon per region: factor draws applied to the forest strata table (IPCC Approach 1 and 2).
+"""Uncertainty of forest carbon and the wetland sink per region: factor draws applied to the forest strata table
+and the wetland areas (IPCC Approach 1 and 2).
 
 The engine's :class:`~sinkmap.steps.strata.ForestStrataStep` counts, once per run, the true forest area of every
 stratum cell (FAO ecological zone, with precipitation class where dead wood depends on it, × forest type × growing-stock bin) per region and
@@ -20,6 +21,9 @@ Growing stock enters at each bin's middle, which stands for its pixels only appr
 region are scaled until the model's central value equals the run's exact pool total for that region and epoch: the
 exact totals are split among the factor rows in the proportions of the strata table. Published bounds are the
 exact estimate shifted by the model's ``quantile − central`` (a shift of rounding size once the totals are matched).
+
+The wetland soil sink is linear in its rates with the wetland areas per class as activity (:func:`wetland_terms`),
+so it joins the same model, and its rates are drawn with the forest factors.
 
 Each factor's pdf comes from its table rows (:meth:`~sinkmap.kernels.uncertainty.Pdf.from_range` for min/max read
 as a 95 % interval, ``sd`` rows, else held fixed), and every factor is drawn once per iteration for every region,
@@ -63,6 +67,7 @@ __all__ = [
     "forest_model",
     "forest_uncertainty",
     "run_uncertainty",
+    "wetland_terms",
 ]
 
 BOUNDS = ("estimate", "p2_5", "p97_5")
@@ -228,6 +233,7 @@ def forest_model(
     chain: Chain = TIER1_CHAIN,
     *,
     pool_totals: Mapping[int, Mapping[str, NDArray[np.float64]]] | None = None,
+    extra: Mapping[str, Mapping[tuple[str, ...], NDArray[np.float64]]] | None = None,
 ) -> tuple[MultilinearModel, list[str]]:
     """The forest carbon model for regions × quantities.
 
@@ -241,6 +247,8 @@ def forest_model(
             it: the exact total is split among the factor rows in the proportions of the strata table, whose bins'
             middles stand for their pixels' growing stock only approximately (stock on round values sits at the
             top of a bin, up to 5 m³/ha above its middle, and the AGB class of the root:shoot ratio follows).
+        extra: further quantities, each ``{term: activity per region}`` (:func:`wetland_terms`), appended after
+            the forest ones.
 
     Returns:
         The model, whose outputs are ``quantity × region`` (quantity-major), and the quantity columns:
@@ -291,7 +299,37 @@ def forest_model(
                 for key, activity in per_epoch[e][pool].items():
                     row = terms.setdefault(key, zero.copy())
                     row[q * n_regions : (q + 1) * n_regions] += w * activity
-    return MultilinearModel.build(terms, n_regions * len(quantities)), [name for name, _ in quantities]
+    names = [name for name, _ in quantities]
+    extras = dict(extra or {})
+    n_outputs = n_regions * (len(quantities) + len(extras))
+    if extras:
+        terms = {key: np.concatenate([row, np.zeros(n_regions * len(extras))]) for key, row in terms.items()}
+        for k, (name, extra_terms) in enumerate(extras.items()):
+            q = len(quantities) + k
+            for key, activity in extra_terms.items():
+                row = terms.setdefault(tuple(sorted(key)), np.zeros(n_outputs))
+                row[q * n_regions : (q + 1) * n_regions] += activity
+            names.append(name)
+    return MultilinearModel.build(terms, n_outputs), names
+
+
+WETLAND_ROWS = (
+    ("mangrove", "coastal_soil_accumulation", "mangrove", -1.0),
+    ("salt_marsh", "coastal_soil_accumulation", "tidal_marsh", -1.0),
+    ("seagrass", "coastal_soil_accumulation", "seagrass", -1.0),
+    ("inland", "inland_soil_accumulation", "inland_marsh", 1.0),
+)
+"""Wetland area column part, factor table, row and sign (coastal rates are in the IPCC sign, negative = removal)."""
+
+
+def wetland_terms(areas_km2: Mapping[str, NDArray[np.float64]]) -> dict[tuple[str, ...], NDArray[np.float64]]:
+    """The wetland soil sink (t C/yr, sink positive) as terms: area of each wetland class (ha) × its accumulation
+    rate, as :func:`sinkmap.kernels.carbon.wetland.wetland_soil_sink_t_c_per_ha_yr` applies them; ``areas_km2``
+    maps ``mangrove``, ``salt_marsh``, ``seagrass``, ``inland`` to areas per region."""
+    return {
+        (factor_id(table_id, wetland_class=row),): sign * 100.0 * np.asarray(areas_km2[part], dtype=np.float64)
+        for part, table_id, row, sign in WETLAND_ROWS
+    }
 
 
 # ------------------------------------------------------------------------------------------------------ results
@@ -359,7 +397,17 @@ def forest_uncertainty(
         }
         for e in epochs
     }
-    model, columns = forest_model(tables, stacked, epochs, chain, pool_totals=totals)
+    extra = {}
+    wetland_columns = {part: f"wetland_{part}_area_km2" for part, _, _, _ in WETLAND_ROWS}
+    first_table = region_tables[levels[0]]
+    if "wetland_sink_t_c_per_yr" in first_table and all(c in first_table for c in wetland_columns.values()):
+        extra["wetland_sink_t_c_per_yr"] = wetland_terms(
+            {
+                part: np.concatenate([region_tables[level][column].to_numpy(dtype=np.float64) for level in levels])
+                for part, column in wetland_columns.items()
+            }
+        )
+    model, columns = forest_model(tables, stacked, epochs, chain, pool_totals=totals, extra=extra)
     pdfs: dict[str, Pdf] = {}
     described = []
     for fid in model.factors:
