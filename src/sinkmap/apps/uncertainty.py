@@ -75,6 +75,10 @@ BOUNDS = ("estimate", "p2_5", "p97_5")
 
 POOLS = ("agb", "bgb", "deadwood", "litter")
 
+MIN_SHARE = 1e-3
+"""Variance shares below 0.1 % are not listed among a region's top contributors: a factor that an output does not
+use still shows a squared correlation of about 1 / draws (1e-4 for 10,000 draws) from sampling alone."""
+
 CellTerms = dict[str, dict[tuple[str, ...], float]]
 """Per pool, term (factor ids) → coefficient per ha of the cell's area at central values' classes (for AGB of a
 stand: the cell's growing stock, m³/ha, times the BCEF row's weight)."""
@@ -440,7 +444,7 @@ def forest_uncertainty(
     for q, column in enumerate(columns):
         block = slice(q * n_rows, (q + 1) * n_rows)
         for rank in range(top.shape[0]):
-            keep = top_share[rank, block] > 0
+            keep = top_share[rank, block] >= MIN_SHARE
             frame = idents[keep].copy()
             frame["column"] = column
             frame["rank"] = rank + 1
