@@ -82,7 +82,9 @@ def run_case(name: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
             return run_pipeline(config, output_dir=Path(tmp) / "run", threads=2, overwrite=True)
 
     p_s, p_others, _ = _timed(lambda: pipeline(plain), args.runs, args.wait_quiet)
-    s_s, s_others, _ = _timed(lambda: pipeline(with_unc), args.runs, args.wait_quiet)
+    s_s, s_others, with_run = _timed(lambda: pipeline(with_unc), args.runs, args.wait_quiet)
+    profile = {k: float(v) for k, v in with_run.profile.items()}
+    steps = {k: v for k, v in profile.items() if "(client)" not in k}
     # the strata table of one run, then the draws on it
     plan = plan_pipeline(with_unc)
     job = dataclasses.replace(
@@ -131,6 +133,9 @@ def run_case(name: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
         "draws_others": d_others,
         "ratio_draws_to_pipeline": d_s / p_s,
         "ratio_strata_to_pipeline": (s_s - p_s) / p_s,
+        "profile_with_strata": profile,
+        "strata_step_task_s": steps.get("forest_strata", 0.0),
+        "strata_step_share_of_task_s": steps.get("forest_strata", 0.0) / sum(steps.values()),
         "national": national,
         "national_top5": contributors,
     }
@@ -156,7 +161,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{r['draws_others']:.2f}"
         )
     for r in results:
-        lines += ["", f"[{r['case']}] levels {r['levels']}; strata cells with area {r['strata_cells']}"]
+        lines += [
+            "",
+            f"[{r['case']}] levels {r['levels']}; strata cells with area {r['strata_cells']}",
+            f"  strata step (last +strata run's profile): {r['strata_step_task_s']:.2f} task-s = "
+            f"{r['strata_step_share_of_task_s']:.1%} of the task seconds of every part in the engine (read, steps, "
+            "aggregation); profile: " + ", ".join(f"{k} {v:.2f}" for k, v in r["profile_with_strata"].items()),
+        ]
         for column, v in r["national"].items():
             lines.append(
                 f"  nation {column}: {v['estimate']:.4g} (95 % {v['p2_5']:.4g} – {v['p97_5']:.4g}), "

@@ -68,14 +68,14 @@ def test_strata_table_and_model_by_hand(tmp_path: Path) -> None:
     for e in (2020, 2025):
         by_level["province"][forest_strata_name(e)] = result.crosstabs[forest_strata_name(e)][rows]
     # region A holds the four tree stands, 1 ha each: (0,0) type 2 at 120 m³/ha (2025: 180), (0,1) type 4 at 100,
-    # (1,0) type 6 at 50, (1,2) no type → mixed (5) at 40; bins (110,120] (90,100] (40,50] (30,40] → middles
-    # 115, 95, 45, 35 (2025: 175)
+    # (1,0) type 6 at 50, (1,2) no type → mixed (5) at 40; bins (100,120] (80,100] (40,50] (30,40] → middles
+    # 110, 90, 45, 35 (2025: (150,200] → 175)
     a_2020 = by_level["province"][forest_strata_name(2020)][0]
     codes = np.flatnonzero(a_2020)
     np.testing.assert_allclose(a_2020[codes], 10_000.0)
     eco, _, ftype, vbin = decode_stratum(codes)
     assert sorted(ftype.tolist()) == [2, 4, 5, 6]
-    assert sorted(bin_middle_m3_per_ha(vbin).tolist()) == [35.0, 45.0, 95.0, 115.0]
+    assert sorted(bin_middle_m3_per_ha(vbin).tolist()) == [35.0, 45.0, 90.0, 110.0]
     lat = np.full((4, 4), 27.1)
     expected_eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)[0, 0]
     assert set(eco.tolist()) == {int(expected_eco)}
@@ -86,7 +86,7 @@ def test_strata_table_and_model_by_hand(tmp_path: Path) -> None:
     stands[[0, 0, 1, 1], [0, 1, 0, 2]] = True
     ftypes = np.where(np.isin(FOREST_TYPE, (1, 2, 3, 4, 5, 6)), FOREST_TYPE, 5)
     eco_grid = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)
-    mids = {2020: {(0, 0): 115.0, (0, 1): 95.0, (1, 0): 45.0, (1, 2): 35.0}}
+    mids = {2020: {(0, 0): 110.0, (0, 1): 90.0, (1, 0): 45.0, (1, 2): 35.0}}
     mids[2025] = {**mids[2020], (0, 0): 175.0}
     totals = {}
     for e in (2020, 2025):

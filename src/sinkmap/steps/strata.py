@@ -88,11 +88,13 @@ N_ZONES = 28
 precipitation classes → 1–21; FAO zones 8–13 → 22–27."""
 N_FOREST_TYPES = 6
 """Forest types 1–6 (6 bamboo) → 0–5."""
-VOLUME_EDGES_M3_PER_HA = np.concatenate(
-    [np.arange(0.0, 200.0, 10.0), np.arange(200.0, 600.0, 20.0), np.arange(600.0, 1001.0, 50.0)]
+VOLUME_EDGES_M3_PER_HA = np.array(
+    [0.0, 10, 20, 30, 40, 50, 60, 70, 80, 100, 120, 150, 200, 250, 300, 400, 500, 700, 1000]
 )
-"""Growing-stock bin edges: every 10 m³/ha to 200 (every BCEF class edge of the tables is a multiple of 10 below
-200), every 20 to 600, every 50 to 1000."""
+"""Growing-stock bin edges (m³/ha): every growing-stock class edge of the BCEF tables (10, 20, 40, 50, 60, 80, 100,
+120, 200) and a few more, so a bin never straddles a BCEF class. Few bins keep the cross-tabulation cheap (its cost
+grows with the codes present in a window); the model takes each pool's exact regional total from the run and only
+splits it among factor rows by these bins (:mod:`sinkmap.apps.uncertainty`)."""
 N_VOLUME_BINS = VOLUME_EDGES_M3_PER_HA.size + 1
 """Bin 0 holds exactly 0; bin j (1 … n − 1) holds ``(edge[j − 1], edge[j]]``; the last bin holds > 1000 m³/ha."""
 
