@@ -38,7 +38,7 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/mypy src
 
-bench: bench-pipeline bench-zonal bench-cli  ## the benchmarks: the whole pipeline, the aggregation core, CLI start-up (bench/results/)
+bench: bench-pipeline bench-zonal bench-uncertainty bench-cli  ## every benchmark: the whole pipeline, the aggregation core, the uncertainty draws, CLI start-up (bench/results/)
 
 bench-pipeline: $(STAMP)  ## whole pipeline vs its I/O limit: sample and 30 m tiles (bench/results/pipeline_latest.txt)
 	$(BIN)/python bench/bench_pipeline.py
@@ -46,10 +46,13 @@ bench-pipeline: $(STAMP)  ## whole pipeline vs its I/O limit: sample and 30 m ti
 bench-zonal: $(STAMP)  ## aggregation core vs raw read, exactextract, rasterstats (bench/results/latest.txt)
 	$(BIN)/python bench/bench_zonal.py
 
+bench-uncertainty: $(STAMP)  ## 10,000 Monte Carlo draws for every region vs the pipeline's run time (bench/results/uncertainty_latest.txt)
+	$(BIN)/python bench/bench_uncertainty.py
+
 bench-cli: $(STAMP)  ## start-up of sinkmap --help / --version (bench/results/cli_startup.txt)
 	$(BIN)/python bench/bench_cli_startup.py --runs 20 --write
 
 clean:  ## remove the virtual environment and run outputs
 	rm -rf $(VENV) runs
 
-.PHONY: help venv pipeline test test-fast sample-data lint bench bench-pipeline bench-zonal bench-cli clean
+.PHONY: help venv pipeline test test-fast sample-data lint bench bench-pipeline bench-zonal bench-uncertainty bench-cli clean

@@ -38,6 +38,7 @@ from sinkmap.apps.pipeline import (
     run_pipeline,
 )
 from sinkmap.apps.quantities import QUANTITIES, Quantity, column_name
+from sinkmap.apps.uncertainty import BOUNDS, ForestUncertainty, run_uncertainty
 from sinkmap.config import PipelineConfig, load_pipeline
 from sinkmap.engine.grid import GridSpec, Window
 from sinkmap.engine.job import Job, run_job, window_products
@@ -211,19 +212,27 @@ class Pipeline:
             workers=workers or self.config.workers,
             progress=progress,
         )
-        return regions_dataset(region_results(replace(plan, job=job), result), self.config.epochs)
+        results = region_results(replace(plan, job=job), result)
+        uncertainty = run_uncertainty(plan, result.crosstabs, results.tables)
+        return regions_dataset(results, self.config.epochs, uncertainty=uncertainty)
 
     def run(self, output_dir: str | Path | None = None, *, overwrite: bool = False, **options: Any) -> RunResult:
         """Run and write the run directory, exactly as ``sinkmap run`` does."""
         return run_pipeline(self.config, output_dir=output_dir, overwrite=overwrite, **options)
 
 
-def regions_dataset(results: RegionResults, epochs: tuple[int, ...]) -> xr.Dataset:
+def regions_dataset(
+    results: RegionResults, epochs: tuple[int, ...], *, uncertainty: ForestUncertainty | None = None
+) -> xr.Dataset:
     """Region tables as one ``xarray.Dataset``: dim ``region`` (every level, nation first) and ``epoch``.
 
     Each published quantity (:data:`~sinkmap.apps.quantities.QUANTITIES`) is a variable, per epoch or static, with
     ``units``, ``long_name``, ``kind`` (total, density, change, label) and CF ``cell_methods`` (totals sum over
     the region; densities are ratios of the region's totals, never averages of densities).
+
+    With ``uncertainty`` (a pipeline with an ``uncertainty:`` section), each quantity with an interval gets a
+    variable ``<quantity>_interval`` with an extra dimension ``bound`` (``estimate``, ``p2_5``, ``p97_5``: the 95 %
+    interval) and ``<quantity>_half_width_pct``.
     """
     frame = pd.concat(results.tables.values(), ignore_index=True)
     coords: dict[str, Any] = {
@@ -266,7 +275,29 @@ def regions_dataset(results: RegionResults, epochs: tuple[int, ...]) -> xr.Datas
             values = np.stack([frame[f"{name}_{y}"].to_numpy(float) for y in years], axis=1)
             data[name] = (("region", "target_year"), values, {"units": unit, "target_set": results.targets.id})
         coords["target_year"] = years
+    if uncertainty is not None:
+        coords["bound"] = list(BOUNDS)
+        _add_intervals(data, uncertainty, list(results.tables), epochs)
     return xr.Dataset(data, coords=coords)
+
+
+def _add_intervals(data: dict[str, Any], uncertainty: ForestUncertainty, levels: list[str], epochs: tuple[int, ...]) -> None:
+    by_quantity: dict[str, dict[int | None, str]] = {}
+    for column in uncertainty.columns:
+        quantity, epoch = uncertainty.quantity_of(column)
+        by_quantity.setdefault(quantity, {})[epoch] = column
+    attrs = {"long_name": "95 % interval (Monte Carlo, IPCC Approach 2)", "method": uncertainty.manifest.get("approach", "")}
+    for quantity, columns in by_quantity.items():
+        values = {e: np.concatenate([uncertainty.values[level][c] for level in levels]) for e, c in columns.items()}
+        half = {e: np.concatenate([uncertainty.half_width_pct[level][c] for level in levels]) for e, c in columns.items()}
+        unit = data[quantity][2].get("units", "") if quantity in data else ""
+        if None in columns:
+            data[f"{quantity}_interval"] = (("region", "bound"), values[None], {**attrs, "units": unit})
+            data[f"{quantity}_half_width_pct"] = ("region", half[None], {"units": "%"})
+        else:
+            stacked = np.stack([values[e] for e in epochs], axis=1)
+            data[f"{quantity}_interval"] = (("region", "epoch", "bound"), stacked, {**attrs, "units": unit})
+            data[f"{quantity}_half_width_pct"] = (("region", "epoch"), np.stack([half[e] for e in epochs], axis=1), {"units": "%"})
 
 
 def _attrs(q: Quantity, epochs: tuple[int, ...]) -> dict[str, Any]:

@@ -20,7 +20,16 @@ from sinkmap.errors import ConfigError, InputNotFoundError
 from sinkmap.kernels.forest import CHINA, ForestDefinition, SpecialShrubland
 from sinkmap.yamlfile import load_yaml_file
 
-__all__ = ["LAYER_ROLES", "DerivedSpec", "LayerSpec", "NationSpec", "PipelineConfig", "load_pipeline"]
+__all__ = [
+    "LAYER_ROLES",
+    "AccuracySpec",
+    "DerivedSpec",
+    "LayerSpec",
+    "NationSpec",
+    "PipelineConfig",
+    "UncertaintySpec",
+    "load_pipeline",
+]
 
 #: Layer roles a pipeline may name, with their units (from the registry in :mod:`sinkmap.engine.roles`).
 LAYER_ROLES: dict[str, str] = {name: f"{role.description}, {role.unit}" for name, role in ROLES.items()}
@@ -100,6 +109,30 @@ class CarbonSpec:
 
 
 @dataclass(frozen=True)
+class AccuracySpec:
+    """A reference sample for accuracy-adjusted areas (Olofsson et al. 2014; :mod:`sinkmap.apps.accuracy`).
+
+    ``reference_sample``: CSV of points with ``lon``, ``lat`` (EPSG:4326), ``map_<strata_epoch>`` (the map class at
+    the point, the stratum) and ``ref_<E>`` (reference class) for each assessed epoch ``E``; ``strata_epoch``: the
+    land-cover epoch whose classes stratified the sample; ``min_points``: points a stratum needs in a region for the
+    region to be estimated (at least 2).
+    """
+
+    reference_sample: str
+    strata_epoch: int
+    min_points: int = 2
+
+
+@dataclass(frozen=True)
+class UncertaintySpec:
+    """Monte Carlo intervals of the forest carbon columns (:mod:`sinkmap.apps.uncertainty`): ``draws`` iterations,
+    ``seed`` for the factor draws (the same seed gives the same intervals)."""
+
+    draws: int = 10_000
+    seed: int = 20261130
+
+
+@dataclass(frozen=True)
 class NationSpec:
     """The roll-up row of the first level. Without ``nation:`` in the pipeline it is "All regions", not China:
     the pipeline may cover any place (China's pipelines name it: ``{region_id: "100000", name_zh: 中国, …}``)."""
@@ -133,6 +166,8 @@ class PipelineConfig:
     area: str = "true"
     inputs: dict[str, LayerSpec] = field(default_factory=dict)
     derived: tuple[DerivedSpec, ...] = ()
+    accuracy: AccuracySpec | None = None
+    uncertainty: UncertaintySpec | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -432,6 +467,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     allowed = {
         "name", "description", "output_dir", "epochs", "grid", "chunk_size", "scheduler", "workers", "layers",
         "regions", "nation", "forest_definition", "targets", "outputs", "carbon", "area", "inputs", "derived",
+        "accuracy", "uncertainty",
     }
     _check_keys(data, allowed, where, required={"name", "output_dir", "epochs", "layers", "regions"})
     base = path.resolve().parent
@@ -661,6 +697,20 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
 
         load_targets(targets, base_dir=base)  # fail now, not after the computation
 
+    accuracy = None if data.get("accuracy") is None else _accuracy(data["accuracy"], base, f"{where}: accuracy", layers, epochs)
+    uncertainty = None
+    if data.get("uncertainty") not in (None, False):
+        raw_u = {} if data["uncertainty"] is True else data["uncertainty"]
+        if not isinstance(raw_u, dict):
+            raise ConfigError(f"{where}: uncertainty: expected a mapping with draws and seed, or true")
+        _check_keys(raw_u, {"draws", "seed"}, f"{where}: uncertainty")
+        draws, seed = raw_u.get("draws", 10_000), raw_u.get("seed", UncertaintySpec.seed)
+        if not isinstance(draws, int) or isinstance(draws, bool) or draws < 100:
+            raise ConfigError(f"{where}: uncertainty.draws: expected a whole number ≥ 100, got {draws!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"{where}: uncertainty.seed: expected a whole number ≥ 0, got {seed!r}")
+        uncertainty = UncertaintySpec(draws=draws, seed=seed)
+
     return PipelineConfig(
         name=str(data["name"]),
         description=str(data.get("description", "")).strip(),
@@ -681,8 +731,45 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         area=area,
         inputs=inputs,
         derived=derived,
+        accuracy=accuracy,
+        uncertainty=uncertainty,
         raw=data,
     )
+
+
+def _accuracy(data: Any, base: Path, where: str, layers: dict[str, LayerSpec], epochs: tuple[int, ...]) -> AccuracySpec:
+    """The ``accuracy:`` section; the sample's header is checked now, its rows when the run's tables are made."""
+    import csv
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping with reference_sample and strata_epoch")
+    _check_keys(data, {"reference_sample", "strata_epoch", "min_points"}, where, required={"reference_sample", "strata_epoch"})
+    if "landcover" not in layers:
+        raise ConfigError(f"{where}: accuracy-adjusted areas need a landcover layer (the map the sample assesses)")
+    strata_epoch = data["strata_epoch"]
+    if strata_epoch not in epochs:
+        raise ConfigError(f"{where}.strata_epoch: {strata_epoch!r} is not one of the epochs {list(epochs)}")
+    min_points = data.get("min_points", 2)
+    if not isinstance(min_points, int) or min_points < 2:
+        raise ConfigError(f"{where}.min_points: expected a whole number ≥ 2 (the variance needs two points a stratum)")
+    path = str(data["reference_sample"])
+    path = path if Path(path).is_absolute() else str(base / path)
+    if not Path(path).is_file():
+        raise InputNotFoundError(f"{where}.reference_sample: {path} does not exist")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f), [])
+    need = ["lon", "lat", f"map_{strata_epoch}"]
+    missing = [c for c in need if c not in header]
+    if missing:
+        raise ConfigError(f"{where}.reference_sample: {path} has no column(s) {missing}; it needs {need} and ref_<epoch>")
+    if not any(f"ref_{e}" in header for e in epochs):
+        raise ConfigError(
+            f"{where}.reference_sample: {path} has no reference column; add ref_<epoch> for one of the epochs {list(epochs)}"
+        )
+    from sinkmap.kernels.accuracy import read_reference_sample
+
+    read_reference_sample(path, epochs, int(strata_epoch))  # every row checked now, not after the computation
+    return AccuracySpec(reference_sample=path, strata_epoch=int(strata_epoch), min_points=min_points)
 
 
 def as_dict(obj: Any) -> Any:

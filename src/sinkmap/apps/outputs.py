@@ -26,6 +26,7 @@ from sinkmap.apps.quantities import (
     derive,
 )
 from sinkmap.apps.stac import write_stac
+from sinkmap.apps.uncertainty import ForestUncertainty
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
@@ -36,7 +37,7 @@ from sinkmap.steps.carbon import CARBON_NOTES, CarbonStep
 from sinkmap.steps.landcover import N_LANDCOVER_CODES, TRANSITIONS
 from sinkmap.targets import TargetSet
 
-__all__ = ["SIGN_CONVENTION", "region_tables", "write_run"]
+__all__ = ["SIGN_CONVENTION", "crosstabs_by_level", "region_tables", "write_run"]
 
 SIGN_CONVENTION = (
     "Carbon sinks (removals from the atmosphere) are positive; emissions are negative. Stocks are positive."
@@ -94,6 +95,17 @@ def _raw_by_level(
             **out,
         }
     return out
+
+
+def crosstabs_by_level(
+    levels: list[RegionLevel],
+    zone_keys: tuple[tuple[str, int], ...],
+    crosstabs: dict[str, NDArray[np.float64]],
+    nation: NationSpec | None,
+) -> dict[str, dict[str, NDArray[np.float64]]]:
+    """The job's cross-tabulations split by level (``nation`` first, summed from ``nation.from_level``)."""
+    empty = np.zeros((len(zone_keys), 0))
+    return {name: tabs for name, (_, _, tabs) in _raw_by_level(levels, zone_keys, [], empty, crosstabs, nation).items()}
 
 
 def transition_table(
@@ -203,9 +215,17 @@ def write_run(
     profile: dict[str, float],
     final_dir: Path,
     input_checks: dict[str, dict[str, Any]] | None = None,
+    uncertainty: ForestUncertainty | None = None,
 ) -> dict[str, Any]:
-    """Write the GeoJSON per level, the CSVs and the manifest into ``run_dir``; return the manifest."""
+    """Write the GeoJSON per level, the CSVs and the manifest into ``run_dir``; return the manifest.
+
+    With ``uncertainty`` (:func:`sinkmap.apps.uncertainty.run_uncertainty`), each level's table gains the 95 %
+    interval columns of the forest carbon columns, and ``uncertainty_contributors.csv`` the top five factors."""
     config = plan.config
+    if uncertainty is not None:
+        tables = {
+            name: pd.concat([table, uncertainty.wide(name).set_axis(table.index)], axis=1) for name, table in tables.items()
+        }
     levels = plan.levels
     definition = config.forest_definition.describe()
     members = {
@@ -244,6 +264,21 @@ def write_run(
     combined.insert(1, "target_set", None if targets is None else targets.id)
     combined.to_csv(run_dir / "regions.csv", index=False, encoding="utf-8-sig")
     outputs["regions.csv"] = "all levels' region tables in one CSV (UTF-8 with BOM for spreadsheet programs)"
+    accuracy = None
+    if config.accuracy is not None:
+        from sinkmap.apps.accuracy import accuracy_table
+
+        adjusted, accuracy = accuracy_table(config.accuracy, levels, tables, transitions, config.epochs, config.nation)
+        adjusted.to_csv(run_dir / "accuracy.csv", index=False, encoding="utf-8-sig")
+        outputs["accuracy.csv"] = (
+            "accuracy-adjusted class areas (km²) with 95 % intervals per region from the reference sample "
+            "(Olofsson et al. 2014), or the reason a region is not estimated"
+        )
+    if uncertainty is not None:
+        uncertainty.contributors.to_csv(run_dir / "uncertainty_contributors.csv", index=False, encoding="utf-8-sig")
+        outputs["uncertainty_contributors.csv"] = (
+            "per region and forest carbon column, the five factors with the largest shares of the Monte Carlo variance"
+        )
     for key, path in raster_files.items():
         outputs[str(path.relative_to(run_dir))] = f"per-pixel {key} (Cloud-Optimized GeoTIFF)"
     outputs.update(
@@ -291,7 +326,7 @@ def write_run(
         "statistics": {
             s.name if s.epoch is None else f"{s.name}_{s.epoch}": f"{s.description} [{s.unit}]" for s in plan.job.stats
         },
-        "columns": column_metadata(meta, config.epochs),
+        "columns": _with_interval_columns(column_metadata(meta, config.epochs), uncertainty),
         "profile": {"task_seconds_by_part": {k: round(v, 3) for k, v in profile.items()}},
         "checks": checks,
         "input_checks": input_checks or {},
@@ -299,6 +334,14 @@ def write_run(
         "carbon_methods": [] if plan.factor_tables is None else list(CARBON_NOTES),
         "carbon_chain": next((s.describe() for s in plan.job.steps if isinstance(s, CarbonStep)), None),
         "observed_share": observed_shares(tables, meta),
+        **({} if accuracy is None else {"accuracy": accuracy}),
+        **({} if uncertainty is None else {"uncertainty": uncertainty.manifest}),
+        **(
+            {"uncertainty": {"status": f"not estimated for the {config.carbon.factor_set} factor set: the stratum "
+                             "model follows the IPCC Tier-1 chain; set carbon.factor_set: ipcc_tier1 for intervals"}}
+            if uncertainty is None and getattr(config, "uncertainty", None) is not None
+            and config.carbon.factor_set != "ipcc_tier1" else {}
+        ),
         "outputs": outputs,
         "versions": _versions(),
     }
@@ -317,6 +360,26 @@ def observed_shares(tables: dict[str, pd.DataFrame], meta: dict[str, Quantity]) 
             str(row["region_id"]): {c: None if pd.isna(row[c]) else round(float(row[c]), 4) for c in present}
             for _, row in table.iterrows()
         }
+    return out
+
+
+def _with_interval_columns(
+    columns: dict[str, dict[str, object]], uncertainty: ForestUncertainty | None
+) -> dict[str, dict[str, object]]:
+    """The manifest's ``columns`` with the interval columns of ``uncertainty`` described after their quantity's."""
+    if uncertainty is None:
+        return columns
+    out = dict(columns)
+    for column in uncertainty.columns:
+        base = columns.get(column)
+        if base is None:
+            continue
+        label = str(base["label"])
+        out[f"{column}_p2_5"] = {**base, "kind": "bound", "label": f"{label}, 2.5 % bound of the 95 % interval"}
+        out[f"{column}_p97_5"] = {**base, "kind": "bound", "label": f"{label}, 97.5 % bound of the 95 % interval"}
+        out[f"{column}_half_width_pct"] = {
+            "unit": "%", "kind": "uncertainty", "label": f"{label}, half-width of the 95 % interval", "epoch": base["epoch"],
+        }  # fmt: skip
     return out
 
 

@@ -26,6 +26,7 @@ from sinkmap.apps.outputs import region_tables, write_run
 from sinkmap.apps.plan import PipelinePlan, plan_layers, plan_pipeline
 from sinkmap.apps.quantities import Quantity
 from sinkmap.apps.rundir import output_error, run_directory
+from sinkmap.apps.uncertainty import run_uncertainty
 from sinkmap.config import PipelineConfig, as_dict
 from sinkmap.engine.executor import check_scheduler
 from sinkmap.engine.job import JobResult, run_job
@@ -175,6 +176,7 @@ def run_pipeline(
         shutil.rmtree(scratch / ".scratch", ignore_errors=True)
         t0 = time.perf_counter()
         regions = region_results(plan, result)
+        uncertainty = run_uncertainty(plan, result.crosstabs, regions.tables)
         raster_files = {spec.stem: result.rasters[spec.key] for spec in plan.job.rasters}
         profile = {"plan (client)": plan_seconds, **result.profile}
         manifest = write_run(
@@ -188,6 +190,7 @@ def run_pipeline(
             profile=profile,
             final_dir=target,
             input_checks=result.checks,
+            uncertainty=uncertainty,
         )
         profile["tables and exports (client)"] = time.perf_counter() - t0
     return RunResult(target, regions.tables, manifest, time.perf_counter() - started, profile)

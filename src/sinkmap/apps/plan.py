@@ -31,6 +31,7 @@ from sinkmap.steps.carbon import PET, PET_METHOD, CarbonStep
 from sinkmap.steps.forest import ForestStep
 from sinkmap.steps.invest import InvestStep
 from sinkmap.steps.landcover import TransitionStep
+from sinkmap.steps.strata import ClassAreaStep, ForestStrataStep
 
 __all__ = ["PipelinePlan", "layer_checks", "plan_layers", "plan_pipeline"]
 
@@ -226,10 +227,14 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
                 loss_base_year=None if loss is None else loss.base_year,
             )
         )
+        if config.uncertainty is not None:  # forest strata table for the Monte Carlo intervals
+            steps.append(ForestStrataStep(config.epochs))
     elif config.carbon.enabled:
         log.info("carbon step off: it needs mean_temperature and annual_precip layers")
     if "landcover" in roles and len(config.epochs) > 1:
         steps.append(TransitionStep(config.epochs[0], config.epochs[-1]))
+    if config.accuracy is not None:  # strata weights of the reference sample: mapped area of each class
+        steps.append(ClassAreaStep(config.epochs))
     if config.carbon.invest_pools is not None:
         table = read_invest_carbon_table(config.carbon.invest_pools)
         for (role, epoch), source in sources.items():

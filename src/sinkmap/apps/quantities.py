@@ -280,6 +280,12 @@ QUANTITIES: tuple[Quantity, ...] = (
         "invest_total_change_t_c", "t C", "InVEST change of total storage",
         [f"invest_{pool}_change_t_c" for pool in POOL_COLUMNS], per_epoch=True, span=True,
     ),
+    # mapped area of each land-cover class (present when a reference sample is configured: the strata weights)
+    *(
+        _t(f"landcover_{name}_area_km2", "km2", f"mapped {name.replace('_', ' ')} area (land-cover map)",
+           [f"landcover_{name}_area_m2"], per_epoch=True, scale=1e-6)
+        for name in ("cropland", "forest", "shrub", "grassland", "water", "snow_ice", "barren", "impervious", "wetland")
+    ),
     # changes between the first and last epoch
     Quantity("forest_area_change_km2", "km2", "change", True, "forest area change", of="forest_area_km2", span=True, epochs="multi"),
     Quantity("coverage_change_pct_points", "percentage points", "change", True, "coverage change", of="coverage_pct", span=True, epochs="multi"),
