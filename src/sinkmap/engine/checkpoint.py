@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class JobState:
     valid: dict[str, int]
     example: dict[str, tuple[int, int, float]]
     notes: set[tuple[str, int]]
+    codes: dict[str, dict[float, int]] = field(default_factory=dict)
 
 
 class Checkpoint:
@@ -82,6 +83,7 @@ class Checkpoint:
             valid={k: int(v) for k, v in meta["valid"].items()},
             example={k: (int(v[0]), int(v[1]), float(v[2])) for k, v in meta["example"].items()},
             notes={(str(a), int(b)) for a, b in meta["notes"]},
+            codes={k: {float(c): int(n) for c, n in v} for k, v in meta.get("codes", {}).items()},
         )
 
     def save(self, state: JobState) -> None:
@@ -104,6 +106,7 @@ class Checkpoint:
             "valid": state.valid,
             "example": {k: list(v) for k, v in state.example.items()},
             "notes": sorted([list(n) for n in state.notes]),
+            "codes": {k: sorted([c, n] for c, n in v.items()) for k, v in state.codes.items()},
         }
         tmp = self.folder / ".checkpoint.json.tmp"
         with open(tmp, "w", encoding="utf-8") as fh:

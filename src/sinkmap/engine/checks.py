@@ -42,6 +42,7 @@ class WindowCheck:
     invalid: int
     valid: int
     example: tuple[int, int, float] | None = None  # (grid row, grid col, value as read)
+    codes: tuple[tuple[float, int], ...] = ()  # categorical layers: each invalid code and its pixel count
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,11 @@ class ValueCheck:
         r, c = np.unravel_index(int(np.argmax(bad)), bad.shape)
         example = (window.row_off + int(r), window.col_off + int(c), float(values[r, c]))
         kept = valid & ~bad
-        return kept, WindowCheck(n_bad, int(np.count_nonzero(kept)), example)
+        codes: tuple[tuple[float, int], ...] = ()
+        if self.codes is not None:
+            found, counts = np.unique(values[bad], return_counts=True)
+            codes = tuple((float(v), int(n)) for v, n in zip(found, counts, strict=True))
+        return kept, WindowCheck(n_bad, int(np.count_nonzero(kept)), example, codes)
 
     def expected(self) -> str:
         if self.codes is not None:
@@ -133,6 +138,7 @@ class CheckTally:
     invalid: dict[Any, int] = field(default_factory=dict)
     valid: dict[Any, int] = field(default_factory=dict)
     example: dict[Any, tuple[int, int, float]] = field(default_factory=dict)
+    codes: dict[Any, dict[float, int]] = field(default_factory=dict)
 
     def add(self, found: Mapping[Any, WindowCheck]) -> None:
         for key, one in found.items():
@@ -140,6 +146,9 @@ class CheckTally:
             self.valid[key] = self.valid.get(key, 0) + one.valid
             if one.example is not None and key not in self.example:
                 self.example[key] = one.example
+            for code, count in one.codes:
+                by_code = self.codes.setdefault(key, {})
+                by_code[code] = by_code.get(code, 0) + count
 
     def errors(self) -> list[Any]:
         """Layers whose invalid values stop the job."""
@@ -156,13 +165,18 @@ class CheckTally:
         lon, lat = grid.lonlat(row, col)
         count = f"{self.invalid[key]:,} pixel(s)" + ("" if complete else " in the windows read before stopping")
         others = f" (also invalid: {', '.join(self.checks[k].layer for k in bad[1:])})" if len(bad) > 1 else ""
+        listed = ""
+        if self.codes.get(key):
+            ranked = sorted(self.codes[key].items(), key=lambda kv: (-kv[1], kv[0]))
+            more = f", and {len(ranked) - 10} more code(s)" if len(ranked) > 10 else ""
+            listed = " (codes: " + ", ".join(f"{code:g} × {n:,}" for code, n in ranked[:10]) + more + ")"
         fix = (
             "add the code to the layer's legend or declare it as nodata (`nodata:` on the layer)"
             if check.codes is not None
             else "declare the nodata value (`nodata:` on the layer), correct the units (`scale:`)"
         )
         raise InvalidValuesError(
-            f"layer {check.layer} ({check.where()}): {count} hold values outside {check.expected()}, e.g. "
+            f"layer {check.layer} ({check.where()}): {count} hold values outside {check.expected()}{listed}, e.g. "
             f"{value:g} at row {row}, col {col} (lon {lon:.4f}, lat {lat:.4f}){others}; {fix}, or set "
             "`invalid: mask` on the layer to treat such pixels as nodata"
         )
@@ -193,5 +207,7 @@ class CheckTally:
             if key in self.example:
                 row, col, value = self.example[key]
                 entry["example"] = {"row": row, "col": col, "value": value}
+            if self.codes.get(key):
+                entry["invalid_codes"] = {f"{code:g}": n for code, n in sorted(self.codes[key].items())}
             out[check.layer] = entry
         return out

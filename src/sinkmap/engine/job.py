@@ -265,6 +265,7 @@ def run_job(
         tally.invalid = {names[k]: v for k, v in state.invalid.items()}
         tally.valid = {names[k]: v for k, v in state.valid.items()}
         tally.example = {names[k]: v for k, v in state.example.items()}
+        tally.codes = {names[k]: dict(v) for k, v in state.codes.items()}
         log.info("resuming after window %d of %d", start, len(todo))
     buffered: dict[int, WindowResult] = {}
     next_to_add = start
@@ -285,6 +286,7 @@ def run_job(
                 invalid={job.checks[k].layer: v for k, v in tally.invalid.items()},
                 valid={job.checks[k].layer: v for k, v in tally.valid.items()},
                 example={job.checks[k].layer: v for k, v in tally.example.items()},
+                codes={job.checks[k].layer: dict(v) for k, v in tally.codes.items()},
                 notes=notes,
             )
         )
