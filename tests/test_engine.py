@@ -302,9 +302,6 @@ def test_workers_check_their_input_paths(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-# dask.distributed sometimes leaves a listening socket of its own to the garbage collector on a loaded machine
-@pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
-@pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
 def test_local_cluster_without_shared_folders_gives_the_threaded_numbers(case: Path, reference: Any, tmp_path: Path) -> None:
     """Worker processes (each with its own scratch folder) send sums and raster windows back to the client."""
     import dask
