@@ -74,6 +74,8 @@ def _timed(func: Any, runs: int, wait_s: float) -> tuple[float, float, Any]:
 
 def run_case(name: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
     base = load_pipeline(path)
+    # the stratum model follows the IPCC Tier-1 chain: under another factor set there is nothing to draw
+    base = dataclasses.replace(base, carbon=dataclasses.replace(base.carbon, factor_set="ipcc_tier1"))
     plain = dataclasses.replace(base, uncertainty=None)
     with_unc = dataclasses.replace(base, uncertainty=UncertaintySpec(draws=args.draws, seed=args.seed))
 
