@@ -149,7 +149,11 @@ def run_directory(
             for old in left:  # we hold the lock: no live run owns these
                 pid = old.name.rsplit("-", 1)[-1]
                 note = "" if not pid.isdigit() or not _alive(int(pid)) else f" (pid {pid} is not a sinkmap run on it)"
-                log.warning("removing %s, left by an interrupted run%s; `sinkmap run --resume` would continue it", old, note)
+                log.warning(
+                    "removing %s, left by an interrupted run%s (`sinkmap run --resume` continues such a folder instead)",
+                    old,
+                    note,
+                )
                 shutil.rmtree(old, ignore_errors=True)
             if scratch.exists():
                 shutil.rmtree(scratch)
