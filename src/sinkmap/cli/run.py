@@ -60,6 +60,7 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
     epochs = result.manifest["epochs"]
     first, last = epochs[0], epochs[-1]
     targets = result.manifest["targets"]
+    has_stock = "growing_stock" in (result.manifest.get("pipeline", {}).get("layers") or {})
     click.echo("")
     # the nation and the first configured level (provinces in the sample)
     for level in list(tables)[:2]:
@@ -74,10 +75,11 @@ def print_summary(result: RunResult, *, max_rows: int = 40) -> None:
         click.echo(header)
         for _, row in table.head(max_rows).iterrows():
             name = f"{row['name_en']}"[:22]
+            # without a growing-stock layer the stock is not estimated: a dash, not 0
+            stock = [_fmt(row[c], divisor, 3) if has_stock else "—" for c in stock_cols]
             click.echo(
                 f"  {name:<22} {_fmt(row[f'land_area_km2_{last}'], 1, land_digits):>12} {_fmt(row[f'coverage_pct_{first}'], 1, 2):>9} "
-                f"{_fmt(row[f'coverage_pct_{last}'], 1, 2):>9} {_fmt(row[f'stock_volume_m3_{first}'], divisor, 3):>10} "
-                f"{_fmt(row[f'stock_volume_m3_{last}'], divisor, 3):>10}"
+                f"{_fmt(row[f'coverage_pct_{last}'], 1, 2):>9} {stock[0]:>10} {stock[1]:>10}"
             )
         if len(table) > max_rows:
             click.echo(f"  … {len(table) - max_rows} more rows in regions.csv")
