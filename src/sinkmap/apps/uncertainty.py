@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from sinkmap.apps.levels import crosstabs_by_level
 from sinkmap.errors import FactorTableError
 from sinkmap.factors import FactorTables
 from sinkmap.kernels.uncertainty import (
@@ -482,8 +483,6 @@ def run_uncertainty(
     """The forest carbon intervals of a finished run (``None`` when the pipeline has no ``uncertainty:`` section
     or no forest strata table): ``plan`` is the :class:`~sinkmap.apps.plan.PipelinePlan`, ``crosstabs`` the job's
     cross-tabulations (rows = the job's zones), ``region_tables`` the published tables per level."""
-    from sinkmap.apps.outputs import crosstabs_by_level
-
     config = plan.config
     names = [forest_strata_name(e) for e in config.epochs]
     if config.uncertainty is None or plan.factor_tables is None or not all(n in crosstabs for n in names):
