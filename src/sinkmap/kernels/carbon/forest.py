@@ -49,7 +49,7 @@ growing stock raises ``ValueError`` (it usually means an unconverted nodata valu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -609,10 +609,11 @@ def _prepare(
     return vol, ft, eco, ok
 
 
-def _bcef(
+def _bcef_cells(
     vol: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
-) -> FloatArray:
-    out = np.full(vol.shape, np.nan)
+) -> Iterator[tuple[BoolArray, FloatArray, list[tuple[float, FloatArray, FloatArray]]]]:
+    """The Table 4.5 lookup shared by :func:`_bcef` and :func:`_agb_tier1`: for each (domain, forest type) cell,
+    its pixels, their volumes, and the (weight, class upper bounds, BCEF_S values) of its IPCC type mix."""
     sel = sel & np.isfinite(vol)
     domain_of = _domain_index(eco, BCEF_DOMAIN_BY_ECOZONE, tuple(BCEF_TYPES))
     for d, (dom, types) in enumerate(BCEF_TYPES.items()):
@@ -623,14 +624,21 @@ def _bcef(
             m = in_dom & (ft == code)
             if not np.any(m):
                 continue
-            v = vol[m]
-            acc = np.zeros(v.shape)
+            rows = []
             for ipcc_type, weight in mix:
                 _, uppers, values = class_table(
                     tables, "forest_bcef", "gs_class", zone=dom, forest_type=ipcc_type, factor="S"
                 )
-                acc += weight * values[classify(v, uppers)]
-            out[m] = acc
+                rows.append((weight, uppers, values))
+            yield m, vol[m], rows
+
+
+def _bcef(
+    vol: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
+) -> FloatArray:
+    out = np.full(vol.shape, np.nan)
+    for m, v, rows in _bcef_cells(vol, ft, eco, sel, tables):
+        out[m] = sum(weight * values[classify(v, uppers)] for weight, uppers, values in rows)
     return out
 
 
@@ -639,25 +647,12 @@ def _agb_tier1(
 ) -> FloatArray:
     """AGB = V × BCEF_S, held at the largest value of a lower class where the factor steps down (monotone in V)."""
     out = np.full(vol.shape, np.nan)
-    sel = sel & np.isfinite(vol)
-    domain_of = _domain_index(eco, BCEF_DOMAIN_BY_ECOZONE, tuple(BCEF_TYPES))
-    for d, (dom, types) in enumerate(BCEF_TYPES.items()):
-        in_dom = sel & (domain_of == d)
-        if not np.any(in_dom):
-            continue
-        for code, mix in types.items():
-            m = in_dom & (ft == code)
-            if not np.any(m):
-                continue
-            v = vol[m]
-            acc = np.zeros(v.shape)
-            for ipcc_type, weight in mix:
-                _, uppers, values = class_table(
-                    tables, "forest_bcef", "gs_class", zone=dom, forest_type=ipcc_type, factor="S"
-                )
-                k = classify(v, uppers)
-                acc += weight * np.maximum(v * values[k], class_floor(uppers, values)[k])
-            out[m] = acc
+    for m, v, rows in _bcef_cells(vol, ft, eco, sel, tables):
+        acc = np.zeros(v.shape)
+        for weight, uppers, values in rows:
+            k = classify(v, uppers)
+            acc += weight * np.maximum(v * values[k], class_floor(uppers, values)[k])
+        out[m] = acc
     return out
 
 
