@@ -102,7 +102,10 @@ def test_lang_zh_and_en_on_the_cli(world_report: Any, tmp_path: Path) -> None:
     result, _ = world_report
     out = tmp_path / "zh.html"
     assert main(["-q", "report", str(result.output_dir), "-o", str(out), "--lang", "zh"]) == 0
-    assert '<html lang="zh-CN">' in out.read_text(encoding="utf-8")
+    html = out.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html
+    assert "<h2>目标与趋势</h2>" in html and "<th>地区名称</th>" in html and "Targets and trends" not in html
+    assert "本次运行没有目标集" in html  # targets: none, said in Chinese
     assert main(["-q", "report", str(result.output_dir), "-o", str(out), "--overwrite", "--lang", "fr"]) == 2
 
 

@@ -34,8 +34,8 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from sinkmap.apps.quantities import LABELS_ZH
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, plain, snapped, write_geojson
+from sinkmap.apps.quantities import LABELS_ZH
 from sinkmap.apps.tracking import METHOD, track
 from sinkmap.errors import ConfigError, InputNotFoundError, OutputExistsError, RegionError
 

@@ -33,7 +33,6 @@ from sinkmap.apps.export import (
 )
 from sinkmap.apps.report import figures as F
 from sinkmap.apps.report.fonts import INSTALL_HINT, find_cjk_font, has_cjk
-from sinkmap.apps.report.messages import LANGS, Catalogue, catalogue
 from sinkmap.apps.report.html import (
     Cell,
     FigureSet,
@@ -43,6 +42,7 @@ from sinkmap.apps.report.html import (
     plain_text,
     render,
 )
+from sinkmap.apps.report.messages import LANGS, Catalogue, catalogue
 from sinkmap.apps.tracking import STATUSES, TrackingResult, track
 from sinkmap.errors import ConfigError, OutputExistsError
 
@@ -505,7 +505,8 @@ def build_report(
         overwrite: replace an existing report.
         use_cjk: draw Chinese names in figures (``None``: when a CJK font is found; ``False``: English only).
         progress: called with (step, steps, what) as figures are drawn.
-        lang: ``zh`` (Chinese names and bilingual figure text, with a CJK font) or ``en`` (English only);
+        lang: ``zh`` (the report's text in simplified Chinese, Chinese names; figure text in Chinese when a CJK
+            font is found, else English) or ``en`` (English text and names);
             ``None``: ``zh`` when the regions have Chinese names, else ``en``.
 
     Raises:
@@ -525,7 +526,7 @@ def build_report(
         named = tables[next((lv for lv in run.levels if lv != "nation"), run.levels[0])]
         lang = "zh" if "name_zh" in named and bool(named["name_zh"].astype(str).map(has_cjk).any()) else "en"
     if lang not in LANGS:
-        raise ConfigError(f"--lang {lang}: choose zh (Chinese names, bilingual figures) or en (English)")
+        raise ConfigError(f"--lang {lang}: choose zh (the report in Chinese) or en (the report in English)")
     cjk_font = None if use_cjk is False or lang == "en" else find_cjk_font()
     t = catalogue(lang)
     notes: list[str] = []
@@ -582,9 +583,9 @@ def build_report(
     ft = ctx.labeler.t  # figure words: the page's language when the figures can draw it
     figure_crs_text = F.map_projection(map_frame, grid_wkt, ft)[1]
     map_note = (
-        ft("map.note", projection=figure_crs_text)
-        + (f"; {ft('boundary.attribution')}" if ctx.china_national else "")
-        + ("。" if ft.lang == "zh" else ".")
+        ft("map.note.lines", projection=figure_crs_text, attribution=ft("boundary.attribution"))
+        if ctx.china_national
+        else ft("map.note", projection=figure_crs_text)
     )
 
     if top is not None:

