@@ -111,6 +111,7 @@ def test_zh_headings_and_table_headers_are_chinese(zh: Any) -> None:
     assert {"森林定义", "乔木林", "国家特别规定灌木林", "森林覆盖率", "面积计算方法"} <= set(page.found["dt"])
     assert "贵州省的地级地区：9 个" in page.found["summary"]
     assert all(c.startswith("图 ") for c in page.found["figcaption"])
+    assert "碳汇（从大气中清除）为正，排放为负；碳储量为正。" in "".join(page.visible)  # sinkmap's sign convention
     # no English message of the catalogue is left in a heading, header, term, fold or caption
     words = [text for tag in _WORDS for text in page.found[tag]]
     for key, (english, chinese) in MESSAGES.items():

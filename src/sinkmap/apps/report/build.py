@@ -915,13 +915,19 @@ def _method_items(ctx: _Context, cjk_font: str | None) -> list[tuple[str, str]]:
         ),
         (t("term.trend"), t("term.trend.text")),
         (t("term.status"), "; ".join(f"{t.status(k)}: {t(f'status.{k}.text')}" for k in STATUSES)),
-        (t("term.sign"), str(m.get("sign_convention", ""))),
+        (t("term.sign"), _sign_convention(m, t)),
         (
             t("term.maps"),
             ctx.map_crs_text + (f"{stop} {t('boundary.attribution')}" if ctx.china_national else "") + stop,
         ),
         (t("term.fonts"), cjk_font or t("term.fonts.none")),
     ]
+
+
+def _sign_convention(manifest: Mapping[str, Any], t: Catalogue) -> str:
+    """The run's sign convention: sinkmap's own in ``t``'s language, another run's text as it is."""
+    text = plain_text(manifest.get("sign_convention", ""))
+    return t("sign_convention") if text == catalogue("en")("sign_convention") else text
 
 
 def _inputs_table(inputs: list[dict[str, Any]], t: Catalogue) -> Table:
@@ -1020,7 +1026,7 @@ def _render(
         region_name=region_name,
         sink=sink,
         sink_unit=sink_unit,
-        sign_convention=plain_text(m.get("sign_convention", "")),
+        sign_convention=_sign_convention(m, ctx.t),
         projection_method=ctx.t("trend.method"),
         key_table=key_table,
         level_tables=level_tables,

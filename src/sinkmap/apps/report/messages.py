@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sinkmap.apps.outputs import SIGN_CONVENTION
 from sinkmap.apps.tracking import METHOD, STATUSES
 
 __all__ = ["EN", "LANGS", "MESSAGES", "Catalogue", "catalogue"]
@@ -186,6 +187,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "trend.method": (METHOD.split(":", 1)[0], "按首末两个时期线性外推"),
     "term.status": ("status", "进度"),
     "term.sign": ("sign convention", "符号约定"),
+    "sign_convention": (SIGN_CONVENTION, "碳汇（从大气中清除）为正，排放为负；碳储量为正。"),
     "term.maps": ("maps", "地图"),
     "term.fonts": ("figure fonts", "图件字体"),
     "term.fonts.none": ("no CJK font: English names in figures", "无中文字体：图中使用英文名称"),
