@@ -144,16 +144,17 @@ def test_report_content(report: Any) -> None:
         "南明区",  # county table
         "test_guizhou",  # the target set used
         "invented for the test",  # its source
-        "first and last epoch",  # the projection method
-        "Special shrubland" if "special_shrubland" in text else "forest definition",
-        "Albers equal-area conic",
+        "按首末两个时期线性外推",  # the projection method (the report is in Chinese: the regions have Chinese names)
+        "森林定义",
+        "国家特别规定灌木林",
+        "中国 Albers 等积圆锥投影",
         "Tianditu",
         "manifest.json",
-        "South China Sea islands",
+        "南海诸岛按中国官方地图惯例",
         "sign_convention",
     ):
         assert snippet in text, snippet
-    assert "no carbon results in this run" not in text.lower()
+    assert "本次运行没有碳结果" not in text
     assert report.sink_column is not None and report.sink_column in text
 
 
@@ -162,10 +163,10 @@ def test_report_without_carbon_says_so(run_dir: Path, tmp_path: Path) -> None:
     result = build_report(plain, use_cjk=False)
     text = result.path.read_text(encoding="utf-8")
     assert "map_sink" not in result.figures and result.carbon_columns == ()
-    assert "No carbon results in this run" in text and "no carbon results in this run" in text
-    # English figures: the note says why
-    assert result.cjk_font is None and any("CJK" in n for n in result.notes)
-    assert "No CJK font" in text
+    assert "碳汇分布图：本次运行没有碳结果。" in text and "本次运行没有碳结果。" in text
+    # English figures: the note says why (in the page's language)
+    assert result.cjk_font is None and any("中文字体" in n for n in result.notes)
+    assert "本机未找到中文字体" in text
 
 
 def test_region_choice_and_cli(
@@ -245,7 +246,7 @@ def test_report_escapes_names_and_stays_offline(run_dir: Path, tmp_path: Path) -
     # and the reader sees the names exactly as written
     seen = _visible_text(text)
     assert f"Guizhou {HOSTILE}" in seen and "贵州省&amp;" in seen
-    assert f"Region: Guizhou {HOSTILE}" in seen  # section title (English figures: English name)
+    assert "地区：贵州省&amp;" in seen  # section title (a Chinese page: the Chinese name)
     assert '<img src="https://example.com/x.png"> & <a href="http://x">' in seen
 
 
@@ -291,7 +292,7 @@ def test_templates_are_package_data() -> None:
 
 def test_single_epoch_run(tmp_path: Path) -> None:
     run = build_synthetic_run(tmp_path / "one", epochs=(2020,), res=0.25)
-    result = build_report(run, use_cjk=False)
+    result = build_report(run, use_cjk=False, lang="en")
     text = result.path.read_text(encoding="utf-8")
     assert "one epoch, so there is no trend" in text
     assert {"map_coverage", "bars_coverage", "trend"} <= set(result.figures)

@@ -102,15 +102,19 @@ def test_lang_zh_and_en_on_the_cli(world_report: Any, tmp_path: Path) -> None:
     result, _ = world_report
     out = tmp_path / "zh.html"
     assert main(["-q", "report", str(result.output_dir), "-o", str(out), "--lang", "zh"]) == 0
-    assert '<html lang="zh-CN">' in out.read_text(encoding="utf-8")
+    html = out.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html
+    assert "<h2>目标与趋势</h2>" in html and "<th>地区名称</th>" in html and "Targets and trends" not in html
+    assert "本次运行没有目标集" in html  # targets: none, said in Chinese
     assert main(["-q", "report", str(result.output_dir), "-o", str(out), "--overwrite", "--lang", "fr"]) == 2
 
 
 def test_china_sample_keeps_the_national_layout(sample_run: Any, tmp_path: Path) -> None:
     report = build_report(sample_run.output_dir, output=tmp_path / "report.html")
     html = report.path.read_text(encoding="utf-8")
-    assert "Albers equal-area conic for China" in html and "Tianditu" in html
-    assert "South China Sea islands are shown in the inset" in html
+    assert '<html lang="zh-CN">' in html  # Chinese region names: a Chinese page
+    assert "中国 Albers 等积圆锥投影" in html and "Tianditu" in html
+    assert "南海诸岛按中国官方地图惯例以右下角附图表示" in html
 
 
 @pytest.mark.browser

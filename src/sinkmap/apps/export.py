@@ -35,6 +35,7 @@ import shapely
 import shapely.geometry
 
 from sinkmap.apps.geojson import DEFAULT_PRECISION, PRECISION, plain, snapped, write_geojson
+from sinkmap.apps.quantities import LABELS_ZH
 from sinkmap.apps.tracking import METHOD, track
 from sinkmap.errors import ConfigError, InputNotFoundError, OutputExistsError, RegionError
 
@@ -45,6 +46,7 @@ __all__ = [
     "ExportResult",
     "Region",
     "RunDirectory",
+    "column_header",
     "column_label",
     "descendants",
     "export_regions",
@@ -565,6 +567,40 @@ def column_label(key: str, columns: Mapping[str, Mapping[str, Any]] | None = Non
             f"{'碳密度' if 'density' in key or 'per_ha' in key else '碳储量'} {words}", words, unit
         )
     return ColumnLabel(key, key, unit)
+
+
+def column_header(
+    key: str, columns: Mapping[str, Mapping[str, Any]] | None = None, lang: str = "en", *, unit: bool = True
+) -> str:
+    """A column's header for a table in one language: ``forest carbon 2023 (t C)`` (``en``) or ``森林碳储量 2023
+    (t C)`` (``zh``), the unit in brackets unless ``unit`` is false. Columns with a fixed label (:func:`column_label`)
+    keep it; other registry columns take the registry's English label (the run manifest's ``columns``) or the
+    Chinese one of :data:`~sinkmap.apps.quantities.LABELS_ZH`, by the quantity the column publishes."""
+    label = column_label(key, columns)
+    meta = (columns or {}).get(key)
+    if lang == "zh":
+        text = label.zh if _is_fixed(key) else _label_zh(key, meta) or label.zh
+    elif meta is not None and not _is_fixed(key):  # the registry's words (the sign is said under the table)
+        epoch = meta.get("epoch")
+        text = f"{meta['label']} {epoch}" if epoch is not None else str(meta["label"])
+    else:
+        text = label.en
+    return f"{text} ({label.unit})" if unit and label.unit else text
+
+
+def _is_fixed(key: str) -> bool:
+    """Whether ``key`` has a fixed label (target-tracking columns that exports add)."""
+    return key in _FIXED or any(pattern.match(key) for pattern, _ in _COMPILED)
+
+
+def _label_zh(key: str, meta: Mapping[str, Any] | None) -> str:
+    """The Chinese label of a registry column (``forest_carbon_t_c_2023`` → ``森林碳储量 2023``), or empty."""
+    for name in sorted(LABELS_ZH, key=len, reverse=True):
+        rest = key[len(name) :] if key.startswith(name) else None
+        if rest is not None and re.fullmatch(r"(_\d{4}){0,2}", rest):
+            epoch = (meta or {}).get("epoch") if meta is not None else rest.lstrip("_").replace("_", "–")
+            return f"{LABELS_ZH[name]} {epoch}" if epoch else LABELS_ZH[name]
+    return ""
 
 
 def _unit(meta: Mapping[str, Any]) -> str:

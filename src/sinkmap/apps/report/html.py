@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from sinkmap.apps.report.messages import EN
+
 __all__ = [
     "Cell",
     "FigureSet",
@@ -120,6 +122,7 @@ def environment() -> Environment:
     )
     env.filters["plain"] = plain_text
     env.filters["pill_class"] = pill_class
+    env.globals["t"] = EN  # the page's catalogue replaces it (render(..., t=catalogue(lang)))
     return env
 
 
