@@ -57,7 +57,7 @@ def print_report_summary(result: ReportResult) -> None:
 @click.option(
     "--lang",
     type=click.Choice(["zh", "en"]),
-    help="zh: Chinese names and bilingual figure text (with a CJK font); en: English only. "
+    help="zh: the report in Chinese (figures in Chinese when a CJK font is found); en: the report in English. "
     "Default: zh when the regions have Chinese names, else en.",
 )
 @click.pass_context
