@@ -294,6 +294,16 @@ QUANTITIES: tuple[Quantity, ...] = (
 
 
 LABELS_ZH: dict[str, str] = {
+    # mapped land-cover class areas (CLCD level-1 classes)
+    "landcover_cropland_area_km2": "土地覆盖图耕地面积",
+    "landcover_forest_area_km2": "土地覆盖图林地面积",
+    "landcover_shrub_area_km2": "土地覆盖图灌木林地面积",
+    "landcover_grassland_area_km2": "土地覆盖图草地面积",
+    "landcover_water_area_km2": "土地覆盖图水域面积",
+    "landcover_snow_ice_area_km2": "土地覆盖图冰雪面积",
+    "landcover_barren_area_km2": "土地覆盖图裸地面积",
+    "landcover_impervious_area_km2": "土地覆盖图不透水面面积",
+    "landcover_wetland_area_km2": "土地覆盖图湿地面积",
     "coverage_basis": "森林覆盖率计算基数",
     "forest_agb_t_c": "森林地上生物量碳储量",
     "forest_bgb_t_c": "森林地下生物量碳储量",
