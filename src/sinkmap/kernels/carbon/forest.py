@@ -656,15 +656,13 @@ def _agb_tier1(
     return out
 
 
-def _bgb_tier1(
+def _root_shoot_cells(
     agb: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
-) -> FloatArray:
-    """BGB = AGB × R (Table 4.4), held at the largest value of a lower AGB class where R steps down."""
-    out = np.full(agb.shape, np.nan)
+) -> Iterator[tuple[BoolArray, FloatArray, list[tuple[float, FloatArray, FloatArray]]]]:
+    """The Table 4.4 lookup shared by :func:`_root_shoot` and :func:`_bgb_tier1`: for each (ecozone group, forest
+    type) cell other than bamboo, its pixels, their AGB, and the (weight, AGB class upper bounds, R values) of its
+    forest-group mix."""
     sel = sel & np.isfinite(agb)
-    bamboo = sel & (ft == _BAMBOO)
-    if np.any(bamboo):
-        out[bamboo] = agb[bamboo] * tables.value("bamboo_biomass", quantity="root_shoot")
     group_keys = {row.key("ecozone_group") for row in tables.rows("forest_root_shoot")}
     for code, group in ROOT_SHOOT_GROUP_BY_ECOZONE.items():
         in_zone = sel & (eco == code) & (ft != _BAMBOO)
@@ -679,13 +677,28 @@ def _bgb_tier1(
             m = in_zone & (ft == ftype)
             if not np.any(m):
                 continue
-            a = agb[m]
-            acc = np.zeros(a.shape)
-            for fgroup, weight in mix:
-                uppers, values = _r_table(tables, group, fgroup)
-                k = classify(a, uppers)
-                acc += weight * np.maximum(a * values[k], class_floor(uppers, values)[k])
-            out[m] = acc
+            rows = [(weight, *_r_table(tables, group, fgroup)) for fgroup, weight in mix]
+            yield m, agb[m], rows
+
+
+def _bamboo_cells(agb: FloatArray, ft: np.ndarray, sel: BoolArray) -> BoolArray:
+    return sel & np.isfinite(agb) & (ft == _BAMBOO)
+
+
+def _bgb_tier1(
+    agb: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
+) -> FloatArray:
+    """BGB = AGB × R (Table 4.4), held at the largest value of a lower AGB class where R steps down."""
+    out = np.full(agb.shape, np.nan)
+    bamboo = _bamboo_cells(agb, ft, sel)
+    if np.any(bamboo):
+        out[bamboo] = agb[bamboo] * tables.value("bamboo_biomass", quantity="root_shoot")
+    for m, a, rows in _root_shoot_cells(agb, ft, eco, sel, tables):
+        acc = np.zeros(a.shape)
+        for weight, uppers, values in rows:
+            k = classify(a, uppers)
+            acc += weight * np.maximum(a * values[k], class_floor(uppers, values)[k])
+        out[m] = acc
     return out
 
 
@@ -706,43 +719,12 @@ def _root_shoot(
     agb: FloatArray, ft: np.ndarray, eco: np.ndarray, sel: BoolArray, tables: FactorTables
 ) -> FloatArray:
     out = np.full(agb.shape, np.nan)
-    sel = sel & np.isfinite(agb)
-    bamboo = sel & (ft == _BAMBOO)
+    bamboo = _bamboo_cells(agb, ft, sel)
     if np.any(bamboo):
         out[bamboo] = tables.value("bamboo_biomass", quantity="root_shoot")
-    group_keys = {row.key("ecozone_group") for row in tables.rows("forest_root_shoot")}
-    for code, group in ROOT_SHOOT_GROUP_BY_ECOZONE.items():
-        in_zone = sel & (eco == code) & (ft != _BAMBOO)
-        if not np.any(in_zone):
-            continue
-        if group not in group_keys:
-            raise FactorTableError(
-                f"factor table 'forest_root_shoot' has no rows for ecozone_group {group!r} "
-                f"(FAO zone {FAO_ZONE_NAMES[code]})"
-            )
-        for ftype, mix in ROOT_SHOOT_TYPES.items():
-            m = in_zone & (ft == ftype)
-            if not np.any(m):
-                continue
-            a = agb[m]
-            acc = np.zeros(a.shape)
-            for fgroup, weight in mix:
-                acc += weight * _r_values(tables, group, fgroup, a)
-            out[m] = acc
+    for m, a, rows in _root_shoot_cells(agb, ft, eco, sel, tables):
+        out[m] = sum(weight * values[classify(a, uppers)] for weight, uppers, values in rows)
     return out
-
-
-def _r_values(tables: FactorTables, group: str, fgroup: str, agb: FloatArray) -> FloatArray:
-    groups = {
-        row.key("forest_group")
-        for row in tables.rows("forest_root_shoot")
-        if row.key("ecozone_group") == group
-    }
-    use = fgroup if fgroup in groups else "all"
-    _, uppers, values = class_table(
-        tables, "forest_root_shoot", "agb_class", ecozone_group=group, forest_group=use
-    )
-    return values[classify(agb, uppers)]
 
 
 def _deadwood_litter(
