@@ -356,6 +356,25 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
     "--window-size=1280,900",
 )
+def chromium_driver(chromium: tuple[str, str], folder: Path) -> Any:
+    """A headless Chromium (``chromium`` = (browser, driver) paths) with a fresh profile in ``folder`` and the
+    performance log on, so a test can list every request the page made."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver_path = chromium
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = folder / "profile"
+    profile.mkdir()
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+
+
 APT_PACKAGES = (
     "chromium",
     "chromium-driver",
@@ -447,20 +466,8 @@ def importlib_missing(name: str) -> bool:
 def test_report_renders_in_headless_chromium(
     chromium: tuple[str, str], report: Any, run_dir: Path, tmp_path: Path
 ) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
-    browser, driver_path = chromium
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver = chromium_driver(chromium, tmp_path)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         startup = driver.get_log(

@@ -20,7 +20,7 @@ from sinkmap.apps.report import build_report
 from sinkmap.apps.report import figures as F
 from sinkmap.cli import main
 from test_legends import SAOTOME, WORLDCOVER, _regions, _run
-from test_report import CHROMIUM_FLAGS, PNG_SIGNATURE, _request_urls, chromium  # noqa: F401  (fixture)
+from test_report import PNG_SIGNATURE, _request_urls, chromium, chromium_driver  # noqa: F401  (fixture)
 
 # Islands of the eastern Caribbean (lon/lat boxes), a study area the China Albers projection rotates by ~100°
 CARIBBEAN = gpd.GeoDataFrame(
@@ -120,21 +120,9 @@ def test_china_sample_keeps_the_national_layout(sample_run: Any, tmp_path: Path)
 @pytest.mark.browser
 @pytest.mark.slow
 def test_world_report_renders_in_headless_chromium(chromium: tuple[str, str], world_report: Any, tmp_path: Path) -> None:  # noqa: F811
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
     result, report = world_report
-    browser, driver_path = chromium
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver = chromium_driver(chromium, tmp_path)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.get_log("performance")  # the browser's own start, drained
