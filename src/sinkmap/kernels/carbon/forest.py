@@ -440,25 +440,8 @@ def forest_carbon_stocks_china(
         agb_c[bamboo] = agb[bamboo] * cf_default
         bgb_c[bamboo] = bgb[bamboo] * cf_default
     computed = stand | bamboo
-    nan = ~computed
-    if dead_organic_matter:
-        precip = None if annual_precip_mm_per_yr is None else as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
-        elev = None if elevation_m is None else as_float(elevation_m, "elevation_m")
-        f_dw, f_lt = _deadwood_litter(eco, computed, precip, elev, tables)
-        cf_wood = np.where(agb > 0, agb_c / np.where(agb > 0, agb, 1.0), cf_default)
-        cf_litter = tables.value("carbon_fraction", pool="litter", category="default")
-        deadwood = np.where(nan, np.nan, agb * f_dw * cf_wood)
-        litter = np.where(nan, np.nan, agb * f_lt * cf_litter)
-    else:
-        deadwood = np.where(nan, np.nan, 0.0)
-        litter = deadwood.copy()
-    return ForestCarbon(
-        agb_t_dm_per_ha=agb,
-        bgb_t_dm_per_ha=bgb,
-        agb_t_c_per_ha=agb_c,
-        bgb_t_c_per_ha=bgb_c,
-        deadwood_t_c_per_ha=deadwood,
-        litter_t_c_per_ha=litter,
+    return _with_dead_organic_matter(
+        agb, bgb, agb_c, bgb_c, computed, eco, annual_precip_mm_per_yr, elevation_m, dead_organic_matter, tables
     )
 
 
@@ -545,10 +528,33 @@ def forest_carbon_stocks_from_agb(
             agb_c[bamboo] = agb[bamboo] * cf_default
             bgb_c[bamboo] = bgb[bamboo] * cf_default
     nan = ~computed
+    bgb, agb_c, bgb_c = (np.where(nan, np.nan, x) for x in (bgb, agb_c, bgb_c))
+    return _with_dead_organic_matter(
+        agb, bgb, agb_c, bgb_c, computed, eco, annual_precip_mm_per_yr, elevation_m, dead_organic_matter, tables
+    )
+
+
+def _with_dead_organic_matter(
+    agb: FloatArray,
+    bgb: FloatArray,
+    agb_c: FloatArray,
+    bgb_c: FloatArray,
+    computed: BoolArray,
+    eco: np.ndarray,
+    annual_precip_mm_per_yr: ArrayLike | None,
+    elevation_m: ArrayLike | None,
+    dead_organic_matter: bool,
+    tables: FactorTables,
+) -> ForestCarbon:
+    """The live pools with dead wood and litter added (fractions of AGB at the live wood's carbon fraction), or
+    carried as 0 where biomass is computed when ``dead_organic_matter`` is off; NaN where nothing is computed.
+    Shared by the China Tier-2 chain from growing stock and the chain from AGB."""
+    nan = ~computed
     if dead_organic_matter:
         precip = None if annual_precip_mm_per_yr is None else as_float(annual_precip_mm_per_yr, "annual_precip_mm_per_yr")
         elev = None if elevation_m is None else as_float(elevation_m, "elevation_m")
         f_dw, f_lt = _deadwood_litter(eco, computed, precip, elev, tables)
+        cf_default = tables.value("carbon_fraction", pool="wood", category="default")
         cf_wood = np.where(agb > 0, agb_c / np.where(agb > 0, agb, 1.0), cf_default)
         cf_litter = tables.value("carbon_fraction", pool="litter", category="default")
         deadwood = np.where(nan, np.nan, agb * f_dw * cf_wood)
@@ -558,9 +564,9 @@ def forest_carbon_stocks_from_agb(
         litter = deadwood.copy()
     return ForestCarbon(
         agb_t_dm_per_ha=agb,
-        bgb_t_dm_per_ha=np.where(nan, np.nan, bgb),
-        agb_t_c_per_ha=np.where(nan, np.nan, agb_c),
-        bgb_t_c_per_ha=np.where(nan, np.nan, bgb_c),
+        bgb_t_dm_per_ha=bgb,
+        agb_t_c_per_ha=agb_c,
+        bgb_t_c_per_ha=bgb_c,
         deadwood_t_c_per_ha=deadwood,
         litter_t_c_per_ha=litter,
     )
