@@ -28,6 +28,7 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import NDArray
 
+from sinkmap.apps.accuracy import run_accuracy
 from sinkmap.apps.pipeline import (
     PipelinePlan,
     ProgressFn,
@@ -38,7 +39,7 @@ from sinkmap.apps.pipeline import (
     run_pipeline,
 )
 from sinkmap.apps.quantities import QUANTITIES, Quantity, column_name
-from sinkmap.apps.uncertainty import BOUNDS, ForestUncertainty, run_uncertainty
+from sinkmap.apps.uncertainty import BOUNDS, RegionUncertainty, run_uncertainty
 from sinkmap.config import PipelineConfig, load_pipeline
 from sinkmap.engine.grid import GridSpec, Window
 from sinkmap.engine.job import Job, run_job, window_products
@@ -213,7 +214,8 @@ class Pipeline:
             progress=progress,
         )
         results = region_results(replace(plan, job=job), result)
-        uncertainty = run_uncertainty(plan, result.crosstabs, results.tables)
+        accuracy = run_accuracy(plan, results.tables, results.transitions)
+        uncertainty = run_uncertainty(replace(plan, job=job), result, results.tables, None if accuracy is None else accuracy[0])
         return regions_dataset(results, self.config.epochs, uncertainty=uncertainty)
 
     def run(self, output_dir: str | Path | None = None, *, overwrite: bool = False, **options: Any) -> RunResult:
@@ -222,7 +224,7 @@ class Pipeline:
 
 
 def regions_dataset(
-    results: RegionResults, epochs: tuple[int, ...], *, uncertainty: ForestUncertainty | None = None
+    results: RegionResults, epochs: tuple[int, ...], *, uncertainty: RegionUncertainty | None = None
 ) -> xr.Dataset:
     """Region tables as one ``xarray.Dataset``: dim ``region`` (every level, nation first) and ``epoch``.
 
@@ -281,7 +283,7 @@ def regions_dataset(
     return xr.Dataset(data, coords=coords)
 
 
-def _add_intervals(data: dict[str, Any], uncertainty: ForestUncertainty, levels: list[str], epochs: tuple[int, ...]) -> None:
+def _add_intervals(data: dict[str, Any], uncertainty: RegionUncertainty, levels: list[str], epochs: tuple[int, ...]) -> None:
     by_quantity: dict[str, dict[int | None, str]] = {}
     for column in uncertainty.columns:
         quantity, epoch = uncertainty.quantity_of(column)

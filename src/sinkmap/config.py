@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sinkmap.engine.checks import POLICIES
 from sinkmap.engine.legends import Legend, load_legend
@@ -125,11 +125,13 @@ class AccuracySpec:
 
 @dataclass(frozen=True)
 class UncertaintySpec:
-    """Monte Carlo intervals of the forest carbon columns (:mod:`sinkmap.apps.uncertainty`): ``draws`` iterations,
-    ``seed`` for the factor draws (the same seed gives the same intervals)."""
+    """Monte Carlo intervals of the published columns (:mod:`sinkmap.apps.uncertainty`): ``draws`` iterations,
+    ``seed`` for the draws (the same seed gives the same intervals), ``map_correlation`` how the pixel errors of a
+    ``growing_stock_sd`` layer combine within a region (``region``: fully correlated; ``independent``)."""
 
     draws: int = 10_000
     seed: int = 20261130
+    map_correlation: Literal["region", "independent"] = "region"
 
 
 @dataclass(frozen=True)
@@ -495,7 +497,7 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     if "landcover" not in layers and "canopy_cover" not in layers:
         raise ConfigError(f"{where}: layers: needs `landcover` or `canopy_cover` to find forest")
     given = set(layers) | {d.name for d in derived}
-    for sd, of in (("agb_sd", "agb"), ("carbon_density_sd", "carbon_density")):
+    for sd, of in (("agb_sd", "agb"), ("carbon_density_sd", "carbon_density"), ("growing_stock_sd", "growing_stock")):
         if sd in given and of not in given:
             raise ConfigError(
                 f"{where}: layers.{sd} is the standard deviation of an `{of}` layer, but there is no `{of}` layer; "
@@ -703,13 +705,19 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
         raw_u = {} if data["uncertainty"] is True else data["uncertainty"]
         if not isinstance(raw_u, dict):
             raise ConfigError(f"{where}: uncertainty: expected a mapping with draws and seed, or true")
-        _check_keys(raw_u, {"draws", "seed"}, f"{where}: uncertainty")
+        _check_keys(raw_u, {"draws", "seed", "map_correlation"}, f"{where}: uncertainty")
         draws, seed = raw_u.get("draws", 10_000), raw_u.get("seed", UncertaintySpec.seed)
         if not isinstance(draws, int) or isinstance(draws, bool) or draws < 100:
             raise ConfigError(f"{where}: uncertainty.draws: expected a whole number ≥ 100, got {draws!r}")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"{where}: uncertainty.seed: expected a whole number ≥ 0, got {seed!r}")
-        uncertainty = UncertaintySpec(draws=draws, seed=seed)
+        correlation = raw_u.get("map_correlation", "region")
+        if correlation not in ("region", "independent"):
+            raise ConfigError(
+                f"{where}: uncertainty.map_correlation: expected region (pixel errors fully correlated within a "
+                f"region) or independent, got {correlation!r}"
+            )
+        uncertainty = UncertaintySpec(draws=draws, seed=seed, map_correlation=correlation)
 
     return PipelineConfig(
         name=str(data["name"]),

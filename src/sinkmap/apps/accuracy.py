@@ -44,7 +44,7 @@ from sinkmap.kernels.accuracy import (
 )
 from sinkmap.steps.strata import CLASS_AREA_NAMES
 
-__all__ = ["FOREST_CLASSES", "accuracy_table", "read_reference_sample"]
+__all__ = ["FOREST_CLASSES", "accuracy_table", "read_reference_sample", "run_accuracy"]
 
 _NO_POINTS = "estimated 0: no sample point has this reference class, so the interval cannot bound it"
 
@@ -205,3 +205,11 @@ def _mapped_change(transitions: pd.DataFrame, level: str, region_id: Any, first:
     codes = forest_change_class(mine["from_class"].to_numpy(), mine["to_class"].to_numpy(), FOREST_CLASSES)
     area = mine[f"area_km2_{first}_{last}"].to_numpy()
     return {k: float(area[codes == k].sum()) for k in FOREST_CHANGE_CLASSES}
+
+
+def run_accuracy(plan: Any, tables: dict[str, pd.DataFrame], transitions: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+    """The accuracy table and its manifest entry of a finished run (``None`` without an ``accuracy:`` section)."""
+    config = plan.config
+    if config.accuracy is None:
+        return None
+    return accuracy_table(config.accuracy, plan.levels, tables, transitions, config.epochs, config.nation)

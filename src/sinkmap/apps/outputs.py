@@ -25,7 +25,7 @@ from sinkmap.apps.quantities import (
     derive,
 )
 from sinkmap.apps.stac import write_stac
-from sinkmap.apps.uncertainty import ForestUncertainty
+from sinkmap.apps.uncertainty import RegionUncertainty
 from sinkmap.config import NationSpec, as_dict
 from sinkmap.engine.regions import RegionLevel
 from sinkmap.engine.roles import CLCD_LEGEND, ROLES
@@ -150,7 +150,8 @@ def write_run(
     profile: dict[str, float],
     final_dir: Path,
     input_checks: dict[str, dict[str, Any]] | None = None,
-    uncertainty: ForestUncertainty | None = None,
+    uncertainty: RegionUncertainty | None = None,
+    accuracy_result: tuple[pd.DataFrame, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write the GeoJSON per level, the CSVs and the manifest into ``run_dir``; return the manifest.
 
@@ -200,10 +201,8 @@ def write_run(
     combined.to_csv(run_dir / "regions.csv", index=False, encoding="utf-8-sig")
     outputs["regions.csv"] = "all levels' region tables in one CSV (UTF-8 with BOM for spreadsheet programs)"
     accuracy = None
-    if config.accuracy is not None:
-        from sinkmap.apps.accuracy import accuracy_table
-
-        adjusted, accuracy = accuracy_table(config.accuracy, levels, tables, transitions, config.epochs, config.nation)
+    if accuracy_result is not None:
+        adjusted, accuracy = accuracy_result
         adjusted.to_csv(run_dir / "accuracy.csv", index=False, encoding="utf-8-sig")
         outputs["accuracy.csv"] = (
             "accuracy-adjusted class areas (km²) with 95 % intervals per region from the reference sample "
@@ -299,7 +298,7 @@ def observed_shares(tables: dict[str, pd.DataFrame], meta: dict[str, Quantity]) 
 
 
 def _with_interval_columns(
-    columns: dict[str, dict[str, object]], uncertainty: ForestUncertainty | None
+    columns: dict[str, dict[str, object]], uncertainty: RegionUncertainty | None
 ) -> dict[str, dict[str, object]]:
     """The manifest's ``columns`` with the interval columns of ``uncertainty`` described after their quantity's."""
     if uncertainty is None:

@@ -22,6 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from sinkmap._version import __version__
+from sinkmap.apps.accuracy import run_accuracy
 from sinkmap.apps.outputs import region_tables, write_run
 from sinkmap.apps.plan import PipelinePlan, plan_layers, plan_pipeline
 from sinkmap.apps.quantities import Quantity
@@ -176,7 +177,8 @@ def run_pipeline(
         shutil.rmtree(scratch / ".scratch", ignore_errors=True)
         t0 = time.perf_counter()
         regions = region_results(plan, result)
-        uncertainty = run_uncertainty(plan, result.crosstabs, regions.tables)
+        accuracy = run_accuracy(plan, regions.tables, regions.transitions)
+        uncertainty = run_uncertainty(plan, result, regions.tables, None if accuracy is None else accuracy[0])
         raster_files = {spec.stem: result.rasters[spec.key] for spec in plan.job.rasters}
         profile = {"plan (client)": plan_seconds, **result.profile}
         manifest = write_run(
@@ -191,6 +193,7 @@ def run_pipeline(
             final_dir=target,
             input_checks=result.checks,
             uncertainty=uncertainty,
+            accuracy_result=accuracy,
         )
         profile["tables and exports (client)"] = time.perf_counter() - t0
     return RunResult(target, regions.tables, manifest, time.perf_counter() - started, profile)

@@ -228,7 +228,8 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
             )
         )
         if config.uncertainty is not None:  # forest strata table for the Monte Carlo intervals
-            steps.append(ForestStrataStep(config.epochs))
+            stock_sd = config.uncertainty.map_correlation if "growing_stock_sd" in roles else None
+            steps.append(ForestStrataStep(config.epochs, stock_sd))
     elif config.carbon.enabled:
         log.info("carbon step off: it needs mean_temperature and annual_precip layers")
     if "landcover" in roles and len(config.epochs) > 1:

@@ -80,6 +80,16 @@ _ROLES = (
         resampling="average",
     ),
     LayerRole(
+        "growing_stock_sd",
+        "m3/ha",
+        "continuous",
+        "either",
+        "standard deviation of the `growing_stock` layer, per pixel (enters the uncertainty draws as a map error; "
+        "needs a `growing_stock` layer)",
+        valid_range=(0.0, 3000.0),
+        resampling="average",
+    ),
+    LayerRole(
         "loss_year",
         "year offset",
         "categorical",

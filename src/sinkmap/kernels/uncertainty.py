@@ -22,6 +22,14 @@ term, per output ``o``: a region × quantity) and factor values ``x``. This modu
   model at the central values; for the IPCC's products and sums of independent factors it is the Approach 1
   formulas (relative uncertainties of a product add in quadrature; absolute ones of a sum add in quadrature).
 * :func:`top_contributors`: the factors that contribute most of an output's variance, with their shares.
+* :class:`Derived`: a factor computed from another's draw (a root ratio R enters AGB and BGB as ``1/(1+R)`` and
+  ``R/(1+R)``, which are not linear in R), so both take the same draw of R.
+* :class:`Combination`: activity-data errors on top of the factor model. A published output is a sum of
+  *components*, each a column of the factor model (a *part*: the volume-proportional or the area-proportional share
+  of a quantity at one epoch) times ``ρ × (1 + s·z)``: ``ρ`` an area ratio drawn from its pdf (the accuracy-adjusted
+  over the mapped area of a class in a region, Olofsson et al. 2014), ``z`` a standard normal shared by every
+  component that names it (a map's error, fully correlated within a region) and ``s`` the component's relative
+  standard deviation from that map. Without a combination every model column is an output.
 
 Pure numpy: no files, no logging. No SciPy: the normal CDF and its inverse are computed here
 (:func:`normal_cdf`, :func:`normal_ppf`; absolute error below 1e-9 over the range used).
@@ -32,7 +40,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -40,10 +48,13 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "Z95",
+    "Combination",
+    "Derived",
     "MonteCarloResult",
     "MultilinearModel",
     "Pdf",
     "PropagationResult",
+    "Shares",
     "draw_factors",
     "error_propagation",
     "monte_carlo",
@@ -238,16 +249,60 @@ class Pdf:
         return np.clip(self.mu + self.sigma * normal_ppf(u), self.lower, self.upper)
 
 
-def draw_factors(factor_ids: Sequence[str], pdfs: Mapping[str, Pdf], n_draws: int, seed: int) -> FloatArray:
+@dataclass(frozen=True)
+class Derived:
+    """A factor that is a function of another factor's value: ``kind`` ``share_1`` is ``1 / (1 + x)``, ``share_x``
+    is ``x / (1 + x)`` (the above- and below-ground shares of total biomass for a root ratio ``x``)."""
+
+    base: str
+    kind: Literal["share_1", "share_x"]
+
+    def value(self, x: FloatArray) -> FloatArray:
+        return 1.0 / (1.0 + x) if self.kind == "share_1" else x / (1.0 + x)
+
+    def derivative(self, x: FloatArray) -> FloatArray:
+        d = 1.0 / (1.0 + x) ** 2
+        return -d if self.kind == "share_1" else d
+
+
+FactorPdfs = Mapping[str, "Pdf | Derived"]
+"""Each factor id's pdf, or how it derives from another factor."""
+
+
+def _base_ids(factor_ids: Sequence[str], pdfs: FactorPdfs) -> tuple[str, ...]:
+    """The drawn factors behind ``factor_ids`` (derived ones replaced by their bases), sorted."""
+    out = set()
+    for fid in factor_ids:
+        if fid not in pdfs:
+            raise KeyError(f"no pdf for factor {fid!r}")
+        spec = pdfs[fid]
+        out.add(spec.base if isinstance(spec, Derived) else fid)
+    missing = [b for b in out if b not in pdfs or isinstance(pdfs[b], Derived)]
+    if missing:
+        raise KeyError(f"no pdf for factor(s) {sorted(missing)[:5]}")
+    return tuple(sorted(out))
+
+
+def _draw_one(fid: str, pdf: Pdf, n_draws: int, seed: int) -> FloatArray:
+    rng = np.random.default_rng([seed, zlib.crc32(fid.encode("utf-8"))])
+    return pdf.from_standard_normal(rng.standard_normal(n_draws))
+
+
+def draw_factors(factor_ids: Sequence[str], pdfs: FactorPdfs, n_draws: int, seed: int) -> FloatArray:
     """``(n_draws, len(factor_ids))`` factor values, column ``j`` from ``pdfs[factor_ids[j]]``.
 
-    Each factor's column comes from its own stream, ``numpy.random.default_rng([seed, crc32(id)])``, so it depends
-    on ``seed`` and the factor's id only.
+    Each drawn factor's column comes from its own stream, ``numpy.random.default_rng([seed, crc32(id)])``, so it
+    depends on ``seed`` and the factor's id only; a :class:`Derived` factor is computed from its base's column.
     """
     out = np.empty((n_draws, len(factor_ids)))
     for j, fid in enumerate(factor_ids):
-        rng = np.random.default_rng([seed, zlib.crc32(fid.encode("utf-8"))])
-        out[:, j] = pdfs[fid].from_standard_normal(rng.standard_normal(n_draws))
+        spec = pdfs[fid]
+        if isinstance(spec, Derived):
+            base = pdfs[spec.base]
+            assert isinstance(base, Pdf), f"{fid}: a derived factor's base must be drawn"
+            out[:, j] = spec.value(_draw_one(spec.base, base, n_draws, seed))
+        else:
+            out[:, j] = _draw_one(fid, spec, n_draws, seed)
     return out
 
 
@@ -315,21 +370,170 @@ class MultilinearModel:
         return grad[:-1]
 
 
-def _centrals(model: MultilinearModel, pdfs: Mapping[str, Pdf]) -> FloatArray:
-    missing = [f for f in model.factors if f not in pdfs]
-    if missing:
-        raise KeyError(f"no pdf for factor(s) {missing[:5]}")
-    return np.array([pdfs[f].central for f in model.factors])
+def _centrals(model: MultilinearModel, pdfs: FactorPdfs) -> FloatArray:
+    """The model's factor values at the pdfs' central values (a derived factor at its base's)."""
+    _base_ids(model.factors, pdfs)
+    out = []
+    for fid in model.factors:
+        spec = pdfs[fid]
+        if isinstance(spec, Derived):
+            base = pdfs[spec.base]
+            assert isinstance(base, Pdf)
+            out.append(float(spec.value(np.array(base.central))))
+        else:
+            out.append(spec.central)
+    return np.array(out, dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------ activity-data errors
+@dataclass(frozen=True)
+class Combination:
+    """How the factor model's columns (*parts*) make the published outputs, with activity-data errors (see the
+    module docstring): ``output_o = Σ_{c: output[c] = o} part_c × ρ_{ratio[c]} × (1 + map_sd[c] · z_{map_error[c]})``.
+
+    Attributes:
+        n_outputs: number of published outputs.
+        output: ``(n_components,)`` the output of each component, non-decreasing; every output has one at least.
+        part: ``(n_components,)`` the model column the component takes.
+        ratio: ``(n_components,)`` index into ``ratio_ids`` (``-1``: no area ratio).
+        map_error: ``(n_components,)`` index into ``map_ids`` (``-1``: no map error).
+        map_sd: ``(n_components,)`` relative standard deviation of the map error (0 where none).
+        ratio_ids, ratio_pdfs: the area ratios' ids (their random streams) and pdfs.
+        map_ids: the map errors' ids; each is one standard normal per draw.
+    """
+
+    n_outputs: int
+    output: NDArray[np.int64]
+    part: NDArray[np.int64]
+    ratio: NDArray[np.int64]
+    map_error: NDArray[np.int64]
+    map_sd: FloatArray
+    ratio_ids: tuple[str, ...] = ()
+    ratio_pdfs: tuple[Pdf, ...] = ()
+    map_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = self.output.size
+        if not all(a.shape == (n,) for a in (self.part, self.ratio, self.map_error, self.map_sd)):
+            raise ValueError("a combination's component arrays must have one length")
+        if n and (np.any(np.diff(self.output) < 0) or not np.array_equal(np.unique(self.output), np.arange(self.n_outputs))):
+            raise ValueError("components must be ordered by output, and every output needs one")
+        if len(self.ratio_ids) != len(self.ratio_pdfs):
+            raise ValueError("one pdf per area ratio")
+        if n and (self.ratio.max() >= len(self.ratio_ids) or self.map_error.max() >= len(self.map_ids)):
+            raise ValueError("a component names an area ratio or map error that is not listed")
+
+    @classmethod
+    def identity(cls, n_outputs: int) -> Combination:
+        """Every model column is an output, with no activity-data error."""
+        idx = np.arange(n_outputs, dtype=np.int64)
+        none = np.full(n_outputs, -1, dtype=np.int64)
+        return cls(n_outputs, idx, idx.copy(), none, none.copy(), np.zeros(n_outputs))
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The activity-data variables: area ratios, then map errors."""
+        return self.ratio_ids + self.map_ids
+
+    @property
+    def starts(self) -> NDArray[np.int64]:
+        """``(n_outputs + 1,)`` the first component of each output, and the number of components."""
+        return np.searchsorted(self.output, np.arange(self.n_outputs + 1)).astype(np.int64)
+
+    def pairs(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """The distinct (output, variable) pairs — variable indices into :attr:`variables` — and, per component, its
+        ratio pair and map pair (``-1`` where none), so that per-component sums can be added into pairs."""
+        n_ratio = len(self.ratio_ids)
+        keys = []
+        for var, offset in ((self.ratio, 0), (self.map_error, n_ratio)):
+            keys.append(np.where(var >= 0, self.output * (len(self.variables) + 1) + var + offset, -1))
+        all_keys = np.concatenate(keys)
+        uniq = np.unique(all_keys[all_keys >= 0])
+        pair_out, pair_var = np.divmod(uniq, len(self.variables) + 1)
+        ratio_pair = np.where(keys[0] >= 0, np.searchsorted(uniq, keys[0]), -1)
+        map_pair = np.where(keys[1] >= 0, np.searchsorted(uniq, keys[1]), -1)
+        return np.stack([pair_out, pair_var]), ratio_pair, map_pair
+
+    def multipliers(self, ratios: FloatArray, errors: FloatArray, c0: int, c1: int) -> FloatArray:
+        """``(n_draws, c1 − c0)`` multipliers of components ``c0 … c1 − 1`` from the ratio and map-error draws."""
+        ratio, mapping, sd = self.ratio[c0:c1], self.map_error[c0:c1], self.map_sd[c0:c1]
+        n = ratios.shape[0] if ratios.size else errors.shape[0]
+        out = np.ones((n, c1 - c0))
+        if np.any(ratio >= 0):
+            has = ratio >= 0
+            out[:, has] *= ratios[:, ratio[has]]
+        if np.any(mapping >= 0):
+            has = mapping >= 0
+            out[:, has] *= 1.0 + sd[has] * errors[:, mapping[has]]
+        return out
+
+    def centrals(self) -> FloatArray:
+        """Each component's multiplier at the central values (ratio central, map error 0)."""
+        values = np.array([p.central for p in self.ratio_pdfs] + [1.0])
+        return values[np.where(self.ratio >= 0, self.ratio, len(self.ratio_pdfs))]
+
+
+def _draw_activity(combination: Combination, n_draws: int, seed: int) -> tuple[FloatArray, FloatArray]:
+    """Draws of the area ratios and map errors, each from its own id's stream."""
+    ratios = np.empty((n_draws, len(combination.ratio_ids)))
+    for j, (rid, pdf) in enumerate(zip(combination.ratio_ids, combination.ratio_pdfs, strict=True)):
+        ratios[:, j] = _draw_one(rid, pdf, n_draws, seed)
+    errors = np.empty((n_draws, len(combination.map_ids)))
+    for j, mid in enumerate(combination.map_ids):
+        errors[:, j] = np.random.default_rng([seed, zlib.crc32(mid.encode("utf-8"))]).standard_normal(n_draws)
+    return ratios, errors
+
+
+# ------------------------------------------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class Shares:
+    """Each variable's share of each output's variance.
+
+    ``factors`` (the drawn factors, derived ones counted on their bases) have dense shares ``(n_factors,
+    n_outputs)``; activity-data variables, which each touch a few outputs, have sparse ones: ``pair_output``,
+    ``pair_variable`` (index into ``variables`` after the factors) and ``pair_share``.
+    """
+
+    factors: tuple[str, ...]
+    dense: FloatArray
+    activity: tuple[str, ...] = ()
+    pair_output: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    pair_variable: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    pair_share: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return self.factors + self.activity
+
+    def top(self, n: int = 5) -> tuple[NDArray[np.int64], FloatArray]:
+        """``(n, n_outputs)`` indices into :attr:`variables` of the ``n`` largest shares of every output, largest
+        first, and those shares."""
+        n_out = self.dense.shape[1]
+        counts = np.bincount(self.pair_output, minlength=n_out) if self.pair_output.size else np.zeros(n_out, np.int64)
+        width = int(counts.max()) if counts.size else 0
+        pad_share = np.full((width, n_out), -1.0)
+        pad_var = np.zeros((width, n_out), np.int64)
+        if width:
+            order = np.argsort(self.pair_output, kind="stable")
+            outs = self.pair_output[order]
+            rank = np.arange(outs.size) - np.searchsorted(outs, outs)
+            pad_share[rank, outs] = self.pair_share[order]
+            pad_var[rank, outs] = len(self.factors) + self.pair_variable[order]
+        share = np.concatenate([self.dense, pad_share])
+        var = np.concatenate([np.broadcast_to(np.arange(len(self.factors))[:, None], self.dense.shape), pad_var])
+        pick = np.argsort(-share, axis=0, kind="stable")[:n]
+        return np.take_along_axis(var, pick, axis=0), np.take_along_axis(share, pick, axis=0)
 
 
 @dataclass(frozen=True)
 class PropagationResult:
     """Approach 1: per output the central value, its standard deviation and 95 % bounds (central ± 1.96 SD), and
-    each factor's share of the variance ``(n_factors, n_outputs)``."""
+    each factor's share of the variance ``(n_factors, n_outputs)`` (activity-data variables in ``variance``)."""
 
     central: FloatArray
     sd: FloatArray
     shares: FloatArray
+    variance: Shares | None = None
 
     @property
     def low(self) -> FloatArray:
@@ -340,23 +544,12 @@ class PropagationResult:
         return self.central + Z95 * self.sd
 
 
-def error_propagation(model: MultilinearModel, pdfs: Mapping[str, Pdf]) -> PropagationResult:
-    """IPCC Approach 1: first-order propagation of independent factor variances through ``model``."""
-    x0 = _centrals(model, pdfs)
-    variances = np.array([pdfs[f].variance for f in model.factors])
-    parts = model.gradient(x0) ** 2 * variances[:, None]
-    total = parts.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shares = np.where(total > 0, parts / np.where(total > 0, total, 1.0), 0.0)
-    central = model.evaluate(x0[None, :])[0]
-    return PropagationResult(central, np.sqrt(total), shares)
-
-
 @dataclass(frozen=True)
 class MonteCarloResult:
-    """Approach 2: per output the central value (the model at the factors' central values), the mean, the
-    2.5 % and 97.5 % quantiles of the draws, and each factor's share of the variance ``(n_factors, n_outputs)``
-    (squared correlation of the factor's draws with the output's, normalised to sum to 1)."""
+    """Approach 2: per output the central value (the model at the central values), the mean, the 2.5 % and
+    97.5 % quantiles of the draws, and each factor's share of the variance ``(n_factors, n_outputs)`` (squared
+    correlation of the factor's draws with the output's, normalised to sum to 1 with the activity-data variables'
+    shares, which are in ``variance``)."""
 
     central: FloatArray
     mean: FloatArray
@@ -365,45 +558,130 @@ class MonteCarloResult:
     shares: FloatArray
     n_draws: int
     seed: int
+    variance: Shares | None = None
+
+
+def _normalise(dense: FloatArray, pair_output: NDArray[np.int64], pair_value: FloatArray) -> tuple[FloatArray, FloatArray]:
+    total = dense.sum(axis=0) + np.bincount(pair_output, weights=pair_value, minlength=dense.shape[1])
+    safe = np.where(total > 0, total, 1.0)
+    return np.where(total > 0, dense / safe, 0.0), np.where(total[pair_output] > 0, pair_value / safe[pair_output], 0.0)
+
+
+def _base_gradient(model: MultilinearModel, pdfs: FactorPdfs, bases: tuple[str, ...]) -> FloatArray:
+    """``(n_bases, n_parts)`` derivatives of the model's columns by the drawn factors (chain rule through derived
+    ones) at the central values."""
+    x0 = _centrals(model, pdfs)
+    grad = model.gradient(x0)
+    index = {b: i for i, b in enumerate(bases)}
+    out = np.zeros((len(bases), model.n_outputs))
+    for f, fid in enumerate(model.factors):
+        spec = pdfs[fid]
+        if isinstance(spec, Derived):
+            base = pdfs[spec.base]
+            assert isinstance(base, Pdf)
+            out[index[spec.base]] += grad[f] * float(spec.derivative(np.array(base.central)))
+        else:
+            out[index[fid]] += grad[f]
+    return out
+
+
+def error_propagation(
+    model: MultilinearModel, pdfs: FactorPdfs, *, combination: Combination | None = None
+) -> PropagationResult:
+    """IPCC Approach 1: first-order propagation of independent factor (and activity-data) variances through
+    ``model`` (and ``combination``), linearised at the central values."""
+    comb = Combination.identity(model.n_outputs) if combination is None else combination
+    bases = _base_ids(model.factors, pdfs)
+    base_var = np.array([_pdf(pdfs[b]).variance for b in bases])
+    x0 = _centrals(model, pdfs)
+    p0 = model.evaluate(x0[None, :])[0]
+    m0 = comb.centrals()
+    starts = comb.starts
+    grad = _base_gradient(model, pdfs, bases)[:, comb.part] * m0
+    grad_out = np.add.reduceat(grad, starts[:-1], axis=1) if comb.output.size else np.zeros((len(bases), 0))
+    dense = grad_out**2 * base_var[:, None]
+    (pair_out, pair_var), ratio_pair, map_pair = comb.pairs()
+    d_pair = np.zeros(pair_out.size)
+    has = ratio_pair >= 0
+    np.add.at(d_pair, ratio_pair[has], p0[comb.part[has]])
+    has_map = map_pair >= 0
+    np.add.at(d_pair, map_pair[has_map], (m0 * comb.map_sd * p0[comb.part])[has_map])
+    pair_variance = np.array([p.variance for p in comb.ratio_pdfs] + [1.0] * len(comb.map_ids))
+    parts_pair = d_pair**2 * (pair_variance[pair_var] if pair_var.size else 0.0)
+    total = dense.sum(axis=0) + np.bincount(pair_out, weights=parts_pair, minlength=comb.n_outputs)
+    shares, pair_share = _normalise(dense, pair_out, parts_pair)
+    central = np.add.reduceat(p0[comb.part] * m0, starts[:-1]) if comb.output.size else np.zeros(0)
+    variance = Shares(bases, shares, comb.variables, pair_out, pair_var, pair_share)
+    return PropagationResult(central, np.sqrt(total), shares, variance)
+
+
+def _pdf(spec: Pdf | Derived) -> Pdf:
+    """The pdf of a drawn factor."""
+    if isinstance(spec, Derived):
+        raise TypeError("a derived factor has no pdf of its own")
+    return spec
 
 
 def monte_carlo(
     model: MultilinearModel,
-    pdfs: Mapping[str, Pdf],
+    pdfs: FactorPdfs,
     *,
     n_draws: int = 10_000,
     seed: int = 0,
     batch: int = 2_000,
+    combination: Combination | None = None,
 ) -> MonteCarloResult:
     """IPCC Approach 2 on ``model`` (see the module docstring).
 
     Args:
         model: the multilinear model.
-        pdfs: a pdf for every factor of the model.
+        pdfs: a pdf (or derivation) for every factor of the model.
         n_draws: number of iterations.
         seed: the seed; the same seed gives the same result whatever ``batch`` is.
-        batch: draws evaluated at a time (memory: ``batch × n_terms`` floats).
+        batch: outputs evaluated at a time are chosen so that a block holds about ``batch × 1000`` values.
+        combination: activity-data errors and how model columns add up to outputs (default: none, one output per
+            column).
     """
     if n_draws < 2:
         raise ValueError("Monte Carlo needs at least 2 draws")
+    comb = Combination.identity(model.n_outputs) if combination is None else combination
+    bases = _base_ids(model.factors, pdfs)
+    base_x = draw_factors(bases, pdfs, n_draws, seed)
     x = draw_factors(model.factors, pdfs, n_draws, seed)
-    q = np.empty((n_draws, model.n_outputs))
-    for start in range(0, n_draws, batch):
-        q[start : start + batch] = model.evaluate(x[start : start + batch])
-    low, high = _quantiles(q, (0.025, 0.975))
-    # variance shares: squared correlation of each factor's draws with each output, Σ (x − x̄)(q − q̄) = Σ (x − x̄) q
-    # (Σ (x − x̄) = 0 up to rounding, which × q̄ is subtracted again; constant columns — fixed factors — get no share)
-    xc = x - x.mean(axis=0)
-    xs = np.where(np.ptp(x, axis=0) > 0, np.sqrt(np.einsum("ij,ij->j", xc, xc)), 0.0)
-    qs = np.sqrt(q.var(axis=0) * n_draws)
-    cov = xc.T @ q - np.outer(xc.sum(axis=0), q.mean(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = cov / np.where(xs > 0, xs, np.inf)[:, None] / np.where(qs > 0, qs, np.inf)[None, :]
-    r2 = corr**2
-    total = r2.sum(axis=0)
-    shares = np.where(total > 0, r2 / np.where(total > 0, total, 1.0), 0.0)
-    central = model.evaluate(_centrals(model, pdfs)[None, :])[0]
-    return MonteCarloResult(central, q.mean(axis=0), low, high, shares, n_draws, seed)
+    term_values = model.term_values(x)
+    ratios, errors = _draw_activity(comb, n_draws, seed)
+    starts = comb.starts
+    (pair_out, pair_var), _, _ = comb.pairs()
+    variables = np.concatenate([ratios, errors], axis=1)
+    # centred draws of every variable, and their norms (constant columns — fixed factors — get no share)
+    xc = base_x - base_x.mean(axis=0)
+    xs = np.where(np.ptp(base_x, axis=0) > 0, np.sqrt(np.einsum("ij,ij->j", xc, xc)), np.inf)
+    vc = variables - variables.mean(axis=0)
+    vs = np.where(np.ptp(variables, axis=0) > 0, np.sqrt(np.einsum("ij,ij->j", vc, vc)), np.inf) if variables.size else np.zeros(0)
+    n_out = comb.n_outputs
+    mean, low, high = np.empty(n_out), np.empty(n_out), np.empty(n_out)
+    dense = np.zeros((len(bases), n_out))
+    pair_r2 = np.zeros(pair_out.size)
+    per_block = max(1, batch * 1000 // n_draws)
+    for o0 in range(0, n_out, per_block):
+        o1 = min(n_out, o0 + per_block)
+        c0, c1 = int(starts[o0]), int(starts[o1])
+        contrib = (term_values @ model.activity[:, comb.part[c0:c1]]) * comb.multipliers(ratios, errors, c0, c1)
+        q = np.add.reduceat(contrib, starts[o0:o1] - c0, axis=1)
+        mean[o0:o1] = q.mean(axis=0)
+        low[o0:o1], high[o0:o1] = _quantiles(q, (0.025, 0.975))
+        qc = q - mean[o0:o1]
+        qs = np.sqrt(np.einsum("ij,ij->j", qc, qc))
+        qs = np.where(qs > 0, qs, np.inf)
+        dense[:, o0:o1] = (xc.T @ qc / xs[:, None] / qs[None, :]) ** 2
+        sel = np.flatnonzero((pair_out >= o0) & (pair_out < o1))
+        if sel.size:
+            cov = np.einsum("ij,ij->j", vc[:, pair_var[sel]], qc[:, pair_out[sel] - o0])
+            pair_r2[sel] = (cov / vs[pair_var[sel]] / qs[pair_out[sel] - o0]) ** 2
+    shares, pair_share = _normalise(dense, pair_out, pair_r2)
+    central = error_propagation(model, pdfs, combination=comb).central
+    variance = Shares(bases, shares, comb.variables, pair_out, pair_var, pair_share)
+    return MonteCarloResult(central, mean, low, high, shares, n_draws, seed, variance)
 
 
 def _quantiles(q: FloatArray, probs: tuple[float, ...]) -> tuple[FloatArray, ...]:

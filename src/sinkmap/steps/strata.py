@@ -43,6 +43,7 @@ __all__ = [
     "class_area_stat",
     "decode_stratum",
     "forest_strata_name",
+    "stock_sd_stat",
     "volume_bin",
     "zone_cell",
 ]
@@ -124,6 +125,12 @@ def forest_strata_name(epoch: int) -> str:
     return f"forest_strata_{epoch}"
 
 
+def stock_sd_stat(correlation: str) -> str:
+    """The statistic of a ``growing_stock_sd`` layer over the forest stands: ``Σ sd · area`` (m³; pixel errors
+    fully correlated within a region) or ``Σ (sd · area)²`` (m⁶; independent pixels)."""
+    return "growing_stock_sd_m3" if correlation == "region" else "growing_stock_sd_squared_m6"
+
+
 def decode_stratum(code: NDArray[np.integer]) -> tuple[NDArray[np.int64], ...]:
     """(FAO zone, precipitation class (0 where it does not matter), forest type 1–6, volume bin) of stratum codes."""
     c = np.asarray(code, dtype=np.int64)
@@ -147,13 +154,23 @@ class ForestStrataStep(Step[None]):
 
     name = "forest_strata"
     epochs: tuple[int, ...]
+    stock_sd: str | None = None
+    """With a ``growing_stock_sd`` layer: ``region`` or ``independent`` (:func:`stock_sd_stat`)."""
 
     @property
     def n_codes(self) -> int:
         return N_ZONES * N_FOREST_TYPES * N_VOLUME_BINS
 
     def stats(self) -> tuple[StatSpec, ...]:
-        return ()
+        if self.stock_sd is None:
+            return ()
+        name = stock_sd_stat(self.stock_sd)
+        unit = "m3" if self.stock_sd == "region" else "m6"
+        return tuple(
+            StatSpec(name, e, unit, f"growing-stock map error over the tree stands {e}: "
+                     + ("Σ sd × area" if self.stock_sd == "region" else "Σ (sd × area)²"))
+            for e in self.epochs
+        )  # fmt: skip
 
     def crosstabs(self) -> tuple[CrosstabSpec, ...]:
         return tuple(
@@ -183,6 +200,7 @@ class ForestStrataStep(Step[None]):
         pclass = np.where(np.isfinite(precip), 1 + np.searchsorted(PRECIP_EDGES_MM, precip, side="left"), 0)
         base = zone_cell(ecozone, pclass) * N_FOREST_TYPES
         codes = {}
+        stats: dict[StatKey, NDArray[np.float64]] = {}
         for e in self.epochs:
             comps = forest.components[e]
             stands = (comps.tree | comps.bamboo) & (ecozone > 0)
@@ -194,4 +212,11 @@ class ForestStrataStep(Step[None]):
             vbin = np.where(comps.bamboo, 0, volume_bin(gsv))
             code = (base + ftype - 1) * N_VOLUME_BINS + vbin
             codes[forest_strata_name(e)] = np.where(stands, code, -1)
-        return StepOutput(None, crosstabs=codes)
+            if self.stock_sd is not None:  # per-m² values: the engine multiplies by the pixel's true area
+                sd = inputs.continuous("growing_stock_sd", e)
+                sd_m3_per_m2 = np.zeros(inputs.shape) if sd is None else np.where(comps.tree & np.isfinite(sd), sd, 0.0) / 1e4
+                if self.stock_sd == "region":
+                    stats[(stock_sd_stat("region"), e)] = sd_m3_per_m2
+                else:  # (sd × area)² = (sd per m²)² × area × area: one area factor here, the other by the engine
+                    stats[(stock_sd_stat("independent"), e)] = sd_m3_per_m2**2 * inputs.pixel_area_m2
+        return StepOutput(None, stats=stats, crosstabs=codes)
