@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from sinkmap.kernels.uncertainty import (
+    Combination,
+    Derived,
     Z95,
     MultilinearModel,
     Pdf,
@@ -161,3 +163,60 @@ def test_fixed_factors_take_no_share_of_the_variance_of_large_outputs() -> None:
     result = monte_carlo(model, {"k": Pdf.fixed(0.47), "x": Pdf.normal(1.0, 0.1)}, n_draws=10_000, seed=2)
     np.testing.assert_allclose(result.shares[model.factors.index("x")], 1.0)
     np.testing.assert_array_equal(result.shares[model.factors.index("k")], 0.0)
+
+
+# ---------------------------------------------------------------------------------------- activity data, derived
+def _one_part(value: float) -> MultilinearModel:
+    return MultilinearModel.build({(): [value]}, 1)
+
+
+def test_area_ratio_moves_the_interval_to_the_adjusted_area() -> None:
+    """Q = 1000 km² × ρ with ρ ~ N(0.9, 0.05) truncated at 0 and central 1 (the map): the central value stays the
+    map's, the interval is the adjusted area's, 900 ± 1.96 × 50, and Approach 1's SD is 50."""
+    ratio = Pdf("truncnormal", 1.0, 0.9, 0.05, 0.0, math.inf)
+    comb = Combination(1, np.array([0]), np.array([0]), np.array([0]), np.array([-1]), np.zeros(1), ("rho",), (ratio,))
+    a2 = monte_carlo(_one_part(1000.0), {}, n_draws=40_000, seed=4, combination=comb)
+    a1 = error_propagation(_one_part(1000.0), {}, combination=comb)
+    assert a2.central[0] == pytest.approx(1000.0) and a1.central[0] == pytest.approx(1000.0)
+    assert a2.low[0] == pytest.approx(900 - Z95 * 50, rel=0.01)
+    assert a2.high[0] == pytest.approx(900 + Z95 * 50, rel=0.01)
+    assert a1.sd[0] == pytest.approx(50.0, rel=1e-6)
+    assert a2.variance is not None and a2.variance.variables == ("rho",)
+    top, share = a2.variance.top(1)
+    assert top[0, 0] == 0 and share[0, 0] == pytest.approx(1.0)
+
+
+def test_map_error_is_shared_by_the_components_that_name_it() -> None:
+    """Two epochs' stock parts of one region, 100 and 300, relative SDs 0.1 and 0.2, one z: the sum's SD is
+    0.1·100 + 0.2·300 = 70 (fully correlated), not √(10² + 60²); with two z's it is."""
+    model = MultilinearModel.build({(): [100.0, 300.0]}, 2)
+
+    def comb(maps: list[int], ids: tuple[str, ...]) -> Combination:
+        return Combination(1, np.array([0, 0]), np.array([0, 1]), np.array([-1, -1]), np.array(maps), np.array([0.1, 0.2]), map_ids=ids)
+
+    shared = comb([0, 0], ("z",))
+    separate = comb([0, 1], ("z1", "z2"))
+    assert error_propagation(model, {}, combination=shared).sd[0] == pytest.approx(70.0)
+    assert error_propagation(model, {}, combination=separate).sd[0] == pytest.approx(math.hypot(10, 60))
+    mc = monte_carlo(model, {}, n_draws=40_000, seed=2, combination=shared)
+    assert (mc.high[0] - mc.low[0]) / 2 == pytest.approx(Z95 * 70, rel=0.02)
+
+
+def test_derived_root_shares_take_one_draw_of_the_ratio() -> None:
+    """B × 1/(1+R) + B × R/(1+R) = B for every draw: the sum has no spread though each pool has; Approach 1 gives
+    each pool's SD as B · sd_R / (1 + R)²."""
+    terms = {("B", "1/(1+R):R"): [1.0, 1.0], ("B", "R/(1+R):R"): [0.0, 1.0]}
+    model = MultilinearModel.build(terms, 2)  # output 0: AGB; output 1: AGB + BGB
+    pdfs = {"B": Pdf.fixed(100.0), "R": Pdf.normal(0.25, 0.02), "1/(1+R):R": Derived("R", "share_1"), "R/(1+R):R": Derived("R", "share_x")}
+    mc = monte_carlo(model, pdfs, n_draws=5_000, seed=9)
+    assert mc.central[0] == pytest.approx(80.0) and mc.central[1] == pytest.approx(100.0)
+    np.testing.assert_allclose([mc.low[1], mc.high[1]], 100.0, rtol=1e-12)
+    a1 = error_propagation(model, pdfs)
+    assert a1.sd[0] == pytest.approx(100 * 0.02 / 1.25**2)
+    assert a1.sd[1] == pytest.approx(0.0, abs=1e-12)
+    assert mc.variance is not None and mc.variance.factors == ("B", "R")
+
+
+def test_combination_is_checked() -> None:
+    with pytest.raises(ValueError, match="every output needs one"):
+        Combination(2, np.array([0]), np.array([0]), np.array([-1]), np.array([-1]), np.zeros(1))

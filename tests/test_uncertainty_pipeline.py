@@ -4,6 +4,7 @@ estimates, the same intervals for any chunk size, and the outputs (tables, GeoJS
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ from shapely.geometry import box
 from conftest import write_raster
 from sinkmap.apps.pipeline import region_results
 from sinkmap.apps.plan import plan_pipeline
-from sinkmap.apps.uncertainty import factor_pdf, forest_model, run_uncertainty
+from sinkmap.apps.uncertainty import CHAINS, assemble, factor_pdfs, forest_quantities, run_uncertainty
 from sinkmap.config import load_pipeline
 from sinkmap.engine.job import run_job
 from sinkmap.errors import ConfigError
 from sinkmap.factors import packaged_factor_tables
+from sinkmap.kernels.uncertainty import error_propagation
 from sinkmap.kernels.carbon import forest as forest_carbon
 from sinkmap.kernels.carbon import zones
 from sinkmap.steps.strata import bin_middle_m3_per_ha, decode_stratum, forest_strata_name
@@ -31,9 +33,10 @@ from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
 TRANSFORM = Affine(100, 0, 0, 0, -100, 3_000_400)  # 1-ha pixels, equal-area
 
 
-def _case(folder: Path, **section: Any) -> Path:
+def _case(folder: Path, factor_set: str = "ipcc_tier1", stock_sd: float | None = None, **section: Any) -> Path:
     """The carbon case of test_carbon_pipeline (the whole area, and its west half a level below) with an
-    uncertainty section, under the IPCC Tier-1 factor set."""
+    uncertainty section, under the IPCC Tier-1 factor set (or ``factor_set``), every pool; ``stock_sd`` adds a
+    constant growing_stock_sd layer (m³/ha)."""
     _write_case(folder, ALBERS, TRANSFORM, second_epoch_changes=False)
     restored = np.isin(WETLAND, (2, 3, 4)).astype(np.uint8)  # every coastal wetland restored: Table 4.12 applies
     for name, arr in [("temp", TEMPERATURE), ("ftype", FOREST_TYPE), ("wet", WETLAND), ("restored", restored)]:
@@ -47,15 +50,18 @@ def _case(folder: Path, **section: Any) -> Path:
     )
     path = _pipeline(folder, regions, children=west)
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    doc["carbon"] = {"factor_set": "ipcc_tier1", "dead_organic_matter": True}  # the Tier-1 chain, every pool
+    doc["carbon"] = {"factor_set": factor_set, "dead_organic_matter": True}
     doc["layers"].update(
         mean_temperature={"path": "temp.tif"},
         forest_type={"path": "ftype.tif"},
         wetland_type={"path": "wet.tif"},
         wetland_restoration={"path": "restored.tif"},
     )
+    if stock_sd is not None:
+        write_raster(folder / "gsv_sd.tif", np.full(STOCK.shape, stock_sd, np.float32), crs=ALBERS, transform=TRANSFORM)
+        doc["layers"]["growing_stock_sd"] = {"path": "gsv_sd.tif"}
     doc["outputs"] = {"rasters": []}
-    doc["uncertainty"] = section or {"draws": 2000, "seed": 5}
+    doc["uncertainty"] = {"draws": 2000, "seed": 5, **section}
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -64,67 +70,77 @@ def _run(path: Path, chunk: int = 16) -> tuple[Any, Any, Any, Any]:
     plan = plan_pipeline(load_pipeline(path))
     result = run_job(plan.job, chunk_size=chunk, scheduler="synchronous")
     regions = region_results(plan, result)
-    return plan, result, regions, run_uncertainty(plan, result.crosstabs, regions.tables)
+    return plan, result, regions, run_uncertainty(plan, result, regions.tables)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stratum model's hand check was written for the chain before issue 10 (bamboo as a tree stand "
-    "carried by growing stock); bamboo is now its own category with default carbon and the model's outputs no "
-    "longer have the shape this check expects — open work of issue 11",
-)
-def test_strata_table_and_model_by_hand(tmp_path: Path) -> None:
-    plan, result, regions, _ = _run(_case(tmp_path))
+@pytest.mark.parametrize("factor_set", ["ipcc_tier1", "china_tier2"])
+def test_strata_table_and_model_by_hand(tmp_path: Path, factor_set: str) -> None:
+    """The strata table of region A by hand, and the model's central values (before matching the run's totals)
+    equal the kernel's pools at the bins' middles — for both chains, bamboo included."""
+    plan, result, regions, _ = _run(_case(tmp_path, factor_set=factor_set))
     tables = packaged_factor_tables()
-    by_level = {"province": {}}
     rows = [i for i, (level, _) in enumerate(plan.job.zones.keys) if level == "province"]
-    for e in (2020, 2025):
-        by_level["province"][forest_strata_name(e)] = result.crosstabs[forest_strata_name(e)][rows]
+    strata = {e: result.crosstabs[forest_strata_name(e)][rows] for e in (2020, 2025)}
     # region A holds four forest pixels, 1 ha each: (0,0) type 2 at 120 m³/ha (2025: 180), (0,1) type 4 at 100,
-    # (1,0) type 6 (bamboo) at 50, (1,2) no type → mixed (5) at 40; bins (100,120] (80,100] (30,40] → middles
-    # 110, 90, 35 (2025: (150,200] → 175)
-    a_2020 = by_level["province"][forest_strata_name(2020)][0]
+    # (1,0) bamboo (type 6: no stock bin), (1,2) no type → mixed (5) at 40; bins (100,120] (80,100] (30,40] →
+    # middles 110, 90, 35 (2025: (150,200] → 175)
+    a_2020 = strata[2020][0]
     codes = np.flatnonzero(a_2020)
     np.testing.assert_allclose(a_2020[codes], 10_000.0)
     eco, _, ftype, vbin = decode_stratum(codes)
     assert sorted(ftype.tolist()) == [2, 4, 5, 6]
-    # (1,0) is bamboo (type 6): its own category since issue 10, carbon from the bamboo defaults, not from growing
-    # stock, so its stratum has no stock bin (middle 0)
     assert sorted(bin_middle_m3_per_ha(vbin).tolist()) == [0.0, 35.0, 90.0, 110.0]
     lat = np.full((4, 4), 27.1)
-    expected_eco = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)[0, 0]
-    assert set(eco.tolist()) == {int(expected_eco)}
-    model, columns = forest_model(tables, {e: by_level["province"][forest_strata_name(e)] for e in (2020, 2025)}, (2020, 2025))
-    x0 = np.array([factor_pdf(tables, f)[0].central for f in model.factors])
-    central = model.evaluate(x0[None, :])[0].reshape(len(columns), 2)
+    eco_grid = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)
+    assert set(eco.tolist()) == {int(eco_grid[0, 0])}
+    quantities = forest_quantities(tables, strata, (2020, 2025), CHAINS[factor_set], dead_organic_matter=True)
+    model, combination = assemble(quantities, len(rows))
+    pdfs, _ = factor_pdfs(tables, model.factors)
+    columns = [q.column for q in quantities]
+    central = error_propagation(model, pdfs, combination=combination).central.reshape(len(columns), len(rows))
     stands = np.zeros((4, 4), bool)
     stands[[0, 0, 1, 1], [0, 1, 0, 2]] = True
     ftypes = np.where(np.isin(FOREST_TYPE, (1, 2, 3, 4, 5, 6)), FOREST_TYPE, 5)
-    eco_grid = zones.fao_ecological_zone(TEMPERATURE, PRECIP, lat)
-    mids = {2020: {(0, 0): 110.0, (0, 1): 90.0, (1, 0): 45.0, (1, 2): 35.0}}
+    kernel = forest_carbon.forest_carbon_stocks if factor_set == "ipcc_tier1" else forest_carbon.forest_carbon_stocks_china
+    mids = {2020: {(0, 0): 110.0, (0, 1): 90.0, (1, 0): 50.0, (1, 2): 35.0}}
     mids[2025] = {**mids[2020], (0, 0): 175.0}
     totals = {}
     for e in (2020, 2025):
         volume = np.zeros((4, 4))
         for (r, c), v in mids[e].items():
             volume[r, c] = v
-        pools = forest_carbon.forest_carbon_stocks(volume, ftypes, eco_grid, tables=tables, annual_precip_mm_per_yr=PRECIP, valid=stands)
-        totals[e] = pools
-        assert central[columns.index(f"forest_carbon_t_c_{e}"), 0] == pytest.approx(np.nansum(pools.total_t_c_per_ha), rel=1e-9)
+        pools = kernel(volume, ftypes, eco_grid, tables=tables, annual_precip_mm_per_yr=PRECIP, valid=stands, dead_organic_matter=True)
+        totals[e] = np.nansum(pools.total_t_c_per_ha)
+        for pool, values in (("agb", pools.agb_t_c_per_ha), ("bgb", pools.bgb_t_c_per_ha),
+                             ("deadwood", pools.deadwood_t_c_per_ha), ("litter", pools.litter_t_c_per_ha)):  # fmt: skip
+            assert central[columns.index(f"forest_{pool}_t_c_{e}"), 0] == pytest.approx(np.nansum(values), rel=1e-9), pool
+        assert central[columns.index(f"forest_carbon_t_c_{e}"), 0] == pytest.approx(totals[e], rel=1e-9)
         assert central[columns.index(f"forest_vegetation_carbon_t_c_{e}"), 0] == pytest.approx(
             np.nansum(pools.agb_t_c_per_ha + pools.bgb_t_c_per_ha), rel=1e-9
         )
-    sink = (np.nansum(totals[2025].total_t_c_per_ha) - np.nansum(totals[2020].total_t_c_per_ha)) / 5
-    assert central[columns.index("forest_sink_t_c_per_yr"), 0] == pytest.approx(sink, rel=1e-9)
+    assert central[columns.index("forest_sink_t_c_per_yr"), 0] == pytest.approx((totals[2025] - totals[2020]) / 5, rel=1e-9)
     # with the run's exact pool totals, each pool is scaled to them: the central values are the run's estimates
     table = regions.tables["province"]
     pool_totals = {e: {p: table[f"forest_{p}_t_c_{e}"].to_numpy() for p in ("agb", "bgb", "deadwood", "litter")} for e in (2020, 2025)}
-    scaled, _ = forest_model(
-        tables, {e: by_level["province"][forest_strata_name(e)] for e in (2020, 2025)}, (2020, 2025), pool_totals=pool_totals
-    )
-    central = scaled.evaluate(x0[None, :])[0].reshape(len(columns), 2)
+    scaled = forest_quantities(tables, strata, (2020, 2025), CHAINS[factor_set], pool_totals=pool_totals)
+    model, combination = assemble(scaled, len(rows))
+    central = error_propagation(model, pdfs, combination=combination).central.reshape(len(columns), len(rows))
     for i, column in enumerate(columns):
         np.testing.assert_allclose(central[i], table[column].to_numpy(), rtol=1e-12)
+
+
+def test_china_tier2_vegetation_carbon_does_not_depend_on_the_root_ratio(tmp_path: Path) -> None:
+    """B = a·V + b is split into AGB and BGB by 1/(1+R) and R/(1+R) of one draw of R: the two pools' intervals
+    move with R, their sum does not (no root ratio among its contributors)."""
+    _, _, _, unc = _run(_case(tmp_path, factor_set="china_tier2"))
+    top = unc.contributors
+    veg = top[top["column"] == "forest_vegetation_carbon_t_c_2020"]["variable"]
+    bgb = top[top["column"] == "forest_bgb_t_c_2020"]["variable"]
+    assert not veg.str.startswith("cn_root_shoot").any()
+    assert bgb.str.startswith("cn_root_shoot").any()
+    described = {f["factor"]: f for f in unc.manifest["factors"]}
+    a = next(f for k, f in described.items() if k.startswith("cn_biomass_volume"))
+    assert "±0.25 of the value as a 95 % interval" in a["assumption"] and a["pdf"] == "normal"
 
 
 def test_intervals_hold_the_exact_estimates_and_do_not_depend_on_chunk_size(tmp_path: Path) -> None:
@@ -213,3 +229,47 @@ def test_wetland_sink_interval_by_hand(tmp_path: Path) -> None:
     sd = np.sqrt(sum((r / (2 * 1.959963984540054)) ** 2 for r in (0.7, 0.4, 0.5)))
     assert unc.approach1_half_width_pct["province"]["wetland_sink_t_c_per_yr"][a] == pytest.approx(100 * 1.959963984540054 * sd / est)
     assert (hi - lo) / 2 == pytest.approx(1.959963984540054 * sd, rel=0.03)
+
+
+@pytest.mark.parametrize("correlation", ["region", "independent"])
+def test_growing_stock_map_error(tmp_path: Path, correlation: str) -> None:
+    """A constant 10 m³/ha standard deviation over region A's three tree stands (1 ha each; bamboo has no growing
+    stock): fully correlated, Σ sd·area = 30 m³; independent, √Σ (sd·area)² = √3 · 10 m³. The stock volume's
+    relative SD is that over its total, so Approach 1's half-width is 1.96 × it, and Approach 2 agrees."""
+    _, _, regions, unc = _run(_case(tmp_path, stock_sd=10.0, map_correlation=correlation, draws=20_000))
+    table = regions.tables["province"]
+    a = table["region_id"].tolist().index("A")
+    for e in (2020, 2025):
+        stock = table[f"stock_volume_m3_{e}"].iat[a]
+        sd = 30.0 if correlation == "region" else math.sqrt(3) * 10.0
+        column = f"stock_volume_m3_{e}"
+        assert unc.approach1_half_width_pct["province"][column][a] == pytest.approx(100 * 1.959963984540054 * sd / stock, rel=1e-6)  # stock per m² is float32 in the forest step
+        est, lo, hi = unc.values["province"][column][a]
+        assert (hi - lo) / 2 == pytest.approx(1.959963984540054 * sd, rel=0.03)
+    assert "map_error" in " ".join(unc.contributors[unc.contributors["column"] == "stock_volume_m3_2020"]["variable"])
+    assert correlation in str(unc.manifest["activity_data"]["growing_stock_map_error"]) or correlation == "region"
+
+
+def test_area_ratios_come_from_the_region_or_its_nearest_estimated_ancestor() -> None:
+    """The nation and province P1 have their own estimates; province P2 and county C1 (in P1) do not: P2 takes the
+    nation's ratio, C1 its province's. The ratio's mean is adjusted / mapped, its SD SE / mapped, its central 1."""
+    import pandas as pd
+
+    from sinkmap.apps.uncertainty import area_ratios
+
+    rows = pd.DataFrame(
+        {"level": ["nation", "province", "province", "county"], "region_id": ["N", "P1", "P2", "C1"],
+         "parent_id": [None, None, None, "P1"]}
+    )  # fmt: skip
+    base = {"assessment": "land cover 2020", "epoch": "2020", "class": 2.0}
+    accuracy = pd.DataFrame([
+        {**base, "level": "nation", "region_id": "N", "mapped_area_km2": 100.0, "adjusted_area_km2": 90.0, "se_km2": 5.0, "status": "estimated"},
+        {**base, "level": "province", "region_id": "P1", "mapped_area_km2": 40.0, "adjusted_area_km2": 44.0, "se_km2": 4.0, "status": "estimated"},
+        {**base, "level": "province", "region_id": "P2", "mapped_area_km2": 60.0, "adjusted_area_km2": 50.0, "se_km2": 1.0, "status": "not supported: too few points"},
+    ])  # fmt: skip
+    index, ids, pdfs, described = area_ratios(accuracy, rows, 2020)
+    assert ids == ["area_ratio[forest,nation=N]", "area_ratio[forest,province=P1]"]
+    assert [index[(i, "forest")] for i in range(4)] == [0, 1, 0, 1]
+    assert (pdfs[0].central, pdfs[0].mu, pdfs[0].sigma) == (1.0, pytest.approx(0.9), pytest.approx(0.05))
+    assert (pdfs[1].mu, pdfs[1].sigma) == (pytest.approx(1.1), pytest.approx(0.1))
+    assert described[1]["adjusted_km2"] == 44.0 and not any(cls == "grassland" for _, cls in index)

@@ -249,11 +249,31 @@ def _bamboo(cell: _Cell, fractions: dict[str, str] | None) -> None:
         cell.add("litter", "area", (agb, fractions["litter"], factor_id("carbon_fraction", pool="litter", category="default")), 1.0)
 
 
+def _tier1_row(
+    tables: FactorTables, cache: dict[Any, Any], table_id: str, class_key: str, x: float, **keys: str
+) -> tuple[str, float, bool]:
+    """The row a Tier-1 class lookup uses for ``x``, as the kernel's monotone rule does
+    (:func:`~sinkmap.kernels.carbon._common.class_floor`): ``(label, multiplier, floored)`` — the own class's row
+    times ``x``, or, where a lower class ended higher (``upper_j × value_j`` above ``x × value_k``), that class's row
+    times its upper bound (a constant per ha: the ``area`` part)."""
+    own = _class_row(tables, cache, table_id, class_key, x, **keys)
+    ident = (table_id, class_key, tuple(keys.items()))
+    best = (own, x, False)
+    best_value = x * tables.value(table_id, **keys, **{class_key: own})
+    for _, hi, label in cache[ident]:
+        if label == own:
+            break
+        value = hi * tables.value(table_id, **keys, **{class_key: label})
+        if value > best_value:
+            best, best_value = (str(label), float(hi), True), value
+    return best
+
+
 def tier1_cell(
     tables: FactorTables, eco: int, pclass: int, ftype: int, volume: float, cache: dict[Any, Any]
 ) -> CellTerms:
     """The IPCC Tier-1 chain of :mod:`sinkmap.kernels.carbon.forest` for one stratum cell, every pool (see the
-    module docstring)."""
+    module docstring), with the kernel's monotone floors fixed at the central values."""
     from sinkmap.kernels.carbon.forest import (
         BCEF_DOMAIN_BY_ECOZONE,
         BCEF_TYPES,
@@ -269,30 +289,34 @@ def tier1_cell(
     cf_wood = factor_id("carbon_fraction", pool="wood", category="default")
     cf_litter = factor_id("carbon_fraction", pool="litter", category="default")
     domain = BCEF_DOMAIN_BY_ECOZONE[eco]
-    agb_terms = []
+    agb_terms: list[tuple[str, str, float]] = []  # (kind, BCEF row, coefficient per ha)
     agb_central = 0.0
     for ipcc_type, weight in BCEF_TYPES[domain][ftype]:
-        label = _class_row(tables, cache, "forest_bcef", "gs_class", volume, zone=domain, forest_type=ipcc_type, factor="S")
-        keys = {"zone": domain, "forest_type": ipcc_type, "factor": "S", "gs_class": label}
-        agb_terms.append((factor_id("forest_bcef", **keys), weight * volume))
-        agb_central += weight * volume * tables.value("forest_bcef", **keys)
+        keys = {"zone": domain, "forest_type": ipcc_type, "factor": "S"}
+        label, mult, floored = _tier1_row(tables, cache, "forest_bcef", "gs_class", volume, **keys)
+        bcef = factor_id("forest_bcef", **keys, gs_class=label)
+        agb_terms.append(("area" if floored else "vol", bcef, weight * mult))
+        agb_central += weight * mult * tables.value("forest_bcef", **keys, gs_class=label)
     group = ROOT_SHOOT_GROUP_BY_ECOZONE[eco]
     if ("groups", group) not in cache:
         cache[("groups", group)] = {
             row.key("forest_group") for row in tables.rows("forest_root_shoot") if row.key("ecozone_group") == group
         }
-    r_terms = []
+    for kind, bcef, coef in agb_terms:
+        cell.add("agb", kind, (bcef, cf_wood), coef)
+        if fractions is not None:
+            cell.add("deadwood", kind, (bcef, fractions["deadwood"], cf_wood), coef)
+            cell.add("litter", kind, (bcef, fractions["litter"], cf_litter), coef)
     for fgroup, weight in ROOT_SHOOT_TYPES[ftype]:
         use = fgroup if fgroup in cache[("groups", group)] else "all"
-        label = _class_row(tables, cache, "forest_root_shoot", "agb_class", agb_central, ecozone_group=group, forest_group=use)
-        r_terms.append((factor_id("forest_root_shoot", ecozone_group=group, forest_group=use, agb_class=label), weight))
-    for bcef, coef in agb_terms:
-        cell.add("agb", "vol", (bcef, cf_wood), coef)
-        for r_id, r_weight in r_terms:
-            cell.add("bgb", "vol", (bcef, r_id, cf_wood), coef * r_weight)
-        if fractions is not None:
-            cell.add("deadwood", "vol", (bcef, fractions["deadwood"], cf_wood), coef)
-            cell.add("litter", "vol", (bcef, fractions["litter"], cf_litter), coef)
+        keys = {"ecozone_group": group, "forest_group": use}
+        label, mult, floored = _tier1_row(tables, cache, "forest_root_shoot", "agb_class", agb_central, **keys)
+        r_id = factor_id("forest_root_shoot", **keys, agb_class=label)
+        if floored:  # BGB held at a lower AGB class's end: R_j × its upper bound, whatever the BCEF draws
+            cell.add("bgb", "area", (r_id, cf_wood), weight * mult)
+        else:
+            for kind, bcef, coef in agb_terms:
+                cell.add("bgb", kind, (bcef, r_id, cf_wood), coef * weight)
     return cell.terms
 
 
