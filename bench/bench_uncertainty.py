@@ -1,5 +1,5 @@
-"""Cost of the forest carbon intervals: 10,000 Monte Carlo draws for every region of every level, against the
-pipeline's own run time.
+"""Cost of the intervals: 10,000 Monte Carlo draws for every region of every level and every column with an
+interval (carbon pools, stocks, sinks, forest area, coverage, stock volume), against the pipeline's own run time.
 
 For each case, in this process on this machine:
 
@@ -10,7 +10,8 @@ For each case, in this process on this machine:
   activity table;
 * **draws**: the wall time of :func:`sinkmap.apps.uncertainty.run_uncertainty` — building the model from the
   strata table and the factor tables, 10,000 draws of every factor, Approach 2 quantiles, Approach 1, variance
-  shares and the top five contributors for every region of every level — on that run's strata table.
+  shares and the top five contributors for every region of every level — on that run's strata table and, where
+  the pipeline has a reference sample, its accuracy table (area ratios).
 
 Each timed part is the fastest of ``--runs`` runs; before each, the script waits (up to ``--wait-quiet`` s) until
 other processes use less than a quarter of a core, and prints the cores they used (``others``). It prints the
@@ -45,6 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_pipeline import QUIET_CORES, others_cores, wait_for_quiet  # noqa: E402
 
+from sinkmap.apps.accuracy import run_accuracy  # noqa: E402
 from sinkmap.apps.pipeline import region_results, run_pipeline  # noqa: E402
 from sinkmap.apps.plan import plan_pipeline  # noqa: E402
 from sinkmap.apps.uncertainty import run_uncertainty  # noqa: E402
@@ -73,9 +75,7 @@ def _timed(func: Any, runs: int, wait_s: float) -> tuple[float, float, Any]:
 
 
 def run_case(name: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
-    base = load_pipeline(path)
-    # the stratum model follows the IPCC Tier-1 chain: under another factor set there is nothing to draw
-    base = dataclasses.replace(base, carbon=dataclasses.replace(base.carbon, factor_set="ipcc_tier1"))
+    base = load_pipeline(path)  # its own factor set (China Tier 2 on the sample)
     plain = dataclasses.replace(base, uncertainty=None)
     with_unc = dataclasses.replace(base, uncertainty=UncertaintySpec(draws=args.draws, seed=args.seed))
 
@@ -93,8 +93,12 @@ def run_case(name: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
         plan.job, steps=tuple(dataclasses.replace(s, rasters_wanted=()) if hasattr(s, "rasters_wanted") else s for s in plan.job.steps)
     )
     result = run_job(job, chunk_size=with_unc.chunk_size, threads=2)
-    tables = region_results(dataclasses.replace(plan, job=job), result).tables
-    d_s, d_others, unc = _timed(lambda: run_uncertainty(plan, result.crosstabs, tables), args.runs, args.wait_quiet)
+    regions = region_results(dataclasses.replace(plan, job=job), result)
+    tables = regions.tables
+    accuracy = run_accuracy(plan, tables, regions.transitions)  # written for accuracy.csv with or without intervals
+    adjusted = None if accuracy is None else accuracy[0]
+    job_plan = dataclasses.replace(plan, job=job)
+    d_s, d_others, unc = _timed(lambda: run_uncertainty(job_plan, result, tables, adjusted), args.runs, args.wait_quiet)
     n_regions = sum(len(t) for t in tables.values())
     nation = tables.get("nation")
     national = {}
@@ -110,7 +114,7 @@ def run_case(name: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
             }
         top = unc.contributors[unc.contributors["level"] == "nation"]
         contributors = {
-            column: [(r.factor, round(float(r.variance_share), 4)) for r in group.itertuples()]
+            column: [(r.variable, round(float(r.variance_share), 4)) for r in group.itertuples()]
             for column, group in top.groupby("column", sort=False)
         }
     else:
@@ -123,6 +127,8 @@ def run_case(name: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
         "draws": args.draws,
         "seed": args.seed,
         "model_terms": unc.manifest["n_terms"],
+        "columns_with_intervals": len(unc.columns),
+        "area_ratios": len(unc.manifest["activity_data"]["area_ratios"]) if isinstance(unc.manifest["activity_data"], dict) else 0,
         "factors": len(unc.manifest["factors"]),
         "strata_cells": {
             k: int(np.count_nonzero(v.any(axis=0))) for k, v in result.crosstabs.items() if k.startswith("forest_strata")
@@ -151,7 +157,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"processes (waits up to {args.wait_quiet:g} s for < {QUIET_CORES})",
         "pipeline = run_pipeline without uncertainty (rasters as configured, 2 threads); +strata = with the "
         "uncertainty: section (the engine also counts the forest strata table); draws = run_uncertainty on that "
-        "table (model, 10,000 draws, quantiles, Approach 1, shares, top five) for every region of every level",
+        "table (model, 10,000 draws, quantiles, Approach 1, shares, top five) for every column with an interval of every "
+        "region of every level",
         "",
         "  case     regions  terms  factors  pipeline s  +strata s  draws s  draws/pipeline  strata/pipeline  others",
     ]
@@ -165,7 +172,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     for r in results:
         lines += [
             "",
-            f"[{r['case']}] levels {r['levels']}; strata cells with area {r['strata_cells']}",
+            f"[{r['case']}] levels {r['levels']}; strata cells with area {r['strata_cells']}; columns with intervals "
+            f"{r['columns_with_intervals']}; area ratios {r['area_ratios']}",
             f"  strata step (last +strata run's profile): {r['strata_step_task_s']:.2f} task-s = "
             f"{r['strata_step_share_of_task_s']:.1%} of the task seconds of every part in the engine (read, steps, "
             "aggregation); profile: " + ", ".join(f"{k} {v:.2f}" for k, v in r["profile_with_strata"].items()),

@@ -66,9 +66,9 @@ def _case(folder: Path, factor_set: str = "ipcc_tier1", stock_sd: float | None =
     return path
 
 
-def _run(path: Path, chunk: int = 16) -> tuple[Any, Any, Any, Any]:
+def _run(path: Path, chunk: int = 16, **engine: Any) -> tuple[Any, Any, Any, Any]:
     plan = plan_pipeline(load_pipeline(path))
-    result = run_job(plan.job, chunk_size=chunk, scheduler="synchronous")
+    result = run_job(plan.job, chunk_size=chunk, **(engine or {"scheduler": "synchronous"}))
     regions = region_results(plan, result)
     return plan, result, regions, run_uncertainty(plan, result, regions.tables)
 
@@ -143,7 +143,7 @@ def test_china_tier2_vegetation_carbon_does_not_depend_on_the_root_ratio(tmp_pat
     assert "±0.25 of the value as a 95 % interval" in a["assumption"] and a["pdf"] == "normal"
 
 
-def test_intervals_hold_the_exact_estimates_and_do_not_depend_on_chunk_size(tmp_path: Path) -> None:
+def test_intervals_hold_the_exact_estimates_and_do_not_depend_on_chunk_size_or_threads(tmp_path: Path) -> None:
     path = _case(tmp_path)
     _, _, regions, unc = _run(path, chunk=16)
     for level in ("nation", "province"):
@@ -153,8 +153,9 @@ def test_intervals_hold_the_exact_estimates_and_do_not_depend_on_chunk_size(tmp_
             np.testing.assert_array_equal(est, table[column].to_numpy(float))
             assert np.all(lo < est) and np.all(est < hi), column
             np.testing.assert_allclose(unc.half_width_pct[level][column], 100 * (hi - lo) / 2 / np.abs(est))
-    for chunk in (2, 3):
-        _, _, _, other = _run(path, chunk=chunk)
+    for chunk, engine in ((2, {}), (3, {}), (3, {"scheduler": "threads", "threads": 3})):
+        _, _, _, other = _run(path, chunk=chunk, **engine)
+        assert other.columns == unc.columns
         for column in unc.columns:
             np.testing.assert_allclose(other.values["province"][column], unc.values["province"][column], rtol=1e-12)
     # the same seed gives the same intervals; another seed others
