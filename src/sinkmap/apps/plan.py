@@ -29,6 +29,7 @@ from sinkmap.kernels.carbon.invest import read_invest_carbon_table
 from sinkmap.kernels.carbon.zones import thornthwaite_pet_mm_per_yr
 from sinkmap.steps.carbon import PET, PET_METHOD, CarbonStep
 from sinkmap.steps.forest import ForestStep
+from sinkmap.steps.grassland_strata import GrasslandStrataStep
 from sinkmap.steps.invest import InvestStep
 from sinkmap.steps.landcover import TransitionStep
 from sinkmap.steps.strata import ClassAreaStep, ForestStrataStep
@@ -230,6 +231,8 @@ def plan_pipeline(config: PipelineConfig) -> PipelinePlan:
         if config.uncertainty is not None:  # forest strata table for the Monte Carlo intervals
             stock_sd = config.uncertainty.map_correlation if "growing_stock_sd" in roles else None
             steps.append(ForestStrataStep(config.epochs, stock_sd))
+            if "landcover" in roles:  # grassland strata, where the carbon step estimates grassland
+                steps.append(GrasslandStrataStep(config.epochs))
     elif config.carbon.enabled:
         log.info("carbon step off: it needs mean_temperature and annual_precip layers")
     if "landcover" in roles and len(config.epochs) > 1:

@@ -59,7 +59,16 @@ from sinkmap.kernels.carbon.change import forest_growth_removals, stock_differen
 from sinkmap.kernels.carbon.forest import FACTOR_SETS
 from sinkmap.steps.forest import ForestStep
 
-__all__ = ["BIOMASS_INPUTS", "CARBON_NOTES", "PET", "PET_METHOD", "CarbonProducts", "CarbonStep"]
+__all__ = [
+    "BIOMASS_INPUTS",
+    "CARBON_NOTES",
+    "GRASSLAND_CLASSES",
+    "PET",
+    "PET_METHOD",
+    "CarbonProducts",
+    "CarbonStep",
+    "GrasslandPixels",
+]
 
 GRASSLAND_CLASSES = (4,)
 MIXED_FOREST = 5
@@ -128,11 +137,34 @@ PET_METHOD = (
 
 
 @dataclass(frozen=True)
+class GrasslandPixels:
+    """One epoch's grassland pixels as the carbon step estimates their carbon, and the codes it gives the SOC kernel
+    (:func:`~sinkmap.kernels.carbon.grassland.soil_organic_carbon_t_c_per_ha`; ``None`` = not passed, the kernel's
+    default applies: HAC soil, nominal management, medium input).
+
+    Attributes:
+        mask: grassland land cover with climate zones (the pixels with a grassland carbon estimate).
+        soil_type: soil codes 1–6, or None.
+        management: management codes 1–4 (1 wherever the layer has no valid value), or None.
+        input_level: input codes 1–2, or None.
+    """
+
+    mask: NDArray[np.bool_]
+    soil_type: NDArray[np.int32] | None = None
+    management: NDArray[np.int32] | None = None
+    input_level: NDArray[np.int32] | None = None
+
+
+@dataclass(frozen=True)
 class CarbonProducts:
-    """Per epoch, the carbon density of the window (t C/ha); and the sink (t C/ha/yr, positive = removal)."""
+    """Per epoch, the carbon density of the window (t C/ha); the sink (t C/ha/yr, positive = removal); the IPCC
+    climate zone codes of the window (1–12, 0 none) and, per epoch, the grassland pixels (empty without land
+    cover), so that strata steps count exactly the cells the carbon step estimated."""
 
     density_t_c_per_ha: dict[int, NDArray[np.float64]]
     sink_t_c_per_ha_yr: NDArray[np.float64]
+    ipcc_climate: NDArray[np.integer[Any]]
+    grassland: dict[int, GrasslandPixels]
 
 
 def _or_zero(values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -466,6 +498,7 @@ class CarbonStep(Step[CarbonProducts]):
         ftypes: dict[int, NDArray[np.int64]] = {}
         soc_by_epoch: dict[int, NDArray[np.float64]] = {}
         grass_by_epoch: dict[int, NDArray[np.bool_]] = {}
+        grass_pixels: dict[int, GrasslandPixels] = {}
         observed: dict[int, NDArray[np.bool_]] = {}
         climate_ok = (ecozone > 0) & (climate > 0)  # every carbon factor depends on the zones
         source = self.biomass_input
@@ -510,8 +543,14 @@ class CarbonStep(Step[CarbonProducts]):
                 management = inputs.categorical("grassland_management", e) if self._soc_change else None
                 if management is not None:
                     management = np.where(np.isin(management, (1, 2, 3, 4)) & grass, management, 1)
+                pixels = GrasslandPixels(grass, management=management)  # what the SOC kernel is given
+                grass_pixels[e] = pixels
                 soc = grassland.soil_organic_carbon_t_c_per_ha(
-                    np.where(grass, climate, 0), tables=tables, management=management
+                    np.where(grass, climate, 0),
+                    tables=tables,
+                    soil_type=pixels.soil_type,
+                    management=pixels.management,
+                    input_level=pixels.input_level,
                 )
                 soc = np.where(grass & np.isfinite(soc), soc, 0.0)
                 soc_by_epoch[e] = soc
@@ -597,4 +636,4 @@ class CarbonStep(Step[CarbonProducts]):
                 rasters[("carbon_density", e)] = np.where(observed[e], density[e], DENSITY_NODATA).astype(np.float32)
         if "carbon_sink" in self.rasters_wanted:
             rasters[("carbon_sink", None)] = np.where(sink_observed, sink, DENSITY_NODATA).astype(np.float32)
-        return StepOutput(CarbonProducts(density, sink), stats=stats, rasters=rasters)
+        return StepOutput(CarbonProducts(density, sink, climate, grass_pixels), stats=stats, rasters=rasters)
