@@ -716,8 +716,12 @@ def region_uncertainty(
             half_a1[level][column] = pct_a1[part]
 
     published = []
+    no_interval = []
     for q, column in enumerate(columns):
         block = slice(q * n_rows, (q + 1) * n_rows)
+        if not np.any(mc.high[block] > mc.low[block]):  # nothing it uses is uncertain: no interval, not a 0-width one
+            no_interval.append(column)
+            continue
         estimate = stacked[column].to_numpy(dtype=np.float64)
         shift = np.where(np.isfinite(estimate), estimate - mc.central[block], np.nan)
         lo, hi, sd = mc.low[block] + shift, mc.high[block] + shift, a1.sd[block]
@@ -734,6 +738,8 @@ def region_uncertainty(
     idents = stacked[["level", "region_id", "name_en"]]
     frames: list[pd.DataFrame] = []
     for q, column in enumerate(columns):
+        if column in no_interval:
+            continue
         block = slice(q * n_rows, (q + 1) * n_rows)
         for rank in range(top.shape[0]):
             keep = top_share[rank, block] >= MIN_SHARE
@@ -765,6 +771,7 @@ def region_uncertainty(
         "China Tier 2: the forest-type mix weights held fixed",
         "n_terms": int(model.terms.shape[0]),
         "held_fixed": held,
+        "no_interval": {column: "every factor and activity datum it uses is held fixed" for column in no_interval},
         "factors": described,
         **dict(manifest or {}),
     }
