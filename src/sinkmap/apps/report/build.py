@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -51,6 +52,7 @@ __all__ = [
     "build_report",
     "carbon_columns",
     "default_region",
+    "interval_columns",
     "latest_only",
     "sink_column",
 ]
@@ -60,6 +62,8 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, str], None]
 _MAX_BARS = 40
 _CARBON = re.compile(r"carbon|sink", re.IGNORECASE)
+_INTERVAL_SUFFIXES = ("_p2_5", "_p97_5", "_half_width_pct")
+CONTRIBUTORS_FILE = "uncertainty_contributors.csv"
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,18 @@ class ReportResult:
 
 
 # ---------------------------------------------------------------------------------------------- data choices
+def interval_columns(columns: Any) -> set[str]:
+    """The 95 % interval columns among ``columns``: ``<col>_p2_5``, ``<col>_p97_5`` and ``<col>_half_width_pct`` of
+    a column ``<col>`` that is among them too. They belong to their quantity, not quantities of their own."""
+    names = {str(c) for c in columns}
+    return {c for c in names for end in _INTERVAL_SUFFIXES if c.endswith(end) and c[: -len(end)] in names}
+
+
 def carbon_columns(table: pd.DataFrame) -> list[str]:
-    """Columns whose name contains ``carbon`` or ``sink`` (in table order)."""
-    return [c for c in table.columns if _CARBON.search(str(c))]
+    """Columns whose name contains ``carbon`` or ``sink`` (in table order), without their interval columns
+    (:func:`interval_columns`)."""
+    parts = interval_columns(table.columns)
+    return [c for c in table.columns if _CARBON.search(str(c)) and str(c) not in parts]
 
 
 def sink_column(columns: list[str], table: pd.DataFrame | None = None) -> str | None:
@@ -167,6 +180,41 @@ def _pct(v: Any) -> str:
 
 def _stock(v: Any, divisor: float) -> str:
     return fmt_number(v, digits=2, scale=divisor)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _interval_text(rec: Mapping[str, Any], column: str, fmt: Callable[[Any], str], t: Catalogue) -> str:
+    """``95 %: low – high`` of ``column`` in ``rec`` (both bounds formatted by ``fmt``, like the value), or empty when
+    ``rec`` has no finite ``<column>_p2_5`` and ``<column>_p97_5``. Bounds are shown as they are, even when they do
+    not bracket the estimate."""
+    low, high = rec.get(f"{column}_p2_5"), rec.get(f"{column}_p97_5")
+    if not (_finite(low) and _finite(high)):
+        return ""
+    return t("cell.interval", low=fmt(low), high=fmt(high))
+
+
+def _value_cell(rec: Mapping[str, Any], column: str, fmt: Callable[[Any], str], t: Catalogue) -> Cell:
+    """A number cell of ``column``, with its 95 % interval under the value when ``rec`` has one."""
+    interval = _interval_text(rec, column, fmt, t)
+    text = fmt(rec.get(column))
+    return Cell(text, True, kind="interval", note=interval) if interval else Cell(text, True)
+
+
+def _any_interval(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether any row of ``frame`` has both bounds of any of ``columns``."""
+    for column in columns:
+        low, high = f"{column}_p2_5", f"{column}_p97_5"
+        if low in frame.columns and high in frame.columns:
+            both = pd.to_numeric(frame[low], errors="coerce").notna() & pd.to_numeric(frame[high], errors="coerce").notna()
+            if bool(both.any()):
+                return True
+    return False
 
 
 def _year(v: Any) -> str:
@@ -354,6 +402,8 @@ def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
                     indicator=key,
                     epochs=ctx.epochs,
                     values=tuple(float(row.get(f"{col}_{e}", np.nan)) for e in ctx.epochs),
+                    low=tuple(_bound(row, f"{col}_{e}_p2_5") for e in ctx.epochs),
+                    high=tuple(_bound(row, f"{col}_{e}_p97_5") for e in ctx.epochs),
                     projection={
                         y: float(trow.get(f"{key}_projected_{y}", np.nan)) for y in ctx.target_years
                     },
@@ -365,6 +415,12 @@ def _trend_series(ctx: _Context) -> list[list[F.TrendSeries]]:
             )
         out.append(panels)
     return out
+
+
+def _bound(row: Any, column: str) -> float:
+    """A bound of ``row`` as a float (NaN when missing or not estimated)."""
+    value = row.get(column)
+    return float(value) if _finite(value) else float("nan")
 
 
 def _figure_labeler(cjk_font: str | None, lang: str) -> F.Labeler:
@@ -399,11 +455,11 @@ def _tracking_table(
         cells = [
             _name_cell(rec, ctx.lang),
             Cell(plain_text(rec.get("region_id"))),
-            Cell(_pct(rec.get(f"coverage_pct_{first}")), True),
+            _value_cell(rec, f"coverage_pct_{first}", _pct, t),
         ]
         if len(ctx.epochs) > 1:
             cells += [
-                Cell(_pct(rec.get(f"coverage_pct_{last}")), True),
+                _value_cell(rec, f"coverage_pct_{last}", _pct, t),
                 Cell(fmt_number(rec.get("coverage_rate_per_yr"), digits=3), True),
             ]
         for y in ctx.target_years:
@@ -416,7 +472,7 @@ def _tracking_table(
                 Cell(_year(rec.get(f"coverage_target_year_{y}")), True),
                 Cell.pill(rec.get(f"coverage_status_{y}")),
             ]
-        cells.append(Cell(_stock(rec.get(f"stock_volume_m3_{last}"), divisor), True))
+        cells.append(_value_cell(rec, f"stock_volume_m3_{last}", functools.partial(_stock, divisor=divisor), t))
         for y in ctx.target_years:
             cells.append(Cell.pill(rec.get(f"stock_status_{y}")))
         rows.append(cells)
@@ -458,6 +514,11 @@ def _factor_table(factor_tables: Any, t: Catalogue) -> Table:
     return Table([t.get(f"col.{k}", k.replace("_", " ")) for k in keys], rows)
 
 
+def _digits(column: str) -> int:
+    """Decimals shown for a column in the report's value tables: 2 for percentages, densities and areas, else 0."""
+    return 2 if ("pct" in column or "per_ha" in column or "km2" in column) else 0
+
+
 def _values_table(
     frame: pd.DataFrame,
     columns: list[str],
@@ -476,8 +537,7 @@ def _values_table(
         for c in columns:
             v = rec.get(c)
             if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
-                digits = 2 if ("pct" in c or "per_ha" in c or "km2" in c) else 0
-                cells.append(Cell(fmt_number(v, digits=digits), True))
+                cells.append(_value_cell(rec, c, functools.partial(fmt_number, digits=_digits(c)), t))
             else:
                 cells.append(Cell(plain_text(v) or "—"))
         rows.append(cells)
@@ -692,7 +752,10 @@ def build_report(
                     ),
                 )
             )
+    interval_figures: set[str] = set()  # figures with error bars: their captions say what the bars are
     cov_rows = _coverage_rows(ctx)
+    if _any_interval(cov_rows, [f"coverage_pct_{e}" for e in {first, last}]):
+        interval_figures.add("bars_coverage")
     if not cov_rows.empty:
         steps.append(
             (
@@ -708,6 +771,8 @@ def build_report(
             )
         )
     units_stock, stock_progress = _stock_frames(ctx)
+    if _any_interval(units_stock, [f"stock_volume_m3_{e}" for e in {first, last}]):
+        interval_figures.add("bars_stock")
     if not units_stock.empty and _has_stock(tables):  # no chart of zeros when the run has no growing stock
         steps.append(
             (
@@ -724,6 +789,8 @@ def build_report(
             )
         )
     series = _trend_series(ctx)
+    if any(np.isfinite(lo) and np.isfinite(hi) for row in series for s in row for lo, hi in zip(s.low, s.high, strict=True)):
+        interval_figures.add("trend")
     if series:
         steps.append(
             (
@@ -758,6 +825,7 @@ def build_report(
         sink_unit=sink_unit,
         region_name=page_region_name,
         cjk_font=cjk_font,
+        interval_figures=interval_figures,
     )
     scratch = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
     scratch.write_text(html_text, encoding="utf-8")
@@ -826,7 +894,8 @@ def _draw_all(
 @dataclass(frozen=True)
 class _Card:
     """A key-figure card: a headline region's latest coverage, its change since the first epoch (percentage
-    points; empty with one epoch), stock and coverage target status."""
+    points; empty with one epoch), stock and coverage target status; the 95 % intervals of coverage and stock
+    (empty when the run has none)."""
 
     name_zh: str
     name_en: str
@@ -836,6 +905,8 @@ class _Card:
     unit: str
     statuses: tuple[tuple[int, Any], ...]
     has_stock: bool = True
+    coverage_interval: str = ""
+    stock_interval: str = ""
 
 
 @dataclass(frozen=True)
@@ -877,6 +948,8 @@ def _cards(ctx: _Context) -> list[_Card]:
                     if trow.get(f"coverage_status_{y}") != "no target"
                 ),
                 has_stock=bool(pd.notna(stock) and float(stock) > 0),
+                coverage_interval=_interval_text(row, f"coverage_pct_{last}", _pct, ctx.t),
+                stock_interval=_interval_text(row, f"stock_volume_m3_{last}", functools.partial(_stock, divisor=divisor), ctx.t),
             )
         )
     return cards
@@ -943,6 +1016,96 @@ def _inputs_table(inputs: list[dict[str, Any]], t: Catalogue) -> Table:
     return Table([t("col.role"), t("col.epoch"), t("col.file"), t("col.sha256")], rows)
 
 
+@dataclass(frozen=True)
+class _Uncertainty:
+    """The uncertainty section: what the run records (``items``: term, text), the intervals of the headline regions
+    and, per headline region, its largest contributors to the variance (heading, table)."""
+
+    items: tuple[tuple[str, str], ...]
+    intro: str
+    intervals: Table | None
+    contributors: tuple[tuple[str, Table], ...]
+
+
+def _uncertainty(ctx: _Context) -> _Uncertainty | None:
+    """The uncertainty section of a run whose manifest has ``uncertainty`` (else ``None``)."""
+    record = ctx.run.manifest.get("uncertainty")
+    if not isinstance(record, Mapping):
+        return None
+    t = ctx.t
+    items = [
+        (t(f"uncertainty.{key}"), plain_text(record.get(key)))
+        for key in ("approach", "draws", "seed", "status")
+        if record.get(key) is not None
+    ]
+    intro = t("uncertainty.intro", draws=record["draws"], seed=record["seed"]) if "draws" in record else ""
+    units = ctx.run.manifest.get("columns") or {}
+    keys = _headline_keys(ctx)
+    rows, classes = [], []
+    for rec in ctx.frame_of(keys).to_dict(orient="records"):
+        parts = interval_columns(rec)
+        for column in (c for c in rec if c not in parts and f"{c}_p2_5" in rec and f"{c}_p97_5" in rec):
+            if not (_finite(rec[f"{column}_p2_5"]) and _finite(rec[f"{column}_p97_5"])):
+                continue
+            digits = _digits(column)
+            rows.append(
+                [
+                    _name_cell(rec, ctx.lang),
+                    Cell(column_header(column, units, ctx.lang)),
+                    *(Cell(fmt_number(rec.get(c), digits=digits), True) for c in (column, f"{column}_p2_5", f"{column}_p97_5")),
+                    Cell(fmt_number(rec.get(f"{column}_half_width_pct"), digits=1), True),
+                ]
+            )
+            classes.append("agg" if rec.get("level") == "nation" else "")
+    intervals = (
+        Table(
+            [t("col.region"), t("col.quantity"), t("col.estimate"), t("col.p2_5"), t("col.p97_5"), t("col.half_width")],
+            rows,
+            classes,
+        )
+        if rows
+        else None
+    )
+    return _Uncertainty(tuple(items), intro, intervals, tuple(_contributor_tables(ctx, keys, units)))
+
+
+def _contributor_tables(
+    ctx: _Context, keys: list[tuple[str, str]], units: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str, Table]]:
+    """Per headline region, the five largest contributors to the variance of the main quantities (forest carbon of
+    the last epoch, the forest sink, the total sink: those the run has), from ``uncertainty_contributors.csv``."""
+    path = ctx.run.path / CONTRIBUTORS_FILE
+    if not path.is_file():
+        return []
+    table = pd.read_csv(path, dtype={"level": str, "region_id": str}, encoding="utf-8-sig")
+    main = [f"forest_carbon_t_c_{ctx.epochs[-1]}", "forest_sink_t_c_per_yr", "total_sink_t_c_per_yr"]
+    out = []
+    for level, rid in keys:
+        mine = table[(table["level"] == level) & (table["region_id"] == rid)]
+        rows = []
+        for column in main:
+            top = mine[mine["column"] == column].sort_values("rank", kind="stable").head(5)
+            rows += [
+                [
+                    Cell(column_header(column, units, ctx.lang)),
+                    Cell(plain_text(int(r.rank)), True),
+                    Cell.code(r.factor),
+                    Cell(fmt_number(100 * float(r.variance_share), digits=1), True),
+                ]
+                for r in top.itertuples()
+            ]
+        row = ctx.row(level, rid)
+        if rows and row is not None:
+            name = _name_cell(row, ctx.lang)
+            out.append(
+                (
+                    ctx.t("uncertainty.contributors", name=name.text or plain_text(rid)),
+                    Table([ctx.t("col.quantity"), ctx.t("col.rank"), ctx.t("col.factor"), ctx.t("col.variance_share")], rows),
+                )
+            )
+    return out
+
+
 def _render(
     ctx: _Context,
     pngs: dict[str, bytes],
@@ -952,6 +1115,7 @@ def _render(
     sink_unit: str,
     region_name: str,
     cjk_font: str | None,
+    interval_figures: AbstractSet[str] = frozenset(),
 ) -> str:
     """The page: the values of every section, laid out by ``templates/report.html.j2`` (which escapes them)."""
     run, epochs = ctx.run, ctx.epochs
@@ -1050,4 +1214,6 @@ def _render(
         t=ctx.t,
         china_layout=ctx.china_national,
         has_targets=ctx.has_targets,
+        interval_figures=interval_figures,
+        uncertainty=_uncertainty(ctx),
     )

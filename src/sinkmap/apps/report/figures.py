@@ -26,6 +26,7 @@ import shapely
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, to_hex
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -43,6 +44,7 @@ __all__ = [
     "boundary_lines",
     "coverage_bars",
     "diverging_classes",
+    "interval_bounds",
     "is_china",
     "is_equal_area_crs",
     "map_projection",
@@ -74,6 +76,8 @@ _MAINLAND_BOX = (
 )  # lon/lat window of the main map (the SCS islands go in the inset)
 _SCS_BOX = (106.0, 2.8, 123.0, 24.6)  # lon/lat window of the South China Sea inset
 _HALO = [path_effects.withStroke(linewidth=2.2, foreground="white")]
+INTERVAL_COLOR = "#1f1f1f"
+EARLIER_INTERVAL_COLOR = "#4a4a4a"
 
 
 # ----------------------------------------------------------------------------------------------------- helpers
@@ -199,6 +203,60 @@ def stock_scale(max_value: float, t: Catalogue = EN) -> tuple[float, str]:
     if max_value >= 1e4:
         return 1e3, t("unit.thousand_m3")
     return 1.0, "m³"
+
+
+def interval_bounds(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(2.5 %, 97.5 %) bounds of ``column``'s 95 % interval, one per row of ``rows`` (NaN where a row's interval was
+    not estimated), from its ``<column>_p2_5`` and ``<column>_p97_5`` columns; ``None`` when ``rows`` has not both."""
+    low, high = f"{column}_p2_5", f"{column}_p97_5"
+    if low not in rows.columns or high not in rows.columns:
+        return None
+    return (
+        pd.to_numeric(rows[low], errors="coerce").to_numpy(float),
+        pd.to_numeric(rows[high], errors="coerce").to_numpy(float),
+    )
+
+
+def _intervals(
+    ax: Axes,
+    positions: Sequence[float] | np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray] | None,
+    *,
+    horizontal: bool,
+    scale: float = 1.0,
+    color: str = INTERVAL_COLOR,
+    label: str | None = None,
+    lw: float = 1.1,
+    zorder: float = 5,
+) -> ErrorbarContainer | None:
+    """Error bars from each row's low to its high bound (divided by ``scale``) at ``positions``: along x when
+    ``horizontal`` (bar charts), else along y; none for rows with a missing bound, ``None`` when no row has both.
+
+    Each bar is anchored at the middle of its interval, not at the estimate: the half-lengths are then never
+    negative, and bounds that do not bracket the estimate (an accuracy-adjusted area interval beside the map's
+    estimate) are drawn where they are, unclipped.
+    """
+    if bounds is None:
+        return None
+    low, high = (np.asarray(b, dtype=float) / scale for b in bounds)
+    ok = np.isfinite(low) & np.isfinite(high)
+    if not ok.any():
+        return None
+    lo, hi = np.minimum(low[ok], high[ok]), np.maximum(low[ok], high[ok])
+    middle, half = (lo + hi) / 2, (hi - lo) / 2
+    at = np.asarray(positions, dtype=float)[ok]
+    x, y = (middle, at) if horizontal else (at, middle)
+    return ax.errorbar(
+        x, y, xerr=half if horizontal else None, yerr=None if horizontal else half, fmt="none", ecolor=color,
+        elinewidth=lw, capsize=2.6, capthick=lw, zorder=zorder, label=label,
+    )  # fmt: skip
+
+
+def _upper_bound(bounds: tuple[np.ndarray, np.ndarray] | None) -> list[float]:
+    """The finite high bounds (for axis limits); empty without bounds."""
+    if bounds is None:
+        return []
+    return [float(v) for v in bounds[1] if np.isfinite(v)]
 
 
 def boundary_lines() -> gpd.GeoDataFrame:
@@ -587,7 +645,9 @@ def coverage_bars(
     """Forest coverage per region (latest epoch as bars, first epoch as dots) with each region's targets.
 
     ``rows`` has ``name_zh``, ``name_en``, ``region_id``, ``kind`` (``aggregate`` rows are emphasised),
-    ``coverage_pct_E`` and ``target_coverage_pct_Y`` columns; rows are drawn top to bottom in order.
+    ``coverage_pct_E`` and ``target_coverage_pct_Y`` columns; rows are drawn top to bottom in order. Where ``rows``
+    also has ``coverage_pct_E_p2_5`` and ``coverage_pct_E_p97_5``, the 95 % intervals are drawn as error bars (the
+    first epoch's in grey, just under its dots).
     """
     last, first = epochs[-1], epochs[0]
     n = len(rows)
@@ -604,9 +664,14 @@ def coverage_bars(
         if len(epochs) > 1
         else np.full(n, np.nan)
     )
-    for yi, v, before in zip(y, latest, earlier, strict=True):
-        if np.isfinite(v):  # the value right of the bar and of the earlier epoch's dot, so the dot does not hide it
-            x = max(v, before) if np.isfinite(before) else v
+    latest_bounds = interval_bounds(rows, f"coverage_pct_{last}")
+    earlier_bounds = interval_bounds(rows, f"coverage_pct_{first}") if len(epochs) > 1 else None
+    reach = np.fmax(latest, earlier)  # how far right each row's marks go: the value's label goes beyond them
+    for bounds in (latest_bounds, earlier_bounds):
+        if bounds is not None:
+            reach = np.fmax(reach, np.fmax(bounds[0], bounds[1]))
+    for yi, v, x in zip(y, latest, reach, strict=True):
+        if np.isfinite(v):  # right of the bar, the earlier epoch's dot and the intervals, so none hides it
             ax.text(x + 1.2, yi, f"{v:.1f}", va="center", fontsize=7, color="#222222", zorder=4)
     handles: list[Any] = [Patch(color="#6fb07f", label=f"{last}")]
     if len(epochs) > 1:
@@ -614,6 +679,10 @@ def coverage_bars(
         handles.append(
             Line2D([], [], marker="o", mfc="white", mec="#222222", ls="none", label=f"{first}")
         )
+    interval = _intervals(ax, y, latest_bounds, horizontal=True, label=labeler.t("fig.interval"))
+    earlier_interval = _intervals(ax, y - 0.2, earlier_bounds, horizontal=True, color=EARLIER_INTERVAL_COLOR, lw=0.9)
+    if interval is not None or earlier_interval is not None:
+        handles.append(interval if interval is not None else earlier_interval)
     drawn = []  # target years with at least one target in these rows: only they get a legend entry
     for i, year in enumerate(target_years):
         col = f"target_coverage_pct_{year}"
@@ -641,6 +710,8 @@ def coverage_bars(
                     for c in rows.columns
                     if c.startswith("target_coverage_pct_")
                 ],
+                _upper_bound(latest_bounds),
+                _upper_bound(earlier_bounds),
                 [10.0],
             ]
         )
@@ -670,7 +741,8 @@ def stock_bars(
     targets (latest stock as % of target) for the regions that have one.
 
     ``units`` has names, ``region_id`` and ``stock_volume_m3_E``; ``progress`` has names, ``region_id``,
-    ``year``, ``progress_pct`` and ``status``.
+    ``year``, ``progress_pct`` and ``status``. Where ``units`` also has ``stock_volume_m3_E_p2_5`` and
+    ``stock_volume_m3_E_p97_5``, the 95 % intervals are drawn as error bars (the first epoch's in grey).
     """
     last, first = epochs[-1], epochs[0]
     n = max(len(units), len(progress), 3)
@@ -697,6 +769,12 @@ def stock_bars(
             zorder=3,
             label=f"{first}",
         )
+        earlier_bounds = interval_bounds(units, f"stock_volume_m3_{first}")
+        _intervals(ax, y - 0.2, earlier_bounds, horizontal=True, scale=divisor, color=EARLIER_INTERVAL_COLOR, lw=0.9)
+    _intervals(
+        ax, y, interval_bounds(units, f"stock_volume_m3_{last}"), horizontal=True, scale=divisor,
+        label=labeler.t("fig.interval"),
+    )  # fmt: skip
     ax.set_yticks(y)
     ax.set_yticklabels(
         [labeler.name(r.name_zh, r.name_en, r.region_id) for r in units.itertuples()], fontsize=8
@@ -758,7 +836,8 @@ def stock_bars(
 # -------------------------------------------------------------------------------------------------- trend chart
 @dataclass(frozen=True)
 class TrendSeries:
-    """One region's indicator over time: observed epochs, projection and targets."""
+    """One region's indicator over time: observed epochs, projection and targets; ``low`` and ``high`` the 95 %
+    interval of each epoch's value (NaN where not estimated; empty when the run has no intervals)."""
 
     label: str
     indicator: str  # "coverage" or "stock"
@@ -767,13 +846,22 @@ class TrendSeries:
     projection: dict[int, float]
     targets: dict[int, float]
     statuses: dict[int, str]
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(low, high) per epoch, or ``None`` without intervals."""
+        if len(self.low) != len(self.epochs) or len(self.high) != len(self.epochs):
+            return None
+        return np.asarray(self.low, dtype=float), np.asarray(self.high, dtype=float)
 
 
 def trend_chart(
     series: Sequence[Sequence[TrendSeries]], *, title: str, method_note: str, t: Catalogue = EN
 ) -> Figure:
     """Small multiples: one row per region, one column per indicator; observed epochs (solid), projection to
-    the target years (dashed) and targets (diamonds), with the status per target year."""
+    the target years (dashed) and targets (diamonds), with the status per target year; observed values with a 95 %
+    interval (:attr:`TrendSeries.low`, :attr:`TrendSeries.high`) get error bars."""
     n_rows = max(len(series), 1)
     n_cols = max((len(r) for r in series), default=1)
     fig = Figure(figsize=(5.2 * n_cols, 2.9 * n_rows + 0.9))
@@ -786,14 +874,16 @@ def trend_chart(
         hspace=0.45,
         wspace=0.22,
     )
+    interval: ErrorbarContainer | None = None  # the first panel's error bars, for the legend
     for r, row in enumerate(series):
         for c in range(n_cols):
             ax = axes[r][c]
             if c >= len(row):
                 ax.set_visible(False)
                 continue
-            _trend_panel(ax, row[c], t)
-    handles = [
+            drawn = _trend_panel(ax, row[c], t)
+            interval = interval or drawn
+    handles: list[Any] = [
         Line2D([], [], color="#555555", marker="o", lw=2, label=t("fig.observed")),
         Line2D(
             [], [], color="#777777", ls="--", marker="o", mfc="white", lw=1.4, label=t("fig.projection")
@@ -814,6 +904,8 @@ def trend_chart(
         )
         for i, y in enumerate(years)
     ]
+    if interval is not None:
+        handles.append(interval)
     # beside the title when there is room (two or more columns), under the plots otherwise
     wide = n_cols > 1
     fig.legend(
@@ -823,6 +915,8 @@ def trend_chart(
         fontsize=8,
         frameon=False,
         bbox_to_anchor=(0.99, 1.0) if wide else (0.99, 0.0),
+        # one entry more: closer together, so the legend still clears the title
+        **({} if interval is None else {"columnspacing": 1.1, "handletextpad": 0.5}),
     )
     fig.suptitle(title, fontsize=12.5, fontweight="bold", x=0.01, ha="left")
     fig.text(
@@ -831,9 +925,13 @@ def trend_chart(
     return fig
 
 
-def _trend_panel(ax: Axes, s: TrendSeries, t: Catalogue = EN) -> None:
+def _trend_panel(ax: Axes, s: TrendSeries, t: Catalogue = EN) -> ErrorbarContainer | None:
+    """One panel of :func:`trend_chart`; returns its error bars (``None`` when it has none)."""
     vals = np.asarray(s.values, dtype=float)
+    bounds = s.bounds()
     everything = [*vals, *s.projection.values(), *s.targets.values()]
+    if bounds is not None:
+        everything += [*bounds[0], *bounds[1]]
     finite = [v for v in everything if np.isfinite(v)]
     divisor, unit = (
         (1.0, "%") if s.indicator == "coverage" else stock_scale(max(finite) if finite else 0.0, t)
@@ -847,6 +945,8 @@ def _trend_panel(ax: Axes, s: TrendSeries, t: Catalogue = EN) -> None:
         ms=5,
         zorder=3,
     )
+    # the short label: the legend shares the title's line (the page's caption names the method)
+    interval = _intervals(ax, s.epochs, bounds, horizontal=False, scale=divisor, label=t("fig.interval.short"))
     years = sorted(set(s.projection) | set(s.targets))
     proj_years = [y for y in sorted(s.projection) if np.isfinite(s.projection[y])]
     if proj_years and np.isfinite(vals[-1]):
@@ -893,3 +993,4 @@ def _trend_panel(ax: Axes, s: TrendSeries, t: Catalogue = EN) -> None:
     ax.grid(color="#ececec")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return interval

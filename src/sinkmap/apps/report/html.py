@@ -47,7 +47,7 @@ def pill_class(status: Any) -> str:
     return _PILL_CLASSES.get(str(status), "none")
 
 
-CellKind = Literal["text", "name", "pill", "code"]
+CellKind = Literal["text", "name", "pill", "code", "interval"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class Cell:
     """A table cell of plain text (escaped by the template), right-aligned when ``numeric``.
 
     ``kind`` picks the markup: ``text`` (``note`` in small type after the value), ``name`` (the Chinese name,
-    ``note`` the English name under it), ``pill`` (a tracking status as a coloured label), ``code`` (monospace).
+    ``note`` the English name under it), ``pill`` (a tracking status as a coloured label), ``code`` (monospace),
+    ``interval`` (a value with its 95 % interval, ``note``, in small type under it).
     """
 
     text: Any = ""

@@ -42,6 +42,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "section.region": ("Region: {name}", "地区：{name}"),
     "section.targets": ("Targets and trends", "目标与趋势"),
     "section.tables": ("Tables", "数据表"),
+    "section.uncertainty": ("Uncertainty", "不确定性"),
     "section.methods": ("Methods and sources", "方法与数据来源"),
     "section.manifest": ("Run manifest", "运行清单"),
     # key-figure cards
@@ -95,6 +96,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "Observed epochs, projection ({method}) and targets.",
         "各时期观测值、预测（{method}）与目标。",
     ),
+    "fig.interval.caption": (
+        "Error bars: 95 % interval (Monte Carlo, IPCC Approach 2); none where it was not estimated.",
+        "误差线：95 % 区间（蒙特卡洛模拟，IPCC 方法 2）；未估算的地区无误差线。",
+    ),
     # targets section
     "targets.set": ("Target set", "目标集"),
     "targets.source": ("Source:", "来源："),
@@ -143,7 +148,36 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "col.n_unverified": ("n unverified", "未核实行数"),
     "col.table_ids": ("table ids", "表标识"),
     "cell.national": ("(national)", "（全国）"),
+    "cell.interval": ("95 %: {low} – {high}", "95 % 区间：{low} – {high}"),
     "national": ("national", "全国"),
+    # uncertainty section
+    "uncertainty.intro": (
+        "95 % intervals of the quantities that have one: the 2.5 % and 97.5 % quantiles of {draws} Monte Carlo draws "
+        "(seed {seed}). The tables above show each interval under its value.",
+        "有区间的量给出 95 % 区间：{draws} 次蒙特卡洛抽样（随机种子 {seed}）的 2.5 % 与 97.5 % 分位数。"
+        "上方各表在数值下方列出其区间。",
+    ),
+    "uncertainty.approach": ("approach", "方法"),
+    "uncertainty.draws": ("draws", "抽样次数"),
+    "uncertainty.seed": ("seed", "随机种子"),
+    "uncertainty.status": ("status", "状态"),
+    "uncertainty.intervals": ("95 % intervals of the headline regions", "主要地区的 95 % 区间"),
+    "uncertainty.contributors": (
+        "Largest contributors to the variance: {name}",
+        "方差的主要来源：{name}",
+    ),
+    "uncertainty.contributors_intro": (
+        "The five factors with the largest share of each quantity's Monte Carlo variance.",
+        "各量蒙特卡洛方差中占比最大的五个因子。",
+    ),
+    "col.quantity": ("quantity", "指标"),
+    "col.estimate": ("estimate", "估计值"),
+    "col.p2_5": ("2.5 %", "2.5 %"),
+    "col.p97_5": ("97.5 %", "97.5 %"),
+    "col.half_width": ("half-width (% of estimate)", "半宽（占估计值 %）"),
+    "col.rank": ("rank", "排名"),
+    "col.factor": ("factor", "因子"),
+    "col.variance_share": ("share of variance (%)", "方差占比 (%)"),
     # methods section
     "methods.carbon": ("Carbon methods and factor tables", "碳计量方法与因子表"),
     "methods.no_factors": ("No factor tables were used in this run (no carbon step).", "本次运行未使用因子表（无碳计算步骤）。"),
@@ -252,6 +286,8 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "fig.projection": ("projection", "预测"),
     "fig.target": ("{year} target", "{year}年目标"),
     "fig.one_epoch": ("one epoch: no trend.", "单一时期：无趋势。"),
+    "fig.interval": ("95 % interval (Monte Carlo, IPCC Approach 2)", "95 % 区间（蒙特卡洛模拟，IPCC 方法 2）"),
+    "fig.interval.short": ("95 % interval", "95 % 区间"),
     "fig.no_data": ("no data", "无数据"),
     "fig.scs": ("South China Sea Islands", "南海诸岛"),
     "unit.billion_m3": ("billion m³", "十亿 m³"),
