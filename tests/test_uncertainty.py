@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from sinkmap.kernels.uncertainty import (
+    Z95,
     Combination,
     Derived,
-    Z95,
     MultilinearModel,
     Pdf,
     draw_factors,

@@ -18,14 +18,20 @@ from shapely.geometry import box
 from conftest import write_raster
 from sinkmap.apps.pipeline import region_results
 from sinkmap.apps.plan import plan_pipeline
-from sinkmap.apps.uncertainty import CHAINS, assemble, factor_pdfs, forest_quantities, run_uncertainty
+from sinkmap.apps.uncertainty import (
+    CHAINS,
+    assemble,
+    factor_pdfs,
+    forest_quantities,
+    run_uncertainty,
+)
 from sinkmap.config import load_pipeline
 from sinkmap.engine.job import run_job
 from sinkmap.errors import ConfigError
 from sinkmap.factors import packaged_factor_tables
-from sinkmap.kernels.uncertainty import error_propagation
 from sinkmap.kernels.carbon import forest as forest_carbon
 from sinkmap.kernels.carbon import zones
+from sinkmap.kernels.uncertainty import error_propagation
 from sinkmap.steps.strata import bin_middle_m3_per_ha, decode_stratum, forest_strata_name
 from test_carbon_pipeline import FOREST_TYPE, TEMPERATURE, WETLAND
 from test_pipeline import ALBERS, PRECIP, STOCK, _pipeline, _write_case
@@ -245,7 +251,7 @@ def test_growing_stock_map_error(tmp_path: Path, correlation: str) -> None:
         sd = 30.0 if correlation == "region" else math.sqrt(3) * 10.0
         column = f"stock_volume_m3_{e}"
         assert unc.approach1_half_width_pct["province"][column][a] == pytest.approx(100 * 1.959963984540054 * sd / stock, rel=1e-6)  # stock per m² is float32 in the forest step
-        est, lo, hi = unc.values["province"][column][a]
+        _, lo, hi = unc.values["province"][column][a]
         assert (hi - lo) / 2 == pytest.approx(1.959963984540054 * sd, rel=0.03)
     assert "map_error" in " ".join(unc.contributors[unc.contributors["column"] == "stock_volume_m3_2020"]["variable"])
     assert correlation in str(unc.manifest["activity_data"]["growing_stock_map_error"]) or correlation == "region"
