@@ -266,7 +266,7 @@ def test_uncertainty_section_lists_draws_and_contributors(interval_run: Path, in
     part = text[text.index("Largest contributors to the variance: China") :]
     part = part[: part.index("Largest contributors to the variance:", 10)]
     for row in top.itertuples():
-        assert f"{row.rank} {row.factor} {100 * row.variance_share:.1f}" in part
+        assert f"{row.rank} {row.variable} {100 * row.variance_share:.1f}" in part
     assert "Largest contributors to the variance: Guizhou" in text  # the report's focus region too
     zh = _visible(interval_reports["zh"].path)
     assert "方差的主要来源：中国" in zh and "抽样次数 2000" in zh

@@ -1078,6 +1078,8 @@ def _contributor_tables(
     if not path.is_file():
         return []
     table = pd.read_csv(path, dtype={"level": str, "region_id": str}, encoding="utf-8-sig")
+    if "variable" not in table.columns and "factor" in table.columns:  # run directories written before the rename
+        table = table.rename(columns={"factor": "variable"})
     main = [f"forest_carbon_t_c_{ctx.epochs[-1]}", "forest_sink_t_c_per_yr", "total_sink_t_c_per_yr"]
     out = []
     for level, rid in keys:
@@ -1089,7 +1091,7 @@ def _contributor_tables(
                 [
                     Cell(column_header(column, units, ctx.lang)),
                     Cell(plain_text(int(r.rank)), True),
-                    Cell.code(r.factor),
+                    Cell.code(r.variable),
                     Cell(fmt_number(100 * float(r.variance_share), digits=1), True),
                 ]
                 for r in top.itertuples()
