@@ -254,6 +254,11 @@ def test_growing_stock_map_error(tmp_path: Path, correlation: str) -> None:
         _, lo, hi = unc.values["province"][column][a]
         assert (hi - lo) / 2 == pytest.approx(1.959963984540054 * sd, rel=0.03)
     assert "map_error" in " ".join(unc.contributors[unc.contributors["column"] == "stock_volume_m3_2020"]["variable"])
+    from sinkmap.api import regions_dataset
+
+    ds = regions_dataset(regions, (2020, 2025), uncertainty=unc)
+    assert ds["stock_volume_m3_interval"].dims == ("region", "epoch", "bound")
+    np.testing.assert_array_equal(ds["stock_volume_m3_interval"].sel(bound="estimate").values, ds["stock_volume_m3"].values)
     assert correlation in str(unc.manifest["activity_data"]["growing_stock_map_error"]) or correlation == "region"
 
 

@@ -296,7 +296,7 @@ def _add_intervals(data: dict[str, Any], uncertainty: RegionUncertainty, levels:
         if None in columns:
             data[f"{quantity}_interval"] = (("region", "bound"), values[None], {**attrs, "units": unit})
             data[f"{quantity}_half_width_pct"] = ("region", half[None], {"units": "%"})
-        else:
+        elif all(e in values for e in epochs):
             stacked = np.stack([values[e] for e in epochs], axis=1)
             data[f"{quantity}_interval"] = (("region", "epoch", "bound"), stacked, {**attrs, "units": unit})
             data[f"{quantity}_half_width_pct"] = (("region", "epoch"), np.stack([half[e] for e in epochs], axis=1), {"units": "%"})

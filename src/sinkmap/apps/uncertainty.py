@@ -735,24 +735,25 @@ def region_uncertainty(
     assert mc.variance is not None
     top, top_share = mc.variance.top(5)
     variables = np.asarray(mc.variance.variables, dtype=object)
-    idents = stacked[["level", "region_id", "name_en"]]
-    frames: list[pd.DataFrame] = []
-    for q, column in enumerate(columns):
-        if column in no_interval:
-            continue
-        block = slice(q * n_rows, (q + 1) * n_rows)
-        for rank in range(top.shape[0]):
-            keep = top_share[rank, block] >= MIN_SHARE
-            frame = idents[keep].copy()
-            frame["column"] = column
-            frame["rank"] = rank + 1
-            frame["variable"] = _readable(variables[top[rank, block][keep]], stacked)
-            frame["variance_share"] = top_share[rank, block][keep]
-            frames.append(frame)
-    contributors = (
-        pd.concat(frames, ignore_index=True).sort_values(["column", "level", "region_id", "rank"], kind="stable")
-        if frames else pd.DataFrame(columns=["level", "region_id", "name_en", "column", "rank", "variable", "variance_share"])
-    )  # fmt: skip
+    kept = [q for q, column in enumerate(columns) if column not in no_interval]
+    rank_of = np.arange(1, top.shape[0] + 1)
+    pick = np.concatenate([np.arange(q * n_rows, (q + 1) * n_rows) for q in kept]) if kept else np.zeros(0, np.int64)
+    share = top_share[:, pick]  # (rank, output)
+    keep = share >= MIN_SHARE
+    rank_index, out_index = np.nonzero(keep)
+    row_index = pick[out_index] % n_rows
+    column_index = pick[out_index] // n_rows
+    contributors = pd.DataFrame(
+        {
+            "level": stacked["level"].to_numpy()[row_index],
+            "region_id": stacked["region_id"].to_numpy()[row_index],
+            "name_en": stacked["name_en"].to_numpy()[row_index] if "name_en" in stacked else None,
+            "column": np.asarray(columns, dtype=object)[column_index],
+            "rank": rank_of[rank_index],
+            "variable": _readable(variables[top[:, pick][keep]], stacked),
+            "variance_share": share[keep],
+        }
+    ).sort_values(["column", "level", "region_id", "rank"], kind="stable")
     held = [d["factor"] for d in described if d["pdf"] == "fixed"]
     record = {
         "approach": "IPCC Approach 2 (Monte Carlo) on the strata tables; Approach 1 (error propagation) half-widths "

@@ -242,6 +242,8 @@ class Pdf:
         if self.kind == "lognormal":
             return np.exp(self.mu + self.sigma * z)
         a, b = self._std_bounds()
+        if a < -8.5 and b > 8.5:  # both bounds beyond 8.5 SD (mass outside < 2e-17): the normal itself
+            return np.clip(self.mu + self.sigma * z, self.lower, self.upper)
         pa = float(normal_cdf(a)) if math.isfinite(a) else 0.0
         pb = float(normal_cdf(b)) if math.isfinite(b) else 1.0
         u = pa + normal_cdf(z) * (pb - pa)
@@ -454,14 +456,17 @@ class Combination:
         map_pair = np.where(keys[1] >= 0, np.searchsorted(uniq, keys[1]), -1)
         return np.stack([pair_out, pair_var]), ratio_pair, map_pair
 
-    def multipliers(self, ratios: FloatArray, errors: FloatArray, c0: int, c1: int) -> FloatArray:
-        """``(n_draws, c1 − c0)`` multipliers of components ``c0 … c1 − 1`` from the ratio and map-error draws."""
-        ratio, mapping, sd = self.ratio[c0:c1], self.map_error[c0:c1], self.map_sd[c0:c1]
-        n = ratios.shape[0] if ratios.size else errors.shape[0]
-        out = np.ones((n, c1 - c0))
-        if np.any(ratio >= 0):
+    def multipliers(self, ratios: FloatArray, errors: FloatArray, components: NDArray[np.int64]) -> FloatArray:
+        """``(n_draws, len(components))`` multipliers of ``components`` from the ratio and map-error draws."""
+        ratio, mapping, sd = self.ratio[components], self.map_error[components], self.map_sd[components]
+        n = ratios.shape[0] if ratios.shape[1] else errors.shape[0]
+        if np.all(ratio >= 0):
+            out = ratios[:, ratio]
+        else:
+            out = np.ones((n, components.size))
             has = ratio >= 0
-            out[:, has] *= ratios[:, ratio[has]]
+            if has.any():
+                out[:, has] = ratios[:, ratio[has]]
         if np.any(mapping >= 0):
             has = mapping >= 0
             out[:, has] *= 1.0 + sd[has] * errors[:, mapping[has]]
@@ -647,12 +652,24 @@ def monte_carlo(
     comb = Combination.identity(model.n_outputs) if combination is None else combination
     bases = _base_ids(model.factors, pdfs)
     base_x = draw_factors(bases, pdfs, n_draws, seed)
-    x = draw_factors(model.factors, pdfs, n_draws, seed)
+    column = {b: j for j, b in enumerate(bases)}
+    x = np.empty((n_draws, len(model.factors)))
+    for j, fid in enumerate(model.factors):  # the model's columns from the drawn bases (derived ones transformed)
+        spec = pdfs[fid]
+        x[:, j] = spec.value(base_x[:, column[spec.base]]) if isinstance(spec, Derived) else base_x[:, column[fid]]
     term_values = model.term_values(x)
     ratios, errors = _draw_activity(comb, n_draws, seed)
     starts = comb.starts
     (pair_out, pair_var), _, _ = comb.pairs()
     variables = np.concatenate([ratios, errors], axis=1)
+    # an output whose components share one multiplier (most: a region's forest quantities all take its forest
+    # ratio) is one column of summed activity times that multiplier: no per-component work
+    first = starts[:-1]
+    same = np.ones(comb.n_outputs, bool)
+    for arr in (comb.ratio, comb.map_error, comb.map_sd):
+        differs = np.r_[False, arr[1:] != arr[:-1]] & (np.r_[False, comb.output[1:] == comb.output[:-1]])
+        same &= np.bincount(comb.output[differs], minlength=comb.n_outputs) == 0 if differs.any() else True
+    summed = np.add.reduceat(model.activity[:, comb.part], first, axis=1) if comb.output.size else model.activity[:, :0]
     # centred draws of every variable, and their norms (constant columns — fixed factors — get no share)
     xc = base_x - base_x.mean(axis=0)
     xs = np.where(np.ptp(base_x, axis=0) > 0, np.sqrt(np.einsum("ij,ij->j", xc, xc)), np.inf)
@@ -665,9 +682,14 @@ def monte_carlo(
     per_block = max(1, batch * 1000 // n_draws)
     for o0 in range(0, n_out, per_block):
         o1 = min(n_out, o0 + per_block)
-        c0, c1 = int(starts[o0]), int(starts[o1])
-        contrib = (term_values @ model.activity[:, comb.part[c0:c1]]) * comb.multipliers(ratios, errors, c0, c1)
-        q = np.add.reduceat(contrib, starts[o0:o1] - c0, axis=1)
+        if same[o0:o1].all():  # one multiplier per output: activity summed first
+            q = term_values @ summed[:, o0:o1]
+            q *= comb.multipliers(ratios, errors, first[o0:o1])
+        else:
+            c0, c1 = int(starts[o0]), int(starts[o1])
+            contrib = term_values @ model.activity[:, comb.part[c0:c1]]
+            contrib *= comb.multipliers(ratios, errors, np.arange(c0, c1))
+            q = np.add.reduceat(contrib, starts[o0:o1] - c0, axis=1)
         mean[o0:o1] = q.mean(axis=0)
         low[o0:o1], high[o0:o1] = _quantiles(q, (0.025, 0.975))
         qc = q - mean[o0:o1]
@@ -679,7 +701,8 @@ def monte_carlo(
             cov = np.einsum("ij,ij->j", vc[:, pair_var[sel]], qc[:, pair_out[sel] - o0])
             pair_r2[sel] = (cov / vs[pair_var[sel]] / qs[pair_out[sel] - o0]) ** 2
     shares, pair_share = _normalise(dense, pair_out, pair_r2)
-    central = error_propagation(model, pdfs, combination=comb).central
+    p0 = model.evaluate(_centrals(model, pdfs)[None, :])[0]
+    central = np.add.reduceat(p0[comb.part] * comb.centrals(), first) if comb.output.size else np.zeros(0)
     variance = Shares(bases, shares, comb.variables, pair_out, pair_var, pair_share)
     return MonteCarloResult(central, mean, low, high, shares, n_draws, seed, variance)
 
