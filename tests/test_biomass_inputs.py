@@ -250,3 +250,19 @@ def test_biomass_input_errors(tmp_path: Path, carbon: dict[str, Any], message: s
     with pytest.raises(ConfigError, match=message) as err:
         load_pipeline(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_uncertainty_says_forest_carbon_from_agb_has_no_strata_model(tmp_path: Path) -> None:
+    """The strata model starts from growing stock; a run whose forest carbon starts from an AGB layer publishes no
+    forest-carbon interval (rather than one of another chain) and its manifest says why."""
+    agb = _on_forest([100.0, 200.0, 300.0, 400.0])
+    gsv = _on_forest([100.0, 150.0, 200.0, 250.0])
+    path = biomass_case(tmp_path, {"agb": agb, "growing_stock": gsv})
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["uncertainty"] = {"draws": 500, "seed": 1}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    result = run_pipeline(load_pipeline(path))
+    status = _manifest(result)["uncertainty"]["status"]
+    assert status["forest carbon"].startswith("not estimated: the forest chain starts from growing stock")
+    table = result.tables["province"]
+    assert not any(c.startswith("forest_carbon_t_c_2020_") for c in table.columns)

@@ -156,7 +156,7 @@ def write_run(
     """Write the GeoJSON per level, the CSVs and the manifest into ``run_dir``; return the manifest.
 
     With ``uncertainty`` (:func:`sinkmap.apps.uncertainty.run_uncertainty`), each level's table gains the 95 %
-    interval columns of the forest carbon columns, and ``uncertainty_contributors.csv`` the top five factors."""
+    interval columns of every column with an interval, and ``uncertainty_contributors.csv`` the top five variables."""
     config = plan.config
     if uncertainty is not None:
         tables = {
@@ -208,10 +208,11 @@ def write_run(
             "accuracy-adjusted class areas (km²) with 95 % intervals per region from the reference sample "
             "(Olofsson et al. 2014), or the reason a region is not estimated"
         )
-    if uncertainty is not None:
+    if uncertainty is not None and uncertainty.columns:
         uncertainty.contributors.to_csv(run_dir / "uncertainty_contributors.csv", index=False, encoding="utf-8-sig")
         outputs["uncertainty_contributors.csv"] = (
-            "per region and forest carbon column, the five factors with the largest shares of the Monte Carlo variance"
+            "per region and column with an interval, the five variables (factors, area ratios, map errors) with the "
+            "largest shares of the Monte Carlo variance"
         )
     for key, path in raster_files.items():
         outputs[str(path.relative_to(run_dir))] = f"per-pixel {key} (Cloud-Optimized GeoTIFF)"
@@ -270,12 +271,6 @@ def write_run(
         "observed_share": observed_shares(tables, meta),
         **({} if accuracy is None else {"accuracy": accuracy}),
         **({} if uncertainty is None else {"uncertainty": uncertainty.manifest}),
-        **(
-            {"uncertainty": {"status": f"not estimated for the {config.carbon.factor_set} factor set: the stratum "
-                             "model follows the IPCC Tier-1 chain; set carbon.factor_set: ipcc_tier1 for intervals"}}
-            if uncertainty is None and getattr(config, "uncertainty", None) is not None
-            and config.carbon.factor_set != "ipcc_tier1" else {}
-        ),
         "outputs": outputs,
         "versions": _versions(),
     }

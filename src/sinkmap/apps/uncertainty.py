@@ -821,7 +821,9 @@ def run_uncertainty(
 
     factor_set = config.carbon.resolved_factor_set(config.forest_definition)
     chain = CHAINS.get(factor_set)
-    if tables is not None and strata_names == set(names) and chain is not None:
+    carbon_steps = [s for s in plan.job.steps if getattr(s, "name", "") == "carbon"]
+    from_stock = bool(carbon_steps) and getattr(carbon_steps[0], "biomass_input", "growing_stock") == "growing_stock"
+    if tables is not None and strata_names == set(names) and chain is not None and from_stock:
         pool_totals = {
             e: {p: stacked[f"forest_{p}_t_c_{e}"].to_numpy(dtype=np.float64) for p in POOLS if f"forest_{p}_t_c_{e}" in stacked}
             for e in epochs
@@ -870,8 +872,15 @@ def run_uncertainty(
     total = _total_sink(quantities, stacked)
     if total is not None:
         quantities.append(total)
-    if not quantities:
-        return None
+    if not quantities:  # nothing to draw: say why, publish no interval
+        def empty() -> dict[str, dict[str, NDArray[np.float64]]]:
+            return {level: {} for level in levels}
+
+        return RegionUncertainty(
+            [], empty(), empty(), empty(),
+            pd.DataFrame(columns=["level", "region_id", "name_en", "column", "rank", "variable", "variance_share"]),
+            {"status": status, "draws": config.uncertainty.draws, "seed": config.uncertainty.seed, "columns": []},
+        )  # fmt: skip
     manifest = {
         "status": status,
         "activity_data": {
