@@ -156,7 +156,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"{args.draws} draws, seed {args.seed}; fastest of {args.runs} run(s); others = cores used by other "
         f"processes (waits up to {args.wait_quiet:g} s for < {QUIET_CORES})",
         "pipeline = run_pipeline without uncertainty (rasters as configured, 2 threads); +strata = with the "
-        "uncertainty: section (the engine also counts the forest strata table); draws = run_uncertainty on that "
+        "uncertainty: section (the engine also counts the strata tables, and the run includes the draws); draws = run_uncertainty on that "
         "table (model, 10,000 draws, quantiles, Approach 1, shares, top five) for every column with an interval of every "
         "region of every level",
         "",
