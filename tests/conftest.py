@@ -15,6 +15,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PIPELINE = ROOT / "pipelines" / "china_sample.yaml"
 
 
+def sample_pipeline_doc() -> dict[str, Any]:
+    """The default pipeline as a mapping, with its relative paths (layers, regions, reference sample) made
+    absolute, so a copy can be written anywhere."""
+    import yaml
+
+    doc: dict[str, Any] = yaml.safe_load(SAMPLE_PIPELINE.read_text(encoding="utf-8"))
+    base = SAMPLE_PIPELINE.parent
+    for layer in doc["layers"].values():
+        if "path" in layer:
+            layer["path"] = str(base / layer["path"])
+        else:
+            layer["paths"] = {e: str(base / p) for e, p in layer["paths"].items()}
+    for level in doc["regions"]:
+        level["path"] = str(base / level["path"])
+    if "accuracy" in doc:
+        doc["accuracy"]["reference_sample"] = str(base / doc["accuracy"]["reference_sample"])
+    return doc
+
+
 def write_raster(
     path: Path, data: np.ndarray, *, crs: Any, transform: Affine, nodata: float | None = None
 ) -> Path:

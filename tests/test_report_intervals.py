@@ -90,23 +90,13 @@ def _uncertainty_pipeline(folder: Path) -> Path:
     """The default pipeline with the IPCC Tier-1 carbon chain and an uncertainty section, paths made absolute."""
     import yaml
 
-    from conftest import SAMPLE_PIPELINE
+    from conftest import sample_pipeline_doc
 
-    doc = yaml.safe_load(SAMPLE_PIPELINE.read_text(encoding="utf-8"))
+    doc = sample_pipeline_doc()
     # the IPCC Tier-1 chain with every pool (the default pipeline's China Tier-2 run is the one `make pipeline` shows)
     doc["carbon"] = {"factor_set": "ipcc_tier1", "dead_organic_matter": True, "monitoring_base": doc["carbon"]["monitoring_base"]}
     doc["uncertainty"] = {"draws": 2000, "seed": 1}
     doc["outputs"] = {"rasters": []}
-    base = SAMPLE_PIPELINE.parent
-    for layer in doc["layers"].values():
-        if "path" in layer:
-            layer["path"] = str(base / layer["path"])
-        else:
-            layer["paths"] = {e: str(base / p) for e, p in layer["paths"].items()}
-    for level in doc["regions"]:
-        level["path"] = str(base / level["path"])
-    if "accuracy" in doc:
-        doc["accuracy"]["reference_sample"] = str(base / doc["accuracy"]["reference_sample"])
     path = folder / "uncertainty.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return path

@@ -35,24 +35,16 @@ LEGACY_DEFINITION = {
 def legacy_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import yaml
 
-    from conftest import SAMPLE_PIPELINE
+    from conftest import sample_pipeline_doc
     from sinkmap.apps.pipeline import run_pipeline
     from sinkmap.config import load_pipeline
 
-    doc = yaml.safe_load(SAMPLE_PIPELINE.read_text(encoding="utf-8"))
+    doc = sample_pipeline_doc()  # the copy lives elsewhere: its relative paths made absolute
     doc["forest_definition"] = LEGACY_DEFINITION
     doc["carbon"] = {"enabled": False}  # also drops the sample's monitoring_base
     doc["outputs"] = {"rasters": []}
     doc.pop("accuracy", None)  # the calibration check needs neither accuracy-adjusted areas nor intervals
     doc.pop("uncertainty", None)
-    base = SAMPLE_PIPELINE.parent
-    for layer in doc["layers"].values():  # the copy lives elsewhere: make its relative paths absolute
-        if "path" in layer:
-            layer["path"] = str(base / layer["path"])
-        else:
-            layer["paths"] = {e: str(base / p) for e, p in layer["paths"].items()}
-    for level in doc["regions"]:
-        level["path"] = str(base / level["path"])
     folder = tmp_path_factory.mktemp("legacy")
     path = folder / "legacy_definition.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")

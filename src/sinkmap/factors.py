@@ -46,8 +46,10 @@ __all__ = [
     "FactorRow",
     "FactorTables",
     "TableFile",
+    "factor_id",
     "load_factor_tables",
     "packaged_factor_tables",
+    "parse_factor_id",
 ]
 
 #: Columns every factor CSV must have (key columns come in addition).
@@ -218,6 +220,19 @@ class FactorTables:
 
 
 # ---------------------------------------------------------------------- loading
+def factor_id(table_id: str, **keys: object) -> str:
+    """A factor row's id, ``table_id[key=value,…]`` in the table's key order as given (the uncertainty model's
+    variables; :func:`parse_factor_id` reads it back)."""
+    return f"{table_id}[{','.join(f'{k}={v}' for k, v in keys.items())}]"
+
+
+def parse_factor_id(fid: str) -> tuple[str, dict[str, str]]:
+    """The table id and keys of a :func:`factor_id`."""
+    table_id, rest = fid.split("[", 1)
+    pairs = [p.split("=", 1) for p in rest[:-1].split(",") if p]
+    return table_id, {k: v for k, v in pairs}
+
+
 def load_factor_tables(path: str | Path | None = None) -> FactorTables:
     """Load the packaged factor tables, overridden/extended by the CSVs at ``path``.
 

@@ -14,7 +14,7 @@ central values of the factors give the run's totals exactly (the strata carry ev
 In the published biomass (AGB + BGB) the AGB terms cancel — biomass carbon is total_6.4 × CF — and are dropped, so
 Table 6.4's AGB rows enter only a separate AGB or BGB quantity (:func:`grassland_pool_terms`).
 
-Factor ids are :func:`sinkmap.apps.uncertainty.factor_id` with the keys in the order the kernel looks them up.
+Factor ids are :func:`sinkmap.factors.factor_id` with the keys in the order the kernel looks them up.
 Pure: no files, no logging.
 """
 
@@ -25,9 +25,8 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from sinkmap.apps.uncertainty import factor_id
 from sinkmap.errors import FactorTableError
-from sinkmap.factors import FactorTables
+from sinkmap.factors import FactorTables, factor_id
 from sinkmap.kernels.carbon.grassland import (
     BIOMASS_CLIMATE,
     F_MG_CLIMATE_GROUP,

@@ -54,7 +54,8 @@ from numpy.typing import NDArray
 
 from sinkmap.apps.levels import crosstabs_by_level
 from sinkmap.errors import FactorTableError
-from sinkmap.factors import FactorTables
+from sinkmap.factors import FactorTables, factor_id
+from sinkmap.factors import parse_factor_id as _parse_id
 from sinkmap.kernels.uncertainty import (
     Z95,
     Combination,
@@ -116,17 +117,6 @@ and litter out)."""
 
 
 # ------------------------------------------------------------------------------------------------------ factors
-def factor_id(table_id: str, **keys: object) -> str:
-    """A factor's id: ``table_id[key=value,…]`` in the table's key order as given."""
-    return f"{table_id}[{','.join(f'{k}={v}' for k, v in keys.items())}]"
-
-
-def _parse_id(fid: str) -> tuple[str, dict[str, str]]:
-    table_id, rest = fid.split("[", 1)
-    pairs = [p.split("=", 1) for p in rest[:-1].split(",") if p]
-    return table_id, {k: v for k, v in pairs}
-
-
 def _share_id(kind: str, root_id: str) -> str:
     return f"{'1/(1+R)' if kind == 'share_1' else 'R/(1+R)'}:{root_id}"
 
