@@ -250,6 +250,7 @@ def test_uncertainty_section_lists_draws_and_contributors(interval_run: Path, in
     text = _visible(interval_reports["en"].path)
     assert "2000 Monte Carlo draws (seed 1)" in text
     assert "approach IPCC Approach 2 (Monte Carlo)" in text and "draws 2000 seed 1" in text
+    assert "forest carbon: estimated (ipcc_tier1 chain); " in text and "{'" not in text  # one line per part
     contributors = pd.read_csv(interval_run / "uncertainty_contributors.csv", dtype={"region_id": str}, encoding="utf-8-sig")
     nation = contributors[(contributors["level"] == "nation") & (contributors["column"] == "forest_sink_t_c_per_yr")]
     top = nation.sort_values("rank").head(5)

@@ -1033,8 +1033,13 @@ def _uncertainty(ctx: _Context) -> _Uncertainty | None:
     if not isinstance(record, Mapping):
         return None
     t = ctx.t
+    def shown(value: Any) -> str:  # the status is one line per part ("forest carbon: estimated (…)")
+        if isinstance(value, Mapping):
+            return "; ".join(f"{k}: {v}" for k, v in value.items())
+        return plain_text(value)
+
     items = [
-        (t(f"uncertainty.{key}"), plain_text(record.get(key)))
+        (t(f"uncertainty.{key}"), shown(record.get(key)))
         for key in ("approach", "draws", "seed", "status")
         if record.get(key) is not None
     ]
