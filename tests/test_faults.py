@@ -170,18 +170,32 @@ def test_worker_killed_on_a_local_cluster_is_one_warning(tmp_path: Path) -> None
     world.write()
     reference = tmp_path / "reference"
     assert main(["-q", "run", str(world.yaml), "-o", str(reference)]) == 0
+    def command_line(process: psutil.Process) -> str:
+        try:
+            return " ".join(process.cmdline())
+        except psutil.Error:  # it ended between being listed and being read (a helper process): not a worker
+            return ""
+
     proc = _sinkmap("run", str(world.yaml), "--workers", "2", env={"SINKMAP_CHECKPOINT_SECONDS": "0"})
-    parent = psutil.Process(proc.pid)
-    killed = None
-    deadline = time.monotonic() + 90
-    while killed is None and proc.poll() is None and time.monotonic() < deadline:
-        workers = [c for c in parent.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())]
-        windows_done = list(world.output.parent.glob("*.partial-*/.checkpoint/checkpoint.json"))
-        if len(workers) == 2 and windows_done:
-            workers[0].kill()
-            killed = workers[0].pid
-        time.sleep(0.02)
-    _, err = proc.communicate(timeout=300)
+    try:
+        parent = psutil.Process(proc.pid)
+        killed = None
+        deadline = time.monotonic() + 90
+        while killed is None and proc.poll() is None and time.monotonic() < deadline:
+            workers = [c for c in parent.children(recursive=True) if "spawn_main" in command_line(c)]
+            windows_done = list(world.output.parent.glob("*.partial-*/.checkpoint/checkpoint.json"))
+            if len(workers) == 2 and windows_done:
+                try:
+                    workers[0].kill()
+                except psutil.NoSuchProcess:
+                    continue
+                killed = workers[0].pid
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=300)
+    finally:  # never leave the run behind for later tests' garbage collector
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert killed is not None, "the run ended before a worker could be killed"
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
