@@ -46,7 +46,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -117,8 +117,20 @@ and litter out)."""
 
 
 # ------------------------------------------------------------------------------------------------------ factors
-def _share_id(kind: str, root_id: str) -> str:
-    return f"{'1/(1+R)' if kind == 'share_1' else 'R/(1+R)'}:{root_id}"
+_SHARE_PREFIX: dict[Literal["share_1", "share_x"], str] = {"share_1": "1/(1+R):", "share_x": "R/(1+R):"}
+"""How a root-ratio share's id starts (the id of the ratio follows)."""
+
+
+def _share_id(kind: Literal["share_1", "share_x"], root_id: str) -> str:
+    return f"{_SHARE_PREFIX[kind]}{root_id}"
+
+
+def _derived(fid: str) -> Derived | None:
+    """The derivation of a root-ratio share's id (:func:`_share_id`), else None."""
+    for kind, prefix in _SHARE_PREFIX.items():
+        if fid.startswith(prefix):
+            return Derived(fid[len(prefix) :], kind)
+    return None
 
 
 def factor_pdf(tables: FactorTables, fid: str) -> tuple[Pdf, dict[str, Any]]:
@@ -168,10 +180,10 @@ def factor_pdfs(tables: FactorTables, factor_ids: Sequence[str]) -> tuple[dict[s
     pdfs: dict[str, Pdf | Derived] = {}
     described = []
     for fid in factor_ids:
-        if fid.startswith(("1/(1+R):", "R/(1+R):")):
-            base = fid.split(":", 1)[1]
-            pdfs[fid] = Derived(base, "share_1" if fid.startswith("1/") else "share_x")
-            fid = base
+        derived = _derived(fid)
+        if derived is not None:
+            pdfs[fid] = derived
+            fid = derived.base
         if fid not in pdfs:
             pdfs[fid], info = factor_pdf(tables, fid)
             described.append(info)
@@ -351,9 +363,9 @@ CHAINS: Mapping[str, Chain] = {"ipcc_tier1": tier1_cell, "china_tier2": china_ti
 
 def _central(tables: FactorTables, fid: str, cache: dict[Any, Any]) -> float:
     if ("central", fid) not in cache:
-        if fid.startswith(("1/(1+R):", "R/(1+R):")):
-            r = _central(tables, fid.split(":", 1)[1], cache)
-            cache[("central", fid)] = 1.0 / (1.0 + r) if fid.startswith("1/") else r / (1.0 + r)
+        derived = _derived(fid)
+        if derived is not None:  # the kernel's transform of the ratio's central value
+            cache[("central", fid)] = float(derived.value(np.array(_central(tables, derived.base, cache))))
         else:
             table_id, keys = _parse_id(fid)
             cache[("central", fid)] = tables.value(table_id, **keys)

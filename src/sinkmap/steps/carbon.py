@@ -158,13 +158,14 @@ class GrasslandPixels:
 @dataclass(frozen=True)
 class CarbonProducts:
     """Per epoch, the carbon density of the window (t C/ha); the sink (t C/ha/yr, positive = removal); the IPCC
-    climate zone codes of the window (1–12, 0 none) and, per epoch, the grassland pixels (empty without land
-    cover), so that strata steps count exactly the cells the carbon step estimated."""
+    climate zone and FAO ecological zone codes of the window (0 none) and, per epoch, the grassland pixels (empty
+    without land cover), so that strata steps count exactly the cells the carbon step estimated."""
 
     density_t_c_per_ha: dict[int, NDArray[np.float64]]
     sink_t_c_per_ha_yr: NDArray[np.float64]
     ipcc_climate: NDArray[np.integer[Any]]
     grassland: dict[int, GrasslandPixels]
+    fao_ecozone: NDArray[np.integer[Any]]
 
 
 def _or_zero(values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -636,4 +637,4 @@ class CarbonStep(Step[CarbonProducts]):
                 rasters[("carbon_density", e)] = np.where(observed[e], density[e], DENSITY_NODATA).astype(np.float32)
         if "carbon_sink" in self.rasters_wanted:
             rasters[("carbon_sink", None)] = np.where(sink_observed, sink, DENSITY_NODATA).astype(np.float32)
-        return StepOutput(CarbonProducts(density, sink, climate, grass_pixels), stats=stats, rasters=rasters)
+        return StepOutput(CarbonProducts(density, sink, climate, grass_pixels, ecozone), stats=stats, rasters=rasters)

@@ -27,8 +27,7 @@ from sinkmap.engine.step import (
     StepOutput,
     WindowInputs,
 )
-from sinkmap.kernels.carbon import zones
-from sinkmap.steps.carbon import MIXED_FOREST, PET
+from sinkmap.steps.carbon import MIXED_FOREST, CarbonStep
 from sinkmap.steps.forest import ForestStep
 
 __all__ = [
@@ -184,19 +183,10 @@ class ForestStrataStep(Step[None]):
 
     def run(self, inputs: WindowInputs, earlier: Earlier) -> StepOutput[None]:
         forest = earlier.get(ForestStep)
-        temperature = inputs.continuous("mean_temperature")
+        # the zones the carbon step used, not computed again (uint8 codes: widened before the cell arithmetic)
+        ecozone = earlier.get(CarbonStep).fao_ecozone.astype(np.int64)
         precip = inputs.continuous("annual_precip")
-        assert temperature is not None and precip is not None
-        # zones only where some epoch has forest (the carbon step's zones are not among its products)
-        anywhere = np.zeros(inputs.shape, bool)
-        for e in self.epochs:
-            anywhere |= forest.components[e].tree | forest.components[e].bamboo
-        coarse_pet = inputs.continuous(PET)
-        lat = np.broadcast_to(inputs.latitude_deg, inputs.shape)[anywhere]
-        t, p = temperature[anywhere], precip[anywhere]
-        pet = zones.thornthwaite_pet_mm_per_yr(t, lat) if coarse_pet is None else coarse_pet[anywhere]
-        ecozone = np.zeros(inputs.shape, np.int64)
-        ecozone[anywhere] = zones.fao_ecological_zone(t, p, lat, pet_mm_per_yr=pet)
+        assert precip is not None
         pclass = np.where(np.isfinite(precip), 1 + np.searchsorted(PRECIP_EDGES_MM, precip, side="left"), 0)
         base = zone_cell(ecozone, pclass) * N_FOREST_TYPES
         codes = {}

@@ -403,36 +403,21 @@ def forest_carbon_stocks_china(
     bgb = np.full(shape, np.nan)
     agb_c = np.full(shape, np.nan)
     bgb_c = np.full(shape, np.nan)
-    domain_names = ("tropical", "south", "north")
-    domain_of = _domain_index(eco, CHINA_TIER2_DOMAIN_BY_ECOZONE, domain_names)
-    mix = _china_mix(tables)
-    for d, domain in enumerate(domain_names):
-        in_dom = stand & (domain_of == d)
-        if not np.any(in_dom):
-            continue
-        for code in (1, 2, 3, 4, 5):
-            m = in_dom & (ft == code)
-            if not np.any(m):
-                continue
-            parts = mix.get((code, domain))
-            if not parts:
-                raise FactorTableError(
-                    f"factor table 'cn_forest_type_mix' has no rows for forest_type {code} in domain {domain!r}"
-                )
-            v = vol[m]
-            sums = [np.zeros(v.shape) for _ in range(4)]
-            for group, weight in parts:
-                b_total = tables.value("cn_biomass_volume", forest_group=group, coefficient="a") * v + tables.value(
-                    "cn_biomass_volume", forest_group=group, coefficient="b"
-                )
-                b_total = np.maximum(b_total, 0.0)
-                r = tables.value("cn_root_shoot", forest_group=group)
-                cf = tables.value("cn_carbon_fraction", forest_group=group)
-                above = b_total / (1.0 + r)
-                below = b_total - above
-                for acc, term in zip(sums, (above, below, above * cf, below * cf), strict=True):
-                    acc += weight * term
-            agb[m], bgb[m], agb_c[m], bgb_c[m] = sums
+    for m, parts in _china_cells(eco, ft, stand, tables):
+        v = vol[m]
+        sums = [np.zeros(v.shape) for _ in range(4)]
+        for group, weight in parts:
+            b_total = tables.value("cn_biomass_volume", forest_group=group, coefficient="a") * v + tables.value(
+                "cn_biomass_volume", forest_group=group, coefficient="b"
+            )
+            b_total = np.maximum(b_total, 0.0)
+            r = tables.value("cn_root_shoot", forest_group=group)
+            cf = tables.value("cn_carbon_fraction", forest_group=group)
+            above = b_total / (1.0 + r)
+            below = b_total - above
+            for acc, term in zip(sums, (above, below, above * cf, below * cf), strict=True):
+                acc += weight * term
+        agb[m], bgb[m], agb_c[m], bgb_c[m] = sums
     cf_default = tables.value("carbon_fraction", pool="wood", category="default")
     if np.any(bamboo):
         agb[bamboo] = tables.value("bamboo_biomass", quantity="agb")
@@ -501,28 +486,15 @@ def forest_carbon_stocks_from_agb(
         bgb = np.full(shape, np.nan)
         agb_c = np.full(shape, np.nan)
         bgb_c = np.full(shape, np.nan)
-        domain_names = ("tropical", "south", "north")
-        domain_of = _domain_index(eco, CHINA_TIER2_DOMAIN_BY_ECOZONE, domain_names)
-        mix = _china_mix(tables)
-        stand = computed & ~bamboo
-        for d, domain in enumerate(domain_names):
-            for code in (1, 2, 3, 4, 5):
-                m = stand & (domain_of == d) & (ft == code)
-                if not np.any(m):
-                    continue
-                parts = mix.get((code, domain))
-                if not parts:
-                    raise FactorTableError(
-                        f"factor table 'cn_forest_type_mix' has no rows for forest_type {code} in domain {domain!r}"
-                    )
-                r_w = sum(w * tables.value("cn_root_shoot", forest_group=g) for g, w in parts)
-                cf_w = sum(w * tables.value("cn_carbon_fraction", forest_group=g) for g, w in parts)
-                cfr_w = sum(
-                    w * tables.value("cn_carbon_fraction", forest_group=g) * tables.value("cn_root_shoot", forest_group=g)
-                    for g, w in parts
-                )
-                a = agb[m]
-                bgb[m], agb_c[m], bgb_c[m] = a * r_w, a * cf_w, a * cfr_w
+        for m, parts in _china_cells(eco, ft, computed & ~bamboo, tables):
+            r_w = sum(w * tables.value("cn_root_shoot", forest_group=g) for g, w in parts)
+            cf_w = sum(w * tables.value("cn_carbon_fraction", forest_group=g) for g, w in parts)
+            cfr_w = sum(
+                w * tables.value("cn_carbon_fraction", forest_group=g) * tables.value("cn_root_shoot", forest_group=g)
+                for g, w in parts
+            )
+            a = agb[m]
+            bgb[m], agb_c[m], bgb_c[m] = a * r_w, a * cf_w, a * cfr_w
         if np.any(bamboo):
             bgb[bamboo] = agb[bamboo] * tables.value("bamboo_biomass", quantity="root_shoot")
             agb_c[bamboo] = agb[bamboo] * cf_default
@@ -570,6 +542,30 @@ def _with_dead_organic_matter(
         deadwood_t_c_per_ha=deadwood,
         litter_t_c_per_ha=litter,
     )
+
+
+def _china_cells(
+    eco: np.ndarray, ft: np.ndarray, sel: BoolArray, tables: FactorTables
+) -> Iterator[tuple[BoolArray, list[tuple[str, float]]]]:
+    """The China Tier-2 lookup shared by the chain from growing stock and the chain from AGB: for each (domain,
+    forest type 1–5) cell of ``sel`` with pixels, its pixels and its (forest group, weight) mix."""
+    domain_names = ("tropical", "south", "north")
+    domain_of = _domain_index(eco, CHINA_TIER2_DOMAIN_BY_ECOZONE, domain_names)
+    mix = _china_mix(tables)
+    for d, domain in enumerate(domain_names):
+        in_dom = sel & (domain_of == d)
+        if not np.any(in_dom):
+            continue
+        for code in (1, 2, 3, 4, 5):
+            m = in_dom & (ft == code)
+            if not np.any(m):
+                continue
+            parts = mix.get((code, domain))
+            if not parts:
+                raise FactorTableError(
+                    f"factor table 'cn_forest_type_mix' has no rows for forest_type {code} in domain {domain!r}"
+                )
+            yield m, parts
 
 
 def _china_mix(tables: FactorTables) -> dict[tuple[int, str], list[tuple[str, float]]]:
